@@ -1,0 +1,57 @@
+"""wsnet: carry networks over WebSocket.  The public API for plugins lives here."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .channel import DatagramChannel, StreamChannel
+from .config import Config, Section
+from .errors import ChannelRefused, ConfigError, ControlError, PluginError, WsnetError
+from .hookspecs import hookimpl
+from .interfaces import (
+    ANONYMOUS,
+    Authenticator,
+    AuthRefused,
+    ChannelContext,
+    Component,
+    ControlMethod,
+    DialedSocket,
+    Observer,
+    Port,
+    Principal,
+    Service,
+    Transport,
+)
+from .protocol import ChannelKind, OpenRequest, ResetCode
+from .stash import Stash, StashKey
+
+__all__ = [
+    "ANONYMOUS",
+    "AuthRefused",
+    "Authenticator",
+    "ChannelContext",
+    "ChannelKind",
+    "ChannelRefused",
+    "Component",
+    "Config",
+    "ConfigError",
+    "ControlError",
+    "ControlMethod",
+    "DatagramChannel",
+    "DialedSocket",
+    "Observer",
+    "OpenRequest",
+    "PluginError",
+    "Port",
+    "Principal",
+    "ResetCode",
+    "Section",
+    "Service",
+    "Stash",
+    "StashKey",
+    "StreamChannel",
+    "Transport",
+    "WsnetError",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,70 @@
+"""Built-in control methods: status, links, routes, channels, dials, plugins, help."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..config import DialConfig
+from ..control import signature_text
+from ..errors import ControlError
+from ..interfaces import ControlMethod
+from ..node import Node
+from ..plugins import describe_installed
+
+
+def methods(node: Node) -> list[ControlMethod]:
+    from ..runtime import RUNTIME  # runtime imports this module's siblings
+
+    async def status() -> dict[str, Any]:
+        return node.status()
+
+    async def links() -> list[dict[str, Any]]:
+        return [link.info() for link in node.links.values()]
+
+    async def routes() -> list[dict[str, Any]]:
+        return [{"node": r.node, "via": r.via, "link": r.link_id, "hops": r.hops}
+                for r in node.routing.routes()]
+
+    async def channels(peer: str = "") -> list[dict[str, Any]]:
+        return [ch.info() for link in node.links.values() if not peer or link.peer == peer
+                for ch in link.channels.values()]
+
+    async def dials() -> list[dict[str, Any]]:
+        rt = node.stash.get(RUNTIME, None)
+        return [d.info() for d in rt.dialers] if rt else []
+
+    async def dial(url: str, peer: str = "") -> dict[str, Any]:
+        rt = node.stash.get(RUNTIME, None)
+        if rt is None:
+            raise ControlError("this node has no runtime to dial from")
+        if not url.startswith(("ws://", "wss://")):
+            raise ControlError(f"expected a ws:// or wss:// URL, got {url!r}")
+        return rt.add_dialer(DialConfig(url=url, peer=peer)).info()
+
+    async def plugins() -> list[dict[str, Any]]:
+        loaded = set(node.plugins.names)
+        return [{"name": p.name, "version": p.version, "loaded": p.name in loaded,
+                 "hooks": ", ".join(h.removeprefix("wsnet_") for h in p.hooks),
+                 "error": p.error} for p in describe_installed()]
+
+    async def help() -> list[dict[str, str]]:
+        return [{"method": m.name, "params": signature_text(m), "help": m.help}
+                for m in sorted(node.control_methods.values(), key=lambda m: m.name)]
+
+    return [
+        ControlMethod("status", status, "node name, addresses, counts"),
+        ControlMethod("links", links, "established links with traffic counters",
+                      ("id", "peer", "direction", "remote", "rtt_ms", "channels", "bytes_in",
+                       "bytes_out")),
+        ControlMethod("routes", routes, "node names reachable and through which link"),
+        ControlMethod("channels", channels, "open channels, optionally of one PEER"),
+        ControlMethod("dials", dials, "outgoing links this node keeps up"),
+        ControlMethod("dial", dial, "keep a link to URL up from now on"),
+        ControlMethod("plugins", plugins, "installed plugins, loaded or not"),
+        ControlMethod("help", help, "the control methods of this node"),
+    ]
+
+
+def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
+    return methods(node)

@@ -1,0 +1,319 @@
+"""Channel objects that services and plugins use: asyncio faces of protocol channels.
+
+A StreamChannel returns credit to the peer only when the application reads, so a
+slow reader stops its sender after one window and nothing buffers without bound.
+A DatagramChannel never blocks: sends beyond the backlog, and receives beyond
+its queue, are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from .errors import ChannelRefused
+from .protocol import ChannelError, OpenRequest, ResetCode, Session
+
+
+
+class ChannelOwner(Protocol):
+    """What a channel needs from its link."""
+
+    session: Session
+    peer: str
+
+    def wake_writer(self) -> None: ...
+    def forget(self, cid: int, reason: str) -> None: ...
+
+
+class _Base:
+    def __init__(self, owner: ChannelOwner, cid: int, request: OpenRequest, local: bool) -> None:
+        self._owner = owner
+        self.id = cid
+        self.request = request
+        self.local = local  # opened by this node
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self._error: ChannelRefused | None = None
+        self._done = False
+        self._close_reason = ""
+        self._accepted: asyncio.Future[None] | None = (
+            asyncio.get_running_loop().create_future() if local else None
+        )
+        self._closed_fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    @property
+    def peer(self) -> str:
+        return self._owner.peer
+
+    @property
+    def closed(self) -> bool:
+        return self._done
+
+    async def wait_accepted(self) -> None:
+        """For channels this node opened: wait for ACCEPT, or raise ChannelRefused."""
+        if self._accepted is not None:
+            await asyncio.shield(self._accepted)
+
+    async def wait_closed(self) -> str:
+        """Wait until the channel is finished; returns why ("" for an orderly end)."""
+        return await asyncio.shield(self._closed_fut)
+
+    def abort(self, code: int = ResetCode.CLOSED, reason: str = "") -> None:
+        """Reset this channel only; the link and other channels are untouched."""
+        if not self._done:
+            self._owner.session.reset(self.id, code, reason)
+            self._owner.wake_writer()
+            self._finish(reason or "aborted", ChannelRefused(code, reason or "aborted locally"))
+
+    # ----------------------------------------------------- called by the link
+    def _on_accepted(self) -> None:
+        if self._accepted is not None and not self._accepted.done():
+            self._accepted.set_result(None)
+
+    def _on_reset(self, code: int, reason: str) -> None:
+        self._finish(reason or f"reset (code {code})", ChannelRefused(code, reason))
+
+    def _finish(self, reason: str, error: ChannelRefused | None = None) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._close_reason = reason
+        if error is not None and self._error is None:
+            self._error = error
+        if self._accepted is not None and not self._accepted.done():
+            if error is not None:
+                self._accepted.set_exception(error)
+                self._accepted.exception()  # retrieved: nobody may be waiting
+            else:
+                self._accepted.set_result(None)
+        if not self._closed_fut.done():
+            self._closed_fut.set_result(reason)
+        self._owner.forget(self.id, reason)
+        self._wake()
+
+    def _wake(self) -> None:
+        """Wake blocked readers/writers; subclasses override."""
+
+
+class StreamChannel(_Base):
+    """An ordered byte stream with credit flow control and half-close."""
+
+    def __init__(self, owner: ChannelOwner, cid: int, request: OpenRequest, local: bool) -> None:
+        super().__init__(owner, cid, request, local)
+        self._chunks: deque[memoryview] = deque()
+        self._buffered = 0
+        self._eof = False  # peer sent FIN
+        self._eof_sent = False
+        self._read_waiter: asyncio.Future[None] | None = None
+        self._write_waiter: asyncio.Future[None] | None = None
+
+    @property
+    def at_eof(self) -> bool:
+        return self._eof and not self._chunks
+
+    @property
+    def buffered(self) -> int:
+        """Received bytes the application has not read yet (at most one window)."""
+        return self._buffered
+
+    # ------------------------------------------------------------------ read
+    async def _readable(self) -> bool:
+        """Wait for buffered data (True) or end of stream (False).  Raises ChannelRefused."""
+        while not self._chunks:
+            if self._eof or (self._done and self._error is None):
+                return False
+            if self._error is not None:
+                raise self._error
+            self._read_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._read_waiter
+            finally:
+                self._read_waiter = None
+        return True
+
+    def _take(self, n: int) -> memoryview:
+        chunk = self._chunks[0]
+        if len(chunk) > n:
+            self._chunks[0] = chunk[n:]
+            chunk = chunk[:n]
+        else:
+            self._chunks.popleft()
+        self._consumed(len(chunk))
+        return chunk
+
+    async def read_chunk(self) -> memoryview:
+        """Next received piece, zero-copy; empty at end of stream.  Raises ChannelRefused."""
+        if not await self._readable():
+            return memoryview(b"")
+        return self._take(len(self._chunks[0]))
+
+    async def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all until EOF when n < 0); b"" at end of stream."""
+        if n < 0:
+            parts = []
+            while chunk := await self.read_chunk():
+                parts.append(chunk)
+            return b"".join(parts)
+        if n == 0 or not await self._readable():
+            return b""
+        return bytes(self._take(n))
+
+    async def readexactly(self, n: int) -> bytes:
+        parts, got = [], 0
+        while got < n:
+            part = await self.read(n - got)
+            if not part:
+                raise asyncio.IncompleteReadError(b"".join(parts), n)
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts)
+
+    def _consumed(self, n: int) -> None:
+        self._buffered -= n
+        session = self._owner.session
+        before = session.pending_bytes
+        session.consumed(self.id, n)
+        if session.pending_bytes != before:
+            self._owner.wake_writer()
+
+    # ----------------------------------------------------------------- write
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Send all of ``data``, waiting for credit as needed.  Raises ChannelRefused."""
+        view = memoryview(data)
+        off, total = 0, len(view)
+        while off < total:
+            if self._error is not None:
+                raise self._error
+            if self._done or self._eof_sent:
+                raise ChannelRefused(ResetCode.CLOSED, "write on a closed stream")
+            n = self._owner.session.send_data(self.id, view[off:])
+            if n:
+                off += n
+                self.bytes_out += n
+                self._owner.wake_writer()
+                continue
+            self._write_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._write_waiter
+            finally:
+                self._write_waiter = None
+
+    def write_eof(self) -> None:
+        """Half-close: the peer reads EOF; this side can still read."""
+        if self._eof_sent or self._done:
+            return
+        self._eof_sent = True
+        finished = self._owner.session.send_eof(self.id)
+        self._owner.wake_writer()
+        if finished:
+            self._finish("")
+
+    def close(self) -> None:
+        """Finish the stream: a FIN if the peer already ended its side, else a reset.
+
+        Use write_eof() and keep reading for a graceful half-close instead.
+        """
+        if self._done:
+            return
+        if self._eof:
+            self.write_eof()
+        self.abort(ResetCode.CLOSED, "closed")
+
+    # ----------------------------------------------------- called by the link
+    def _feed(self, data: memoryview, fin: bool) -> None:
+        if data:
+            self._chunks.append(data)
+            self._buffered += len(data)
+            self.bytes_in += len(data)
+        if fin:
+            self._eof = True
+            if self._eof_sent:
+                self._finish("")
+        self._wake_reader()
+
+    def _on_credit(self) -> None:
+        if self._write_waiter is not None and not self._write_waiter.done():
+            self._write_waiter.set_result(None)
+
+    def _wake_reader(self) -> None:
+        if self._read_waiter is not None and not self._read_waiter.done():
+            self._read_waiter.set_result(None)
+
+    def _wake(self) -> None:
+        self._wake_reader()
+        self._on_credit()
+
+    def info(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": "stream", "service": self.request.service,
+                "peer": self.peer, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
+                "buffered": self._buffered}
+
+
+class DatagramChannel(_Base):
+    """Independent datagrams; no retransmission, drops counted on overflow."""
+
+    max_queue = 512  # datagrams waiting in recv() before new ones are dropped
+
+    def __init__(self, owner: ChannelOwner, cid: int, request: OpenRequest, local: bool) -> None:
+        super().__init__(owner, cid, request, local)
+        self.on_datagram: Callable[[memoryview], None] | None = None
+        self.drops_in = 0
+        self.drops_out = 0
+        self._queue: deque[memoryview] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def send(self, data: bytes | memoryview) -> bool:
+        """Queue one datagram; False when it was dropped (closed, too big, backlog full)."""
+        if self._done:
+            self.drops_out += 1
+            return False
+        try:
+            ok = self._owner.session.send_datagram(self.id, data)
+        except ChannelError:
+            ok = False
+        if ok:
+            self.bytes_out += len(data)
+            self._owner.wake_writer()
+        else:
+            self.drops_out += 1
+        return ok
+
+    async def recv(self) -> memoryview:
+        """Next datagram (when no on_datagram callback is set).  Raises ChannelRefused."""
+        while not self._queue:
+            if self._done:
+                raise self._error or ChannelRefused(ResetCode.CLOSED, "channel closed")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._queue.popleft()
+
+    def close(self) -> None:
+        self.abort(ResetCode.CLOSED, "closed")
+
+    def _feed(self, data: memoryview) -> None:
+        self.bytes_in += len(data)
+        if self.on_datagram is not None:
+            self.on_datagram(data)
+        elif len(self._queue) >= self.max_queue:
+            self.drops_in += 1
+        else:
+            self._queue.append(data)
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def info(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": "datagram", "service": self.request.service,
+                "peer": self.peer, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
+                "drops_in": self.drops_in, "drops_out": self.drops_out}
+
+
+Channel = StreamChannel | DatagramChannel

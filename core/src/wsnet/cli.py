@@ -1,0 +1,184 @@
+"""The `wsnet` command line: run, ctl, plugins, plus every plugin's commands."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from . import __version__
+from .config import Config, DialConfig, ListenConfig, host_port, is_loopback, load_file, parse
+from .config import Section as _Section
+from .ctl import DEFAULT_URL, CtlError, build_params, call, render
+from .errors import ConfigError, WsnetError
+from .plugins import describe_installed, installed, load, load_for_cli
+from .protocol import NODE_NAME_RE
+
+app = typer.Typer(
+    help="wsnet: carry Ethernet, TCP and HTTP over WebSocket links between nodes.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"wsnet: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def build_config(config: Path | None, name: str | None, listen: str | None, path: str | None,
+                 dial: list[str], ctl_host: str | None, ctl_port: int | None,
+                 ctl_allow_remote: bool) -> Config:
+    """Config file (if any) with command-line options on top; errors name file/option."""
+    raw: dict[str, Any] = dict(load_file(config)) if config else {}
+    cfg = parse(raw, str(config) if config else "defaults")
+    flags = _Section({}, "command line", "")
+    if name is not None:
+        if not NODE_NAME_RE.match(name):
+            raise flags.error("--name", f"invalid node name {name!r}")
+        cfg.name = name
+    if listen is not None:
+        if listen == "none":
+            cfg.listen = None
+        else:
+            host, port = host_port(flags, "--listen", listen)
+            cfg.listen = ListenConfig(host, port, (cfg.listen or ListenConfig()).path)
+    if path is not None and cfg.listen is not None:
+        cfg.listen = ListenConfig(cfg.listen.host, cfg.listen.port, path)
+    for url in dial:
+        if not url.startswith(("ws://", "wss://")):
+            raise flags.error("--dial", f"expected a ws:// or wss:// URL, got {url!r}")
+        cfg.dial.append(DialConfig(url=url))
+    if ctl_host is not None or ctl_port is not None:
+        host = ctl_host if ctl_host is not None else cfg.control.host
+        if not is_loopback(host) and not ctl_allow_remote:
+            raise flags.error("--ctl-host", f"{host!r} is not a loopback address; add "
+                                            "--ctl-allow-remote to expose the control API")
+        port = ctl_port if ctl_port is not None else cfg.control.port
+        cfg.control = type(cfg.control)(host, port, cfg.control.enabled)
+    return cfg
+
+
+@app.command()
+def run(
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")] = None,
+    plugins: Annotated[str | None, typer.Option(help="plugins to load, comma-separated")] = None,
+    name: Annotated[str | None, typer.Option(help="node name (unique among linked nodes)")] = None,
+    listen: Annotated[str | None, typer.Option(help="HOST:PORT for links, or 'none'")] = None,
+    path: Annotated[str | None, typer.Option(help="URL path of the link endpoint")] = None,
+    dial: Annotated[list[str] | None, typer.Option(help="ws(s):// URL to keep a link to")] = None,
+    ctl_host: Annotated[str | None, typer.Option(help="control API address")] = None,
+    ctl_port: Annotated[int | None, typer.Option(help="control API port")] = None,
+    ctl_allow_remote: Annotated[bool, typer.Option(help="allow a non-loopback --ctl-host")] = False,
+    debug: Annotated[bool, typer.Option(help="debug logging")] = False,
+    log_config: Annotated[Path | None, typer.Option(help="logging config (ini, json, toml)")] = None,
+) -> None:
+    """Run a node until interrupted.  With no options: a node on 127.0.0.1:7860."""
+    from . import logsetup
+    from .runtime import serve_forever
+
+    try:
+        cfg = build_config(config, name, listen, path, dial or [], ctl_host, ctl_port,
+                           ctl_allow_remote)
+        names = plugins.split(",") if plugins is not None else (cfg.plugins or [])
+        loaded = load(names)
+        loaded.hook.wsnet_configure(config=cfg)
+        cfg.check_unclaimed(loaded.names, sorted(installed()))
+        logsetup.configure(debug, log_config)
+        _run_loop(serve_forever(cfg, loaded))
+    except (WsnetError, ConfigError) as exc:
+        raise fail(str(exc)) from None
+
+
+def _run_loop(coro: Any) -> None:
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover - uvloop is a dependency; kept for odd platforms
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(coro)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def ctl(
+    method: Annotated[str, typer.Argument(help="method, e.g. status, links, routes, help")],
+    args: Annotated[list[str] | None, typer.Argument(help="VALUE or NAME=VALUE")] = None,
+    ctlurl: Annotated[str, typer.Option(envvar="WSNET_CTLURL", help="control API URL")] = DEFAULT_URL,
+    json_out: Annotated[bool, typer.Option("--json", help="print the JSON result")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the reply")] = 60.0,
+) -> None:
+    """Call a control-API method of a running node (`wsnet ctl help` lists them)."""
+    try:
+        params = build_params(ctlurl, method, args or [], timeout)
+        result = call(ctlurl, method, params, timeout=timeout)
+    except CtlError as exc:
+        typer.echo(f"wsnet ctl: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if json_out:
+        typer.echo(json.dumps(result, indent=2, default=str))
+    else:
+        text = render(result)
+        if text:
+            typer.echo(text)
+
+
+@app.command("plugins")
+def plugins_cmd(
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List installed plugins with version, hooks and the commands they add."""
+    commands = _commands_by_plugin()
+    rows = [{"name": p.name, "version": p.version, "distribution": p.distribution,
+             "hooks": ", ".join(h.removeprefix("wsnet_") for h in p.hooks),
+             "commands": ", ".join(commands.get(p.name, [])), "error": p.error}
+            for p in describe_installed()]
+    typer.echo(json.dumps(rows, indent=2) if json_out else render(rows) if rows else
+               "no plugins installed")
+
+
+@app.command()
+def version() -> None:
+    """Print the wsnet version."""
+    typer.echo(f"wsnet {__version__}")
+
+
+_PROVIDED: dict[str, list[str]] = {}
+
+
+def _commands_by_plugin() -> dict[str, list[str]]:
+    return _PROVIDED
+
+
+def add_plugin_commands(root: typer.Typer) -> None:
+    """Let every installed plugin add commands; a broken plugin is named, not fatal."""
+    pm, broken = load_for_cli()
+    for impl in pm.hook.wsnet_register_commands.get_hookimpls():
+        before = {id(c) for c in root.registered_commands} | {id(g) for g in root.registered_groups}
+        try:
+            impl.function(app=root)
+        except Exception as exc:
+            broken[impl.plugin_name] = f"{type(exc).__name__}: {exc}"
+            continue
+        new = [c.name or getattr(c.callback, "__name__", "?") for c in root.registered_commands
+               if id(c) not in before]
+        new += [g.name or "?" for g in root.registered_groups if id(g) not in before]
+        _PROVIDED[impl.plugin_name] = [str(n) for n in new]
+    for plugin, error in broken.items():
+        typer.echo(f"wsnet: warning: plugin {plugin!r} is broken and was skipped: {error}",
+                   err=True)
+
+
+def main() -> None:
+    add_plugin_commands(app)
+    app(prog_name="wsnet")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

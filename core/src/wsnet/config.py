@@ -1,0 +1,288 @@
+"""TOML configuration: typed access that names file and key in every error.
+
+The core validates its own sections (node, listen, dial, control, keepalive,
+reconnect, limits) into a NodeConfig; each plugin validates the section named
+after it from its wsnet_configure hook, through the same Section helper.  A
+section no loaded plugin reads is an error too, so a typo never goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import ConfigError
+from .protocol import NODE_NAME_RE, Keepalive, Limits
+from .stash import Stash
+
+T = TypeVar("T")
+_MISSING: Any = object()
+CORE_SECTIONS = ("node", "listen", "dial", "control", "keepalive", "reconnect", "limits")
+
+
+class Section:
+    """One TOML table.  Getters check type and range; done() rejects unknown keys."""
+
+    def __init__(self, data: Mapping[str, Any], source: str, path: str) -> None:
+        self.data = data
+        self.source = source
+        self.path = path  # e.g. "[listen]" or "[[dial]] #2"
+        self._seen: set[str] = set()
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(self.source, f"{self.path} {key}".strip(), message)
+
+    def _get(self, key: str, default: Any, kinds: tuple[type, ...], expected: str) -> Any:
+        self._seen.add(key)
+        if key not in self.data:
+            if default is _MISSING:
+                raise self.error(key, f"required key missing (expected {expected})")
+            return default
+        value = self.data[key]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise self.error(key, f"expected {expected}, got {value!r}")
+        return value
+
+    def get_str(self, key: str, default: Any = _MISSING) -> Any:
+        return self._get(key, default, (str,), "a string")
+
+    def get_bool(self, key: str, default: Any = _MISSING) -> Any:
+        return self._get(key, default, (bool,), "true or false")
+
+    def get_int(self, key: str, default: Any = _MISSING, *, lo: int | None = None,
+            hi: int | None = None) -> Any:
+        rng = f" in {lo}..{hi}" if lo is not None and hi is not None else ""
+        value = self._get(key, default, (int,), f"an integer{rng}")
+        if isinstance(value, int) and not isinstance(value, bool):
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise self.error(key, f"expected an integer{rng or f' >= {lo}'}, got {value}")
+        return value
+
+    def get_float(self, key: str, default: Any = _MISSING, *, lo: float = 0.0) -> Any:
+        value = self._get(key, default, (int, float), "a number")
+        if isinstance(value, int | float) and value <= lo and value is not default:
+            raise self.error(key, f"expected a number > {lo}, got {value}")
+        return float(value) if isinstance(value, int | float) else value
+
+    def get_str_list(self, key: str, default: Any = _MISSING) -> Any:
+        value = self._get(key, default, (list,), "a list of strings")
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise self.error(key, f"expected a list of strings, got {value!r}")
+        return value
+
+    def table(self, key: str) -> Section:
+        value = self._get(key, {}, (dict,), "a table")
+        return Section(value, self.source, f"{self.path}.{key}" if self.path else f"[{key}]")
+
+    def tables(self, key: str) -> list[Section]:
+        """An array of tables ([[key]] in TOML)."""
+        value = self._get(key, [], (list,), "an array of tables ([[%s]])" % key)
+        out = []
+        for i, item in enumerate(value, 1):
+            if not isinstance(item, dict):
+                raise self.error(key, f"entry #{i}: expected a table, got {item!r}")
+            out.append(Section(item, self.source, f"[[{key}]] #{i}"))
+        return out
+
+    def done(self) -> None:
+        """Reject keys nobody asked for: they are typos or options of another version."""
+        unknown = sorted(set(self.data) - self._seen)
+        if unknown:
+            known = ", ".join(sorted(self._seen)) or "none"
+            raise self.error(unknown[0], f"unknown key (known keys here: {known})")
+
+
+def host_port(section: Section, key: str, value: str) -> tuple[str, int]:
+    """Parse HOST:PORT (IPv6 as [addr]:port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise section.error(key, f"expected HOST:PORT with a port 1..65535, got {value!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class ListenConfig:
+    host: str = "127.0.0.1"
+    port: int = 7860
+    path: str = "/wsnet"
+
+
+@dataclass(frozen=True, slots=True)
+class DialConfig:
+    url: str
+    peer: str = ""  # expected peer node name; empty accepts any
+    options: Mapping[str, Any] = field(default_factory=dict)  # for transports/plugins
+
+
+@dataclass(frozen=True, slots=True)
+class ControlConfig:
+    host: str = "127.0.0.1"
+    port: int = 7867
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ReconnectConfig:
+    initial: float = 0.5
+    maximum: float = 10.0
+    factor: float = 2.0
+
+
+@dataclass(slots=True)
+class Config:
+    """The whole configuration: the core's parsed part plus raw plugin sections."""
+
+    source: str = "defaults"
+    raw: Mapping[str, Any] = field(default_factory=dict)
+    name: str = "wsnet"
+    plugins: list[str] | None = None  # None: not given (use --plugins or none)
+    listen: ListenConfig | None = field(default_factory=ListenConfig)
+    dial: list[DialConfig] = field(default_factory=list)
+    control: ControlConfig = field(default_factory=ControlConfig)
+    keepalive: Keepalive = field(default_factory=Keepalive)
+    reconnect: ReconnectConfig = field(default_factory=ReconnectConfig)
+    limits: Limits = field(default_factory=Limits)
+    stash: Stash = field(default_factory=Stash)
+    _claimed: set[str] = field(default_factory=set)
+    _sections: dict[str, Section] = field(default_factory=dict)
+
+    def section(self, name: str) -> Section:
+        """The table [name] for a plugin to validate; an empty one if absent."""
+        self._claimed.add(name)
+        if name not in self._sections:
+            data = self.raw.get(name, {})
+            if not isinstance(data, dict):
+                raise ConfigError(self.source, name, f"expected a table [{name}], got {data!r}")
+            self._sections[name] = Section(data, self.source, f"[{name}]")
+        return self._sections[name]
+
+    def check_unclaimed(self, loaded: list[str], installed: list[str]) -> None:
+        for name in self.raw:
+            if name not in CORE_SECTIONS and name not in self._claimed:
+                raise ConfigError(
+                    self.source, f"[{name}]",
+                    f"no loaded plugin uses this section (loaded: {', '.join(loaded) or 'none'};"
+                    f" installed: {', '.join(installed) or 'none'})",
+                )
+
+
+def load_file(path: Path) -> Mapping[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(str(path), "-", f"cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "-", f"not valid TOML: {exc}") from None
+
+
+def parse(raw: Mapping[str, Any], source: str) -> Config:
+    """Validate the core sections of ``raw``; plugin sections stay raw for the plugins."""
+    cfg = Config(source=source, raw=raw)
+    root = Section(raw, source, "")
+    for key, value in raw.items():
+        if key in CORE_SECTIONS and key != "dial" and not isinstance(value, dict):
+            raise root.error(f"[{key}]", f"expected a table, got {value!r}")
+    _parse_node(root.table("node"), cfg)
+    _parse_listen(raw, root, cfg)
+    cfg.dial = [_parse_dial(s) for s in root.tables("dial")]
+    _parse_control(root.table("control"), cfg)
+    _parse_keepalive(root.table("keepalive"), cfg)
+    _parse_reconnect(root.table("reconnect"), cfg)
+    _parse_limits(root.table("limits"), cfg)
+    return cfg
+
+
+def _parse_node(s: Section, cfg: Config) -> None:
+    name = s.get_str("name", cfg.name)
+    if not NODE_NAME_RE.match(name):
+        raise s.error("name", "expected 1-63 letters, digits, '.', '_' or '-' "
+                              f"starting with a letter or digit, got {name!r}")
+    cfg.name = name
+    cfg.plugins = s.get_str_list("plugins", None)
+    s.done()
+
+
+def _parse_listen(raw: Mapping[str, Any], root: Section, cfg: Config) -> None:
+    s = root.table("listen")
+    if not s.get_bool("enabled", True):
+        cfg.listen = None
+        s.done()
+        return
+    path = s.get_str("path", "/wsnet")
+    if not path.startswith("/"):
+        raise s.error("path", f"expected a URL path starting with '/', got {path!r}")
+    cfg.listen = ListenConfig(s.get_str("host", "127.0.0.1"), s.get_int("port", 7860, lo=0, hi=65535),
+                              path)
+    s.done()
+
+
+def _parse_dial(s: Section) -> DialConfig:
+    url = s.get_str("url")
+    if not url.startswith(("ws://", "wss://")) and "://" not in url:
+        raise s.error("url", f"expected a ws:// or wss:// URL, got {url!r}")
+    peer = s.get_str("peer", "")
+    options = {k: v for k, v in s.data.items() if k not in ("url", "peer")}
+    return DialConfig(url=url, peer=peer, options=options)
+
+
+def _parse_control(s: Section, cfg: Config) -> None:
+    host = s.get_str("host", "127.0.0.1")
+    allow_remote = s.get_bool("allow_remote", False)
+    if not is_loopback(host) and not allow_remote:
+        raise s.error("host", f"{host!r} is not a loopback address; the control API can "
+                              "reconfigure this node, so set allow_remote = true to bind it there")
+    cfg.control = ControlConfig(host, s.get_int("port", 7867, lo=0, hi=65535), s.get_bool("enabled", True))
+    s.done()
+
+
+def _parse_keepalive(s: Section, cfg: Config) -> None:
+    interval = s.get_float("interval", 1.0)
+    timeout = s.get_float("timeout", 4.0)
+    if timeout <= interval:
+        raise s.error("timeout", f"expected more than interval ({interval}), got {timeout}")
+    cfg.keepalive = Keepalive(interval, timeout, s.get_float("hello_timeout", 10.0))
+    s.done()
+
+
+def _parse_reconnect(s: Section, cfg: Config) -> None:
+    initial = s.get_float("initial", 0.5)
+    maximum = s.get_float("max", 10.0)
+    if maximum < initial:
+        raise s.error("max", f"expected at least initial ({initial}), got {maximum}")
+    cfg.reconnect = ReconnectConfig(initial, maximum, s.get_float("factor", 2.0, lo=1.0))
+    s.done()
+
+
+def _parse_limits(s: Section, cfg: Config) -> None:
+    d = Limits()
+    max_frame = s.get_int("max_frame", d.max_frame, lo=1024, hi=16 << 20)
+    try:
+        cfg.limits = Limits(
+            window=s.get_int("window", d.window, lo=1024, hi=2**31 - 1),
+            max_frame=max_frame,
+            max_message=s.get_int("max_message", max(d.max_message, max_frame + 4096), lo=2048,
+                              hi=64 << 20),
+            max_channels=s.get_int("max_channels", d.max_channels, lo=1, hi=1 << 20),
+            datagram_backlog=s.get_int("datagram_backlog", d.datagram_backlog, lo=0),
+        )
+    except ValueError as exc:
+        raise s.error("max_message", str(exc)) from None
+    s.done()
+
+
+def iter_sections(raw: Mapping[str, Any]) -> Iterator[str]:
+    return (k for k in raw if k not in CORE_SECTIONS)

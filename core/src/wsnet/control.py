@@ -1,0 +1,168 @@
+"""The control API: JSON-RPC 2.0 over HTTP POST, methods contributed by plugins.
+
+Parameters are bound from each handler's signature, by position (a JSON array)
+or by name (an object), and converted to the annotated type, so that
+`wsnet ctl addport tap ethws0 mtu=1400` works with plain strings on the wire.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from .errors import ControlError, WsnetError
+from .interfaces import ControlMethod
+
+log = logging.getLogger("wsnet.control")
+
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+
+
+class RpcError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _convert(name: str, value: Any, annotation: Any) -> Any:
+    """Convert a wire value (often a string from the command line) to ``annotation``."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if value is None:
+            return None
+        annotation = args[0] if len(args) == 1 else Any
+    if annotation in (Any, inspect.Parameter.empty) or isinstance(value, annotation):
+        if not (annotation is int and isinstance(value, bool)):
+            return value
+    try:
+        if annotation is bool:
+            if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if annotation in (int, float, str):
+            return annotation(value)
+    except (TypeError, ValueError):
+        pass
+    else:
+        return value
+    raise RpcError(INVALID_PARAMS, f"parameter {name!r}: expected {getattr(annotation, '__name__', annotation)}, got {value!r}")
+
+
+def bind(method: ControlMethod, params: Any) -> dict[str, Any]:
+    sig = inspect.signature(method.handler)
+    hints = typing.get_type_hints(method.handler)
+    names = list(sig.parameters)
+    if params is None:
+        params = {}
+    if isinstance(params, list):
+        if len(params) > len(names):
+            raise RpcError(INVALID_PARAMS, f"{method.name} takes at most {len(names)} "
+                                           f"arguments ({', '.join(names) or 'none'})")
+        params = dict(zip(names, params, strict=False))
+    if not isinstance(params, dict):
+        raise RpcError(INVALID_PARAMS, "params must be an array or an object")
+    unknown = sorted(set(params) - set(names))
+    if unknown:
+        raise RpcError(INVALID_PARAMS, f"{method.name}: unknown parameter {unknown[0]!r} "
+                                       f"(takes: {', '.join(names) or 'none'})")
+    bound = {}
+    for name, p in sig.parameters.items():
+        if name in params:
+            bound[name] = _convert(name, params[name], hints.get(name, Any))
+        elif p.default is inspect.Parameter.empty:
+            raise RpcError(INVALID_PARAMS, f"{method.name}: missing parameter {name!r}")
+    return bound
+
+
+def signature_text(method: ControlMethod) -> str:
+    parts = []
+    for name, p in inspect.signature(method.handler).parameters.items():
+        parts.append(name if p.default is inspect.Parameter.empty else f"[{name}={p.default!r}]")
+    return " ".join(parts)
+
+
+class Dispatcher:
+    """JSON-RPC 2.0 request handling, independent of HTTP."""
+
+    def __init__(self, methods: Mapping[str, ControlMethod]) -> None:
+        self.methods = methods
+
+    async def handle(self, body: bytes) -> Any:
+        try:
+            req = json.loads(body)
+        except ValueError as exc:
+            return _error(None, PARSE_ERROR, f"parse error: {exc}")
+        if isinstance(req, list):
+            if not req:
+                return _error(None, INVALID_REQUEST, "empty batch")
+            replies = [await self._one(r) for r in req]
+            return [r for r in replies if r is not None] or None
+        return await self._one(req)
+
+    async def _one(self, req: Any) -> dict[str, Any] | None:
+        if not isinstance(req, dict) or req.get("jsonrpc") != "2.0" or \
+                not isinstance(req.get("method"), str):
+            return _error(None, INVALID_REQUEST, "not a JSON-RPC 2.0 request")
+        rid = req.get("id")
+        notification = "id" not in req
+        try:
+            result = await self._call(req["method"], req.get("params"))
+        except RpcError as exc:
+            reply = _error(rid, exc.code, exc.message)
+        except (ControlError,) as exc:
+            reply = _error(rid, exc.code, str(exc))
+        except WsnetError as exc:
+            reply = _error(rid, -32000, str(exc))
+        except Exception as exc:
+            log.exception("control method %s failed", req["method"])
+            reply = _error(rid, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
+        else:
+            reply = {"jsonrpc": "2.0", "id": rid, "result": result}
+        return None if notification else reply
+
+    async def _call(self, name: str, params: Any) -> Any:
+        method = self.methods.get(name)
+        if method is None:
+            avail = ", ".join(sorted(self.methods))
+            raise RpcError(METHOD_NOT_FOUND, f"unknown method {name!r} (available: {avail})")
+        return await method.handler(**bind(method, params))
+
+
+def _error(rid: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
+
+
+def control_app(dispatcher: Dispatcher, authenticate: Any = None) -> web.Application:
+    """``authenticate(request)`` (optional) raises an HTTP error to refuse a caller."""
+
+    async def rpc(request: web.Request) -> web.Response:
+        if authenticate is not None:
+            await authenticate(request)
+        reply = await dispatcher.handle(await request.read())
+        if reply is None:
+            return web.Response(status=204)
+        return web.json_response(reply, dumps=lambda o: json.dumps(o, default=str))
+
+    async def info(request: web.Request) -> web.Response:
+        return web.Response(text="wsnet control API: POST JSON-RPC 2.0 to /rpc\n")
+
+    app = web.Application(client_max_size=1 << 20)
+    app.router.add_post("/rpc", rpc)
+    app.router.add_post("/", rpc)
+    app.router.add_get("/", info)
+    return app

@@ -1,0 +1,96 @@
+"""`wsnet ctl`: a JSON-RPC 2.0 client for the control API, with tables for people."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+DEFAULT_URL = "http://127.0.0.1:7867/rpc"
+_ids = itertools.count(1)
+
+
+class CtlError(Exception):
+    """One line for the person at the terminal; `wsnet ctl` exits 1 with it."""
+
+
+def call(url: str, method: str, params: Any = None, timeout: float = 30.0) -> Any:
+    body = {"jsonrpc": "2.0", "id": next(_ids), "method": method}
+    if params is not None:
+        body["params"] = params
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            reply = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise CtlError(f"control API at {url} answered HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise CtlError(f"cannot reach the control API at {url}: {reason}") from None
+    except ValueError:
+        raise CtlError(f"control API at {url} sent a reply that is not JSON") from None
+    if "error" in reply:
+        raise CtlError(f"{method}: {reply['error'].get('message', reply['error'])}")
+    return reply.get("result")
+
+
+def build_params(url: str, method: str, args: list[str], timeout: float) -> Any:
+    """Positional words become a JSON array; NAME=VALUE words an object.
+
+    When both are mixed, the method's parameter order comes from `help`.
+    """
+    named = dict(a.split("=", 1) for a in args if "=" in a and not a.startswith("="))
+    positional = [a for a in args if not ("=" in a and not a.startswith("="))]
+    if not named:
+        return positional or None
+    if not positional:
+        return named
+    free = [n for n in _param_names(url, method, timeout) if n not in named]
+    if len(positional) > len(free):
+        raise CtlError(f"{method}: too many arguments (parameters: {', '.join(free)})")
+    named.update(zip(free, positional, strict=False))
+    return named
+
+
+def _param_names(url: str, method: str, timeout: float) -> list[str]:
+    for entry in call(url, "help", timeout=timeout):
+        if entry["method"] == method:
+            return [p.strip("[]").split("=", 1)[0] for p in entry["params"].split()]
+    raise CtlError(f"unknown method {method!r} (see: wsnet ctl help)")
+
+
+def render(result: Any, columns: tuple[str, ...] = ()) -> str:
+    if isinstance(result, list) and result and all(isinstance(r, dict) for r in result):
+        return _table(result, columns)
+    if isinstance(result, list):
+        return "\n".join(str(r) for r in result) if result else "(none)"
+    if isinstance(result, dict):
+        lines = []
+        for key, value in result.items():
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                lines.append(f"{key}:")
+                lines.extend("  " + line for line in _table(value).splitlines())
+            else:
+                lines.append(f"{key}: {_cell(value)}")
+        return "\n".join(lines)
+    return "" if result is None else str(result)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[str, ...] = ()) -> str:
+    cols = list(columns) or list(dict.fromkeys(k for r in rows for k in r))
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    head = "  ".join(c.upper().ljust(w) for c, w in zip(cols, widths, strict=True))
+    body = ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join([head.rstrip(), *(b.rstrip() for b in body)])

@@ -1,0 +1,108 @@
+"""Dialling a peer and keeping the link up: exponential backoff with jitter.
+
+A dialler never gives up: a peer that is not up yet, refuses us, or dies is
+retried after ``initial`` seconds, doubling up to ``max``, each wait drawn
+from [delay/2, delay] so that many clients restarting together spread out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from .config import DialConfig, ReconnectConfig
+from .events import DialFailed
+from .node import Node
+
+log = logging.getLogger("wsnet.dialer")
+STABLE_AFTER = 10.0  # a link that lasted this long resets the backoff
+
+
+class Backoff:
+    """Delays for successive failures; pure, so it is tested without sleeping."""
+
+    def __init__(self, cfg: ReconnectConfig, rng: random.Random | None = None) -> None:
+        self.cfg = cfg
+        self.delay = cfg.initial
+        self._rng = rng or random.Random()
+
+    def next(self) -> float:
+        wait = self._rng.uniform(self.delay / 2, self.delay)
+        self.delay = min(self.delay * self.cfg.factor, self.cfg.maximum)
+        return wait
+
+    def reset(self) -> None:
+        self.delay = self.cfg.initial
+
+
+class Dialer:
+    def __init__(self, node: Node, cfg: DialConfig) -> None:
+        self.node = node
+        self.cfg = cfg
+        self.state = "starting"
+        self.last_error = ""
+        self.attempts = 0
+        self.link_id: int | None = None
+        self.next_attempt = 0.0
+        self._backoff = Backoff(node.config.reconnect)
+
+    async def run(self) -> None:
+        while True:
+            started = time.monotonic()
+            up = await self._attempt()
+            if up and time.monotonic() - started >= STABLE_AFTER:
+                self._backoff.reset()
+            wait = self._backoff.next()
+            self.state = "backoff"
+            self.next_attempt = time.time() + wait
+            if self.last_error:
+                self.node.emit(DialFailed(self.cfg.url, self.last_error, round(wait, 2)))
+                log.warning("dial %s: %s; retrying in %.1fs", self.cfg.url, self.last_error, wait)
+            await asyncio.sleep(wait)
+
+    async def _attempt(self) -> bool:
+        self.attempts += 1
+        self.state = "connecting"
+        scheme = urlsplit(self.cfg.url).scheme
+        transport = self.node.transports.get(scheme)
+        if transport is None:
+            self.last_error = f"no transport for {scheme}:// (have: {', '.join(self.node.transports)})"
+            return False
+        try:
+            sock = await transport.dial(self.cfg.url, self.cfg.options)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.last_error = _describe(exc)
+            return False
+        try:
+            self.state = "up"
+            self.last_error = ""
+            link = await self.node.serve_link(sock.ws, initiator=True, remote=self.cfg.url,
+                                              expect_peer=self.cfg.peer)
+            if not link.was_up:
+                self.last_error = f"refused: {link.close_reason} (code {link.close_code})"
+                return False
+            self.last_error = f"link lost: {link.close_reason or 'closed'}"
+            return True
+        finally:
+            self.state = "down"
+            await sock.aclose()
+
+    def info(self) -> dict[str, Any]:
+        return {"url": self.cfg.url, "state": self.state, "attempts": self.attempts,
+                "last_error": self.last_error,
+                "retry_in": round(max(0.0, self.next_attempt - time.time()), 1)
+                if self.state == "backoff" else None}
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    status = getattr(exc, "status", None)
+    if isinstance(status, int) and status:
+        text = f"HTTP {status}: {getattr(exc, 'message', '') or text}"
+    return text

@@ -1,0 +1,115 @@
+"""The wsnet hook specifications: the one reference of what a plugin can contribute.
+
+A plugin is a module registered under the entry-point group ``wsnet.plugins``.
+It implements any of these hooks as module-level functions named exactly as
+below (the ``wsnet_`` prefix is required; ``@wsnet.hookimpl`` is optional and
+lets you set ordering options).  Hooks run synchronously at start-up or on
+management actions; objects they return carry the asynchronous life cycle.
+docs/plugins.md is checked against this file by the test suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import typer
+
+    from .config import Config
+    from .interfaces import (
+        Authenticator,
+        Component,
+        ControlMethod,
+        Observer,
+        Port,
+        Principal,
+        Service,
+        Transport,
+    )
+    from .node import Node
+
+PROJECT = "wsnet"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def wsnet_configure(config: Config) -> None:
+    """Validate this plugin's own config section and keep what it parsed.
+
+    Read the section with ``config.section("NAME")`` (NAME is the plugin's
+    entry-point name), use its typed getters, call ``.done()`` to reject unknown
+    keys, and store the result under a module-level ``StashKey`` in
+    ``config.stash``.  Raise ``ConfigError`` (the getters do) to stop start-up
+    with a message naming the file and key.  Called once, after all plugins are
+    loaded and before anything starts.
+    """
+
+
+@hookspec
+def wsnet_register_commands(app: typer.Typer) -> None:
+    """Add typer commands or sub-apps to the ``wsnet`` command line.
+
+    Called for every installed plugin when the CLI starts (whether or not
+    ``--plugins`` names it), so ``wsnet --help`` shows what each plugin offers.
+    Use ``app.add_typer(sub, name="NAME")`` for a group of commands.
+    """
+
+
+@hookspec
+def wsnet_register_services(node: Node) -> Iterable[Service]:
+    """Return the services peers may open channels to (names must be unique per node)."""
+    return ()
+
+
+@hookspec
+def wsnet_register_components(node: Node) -> Iterable[Component]:
+    """Return long-lived objects (listeners, devices) the node starts and closes."""
+    return ()
+
+
+@hookspec
+def wsnet_register_ports(node: Node) -> Iterable[type[Port]]:
+    """Return L2 port classes; ``Port.kind`` is the word used by ``addport KIND NAME``."""
+    return ()
+
+
+@hookspec
+def wsnet_register_authenticators(node: Node) -> Iterable[Authenticator]:
+    """Return authenticators tried in order on each incoming link and control request.
+
+    With none registered every peer is the anonymous principal.  With some, a
+    request none of them accepts is refused with 401 and their challenges.
+    """
+    return ()
+
+
+@hookspec(firstresult=True)
+def wsnet_authorize(node: Node, principal: Principal, action: str, target: str) -> str | None:
+    """Decide whether ``principal`` may do ``action`` on ``target``.
+
+    ``action`` is e.g. ``"open"`` with the service name as target.  Return a
+    reason string to deny (the channel is refused with it, the link stays up),
+    or None to let the next implementation decide.  No implementation: allowed.
+    """
+
+
+@hookspec
+def wsnet_register_transports(node: Node) -> Iterable[Transport]:
+    """Return transports that dial links for URL schemes; later plugins override earlier."""
+    return ()
+
+
+@hookspec
+def wsnet_register_observers(node: Node) -> Iterable[Observer]:
+    """Return observers that receive every ``wsnet.events.NodeEvent`` of this node."""
+    return ()
+
+
+@hookspec
+def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
+    """Return JSON-RPC methods for the control API (``wsnet ctl NAME ...``)."""
+    return ()

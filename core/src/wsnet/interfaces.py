@@ -1,0 +1,165 @@
+"""The objects plugins hand to the core through hooks (see wsnet.hookspecs).
+
+Hooks are synchronous; anything with a life cycle has ``async start()`` and
+``async aclose()`` here, and the node calls them in plugin order (and closes in
+reverse).  Per-packet paths call these objects directly, never through pluggy.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from .protocol import ChannelKind, OpenRequest
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from .channel import DatagramChannel, StreamChannel
+    from .events import NodeEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is on the other end of a link or control request, as an authenticator decided."""
+
+    name: str
+    method: str  # "none", "htpasswd", "mtls", ...
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+ANONYMOUS = Principal("anonymous", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelContext:
+    """What a service knows about a channel opened towards it."""
+
+    request: OpenRequest
+    peer: str  # the link peer the OPEN came from (a relay when multi-hop)
+    principal: Principal  # the principal of that link
+
+
+class Service(ABC):
+    """Something a peer can open a channel to, by name (``OpenRequest.service``)."""
+
+    name: ClassVar[str]
+    kind: ClassVar[ChannelKind] = ChannelKind.STREAM
+
+    @abstractmethod
+    async def handle(self, channel: StreamChannel | DatagramChannel, ctx: ChannelContext) -> None:
+        """Serve one accepted channel.  Return or raise to end it; the core then closes it."""
+
+
+class Component(ABC):
+    """A long-lived part of a plugin (listeners, devices): started after the node is up."""
+
+    async def start(self) -> None:  # noqa: B027 - optional override
+        """Acquire resources.  An exception here stops the node with that message."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional override
+        """Release everything start() acquired.  Must not raise."""
+
+
+class Observer(ABC):
+    """Receives node events.  notify() must be quick and must not raise."""
+
+    @abstractmethod
+    def notify(self, event: NodeEvent) -> None: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - optional override
+        """Flush and release (files, sockets)."""
+
+
+class AuthRefused(Exception):
+    """Raised by an authenticator: the request is refused with this HTTP status."""
+
+    def __init__(self, reason: str, status: int = 401, headers: Mapping[str, str] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+class Authenticator(ABC):
+    """Decides who an incoming link (WebSocket upgrade) or control request is."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    async def authenticate(self, request: web.Request) -> Principal | None:
+        """Return a Principal, None when this method does not apply, or raise AuthRefused."""
+
+    def challenge(self) -> Mapping[str, str]:
+        """Headers to add to a 401 when no authenticator accepted (e.g. WWW-Authenticate)."""
+        return {}
+
+
+class WebSocketLike(Protocol):
+    """The part of aiohttp's client and server WebSocket objects a link uses."""
+
+    async def send_bytes(self, data: bytes, compress: int | None = None) -> None: ...
+    async def receive(self, timeout: float | None = None) -> Any: ...
+    async def close(self, *, code: int = 1000, message: bytes = b"") -> bool: ...
+
+    @property
+    def close_code(self) -> int | None: ...
+
+
+@dataclass(slots=True)
+class DialedSocket:
+    """A connected WebSocket and how to release what was opened for it."""
+
+    ws: WebSocketLike
+    remote: str
+    aclose: Callable[[], Awaitable[None]]
+
+
+class Transport(ABC):
+    """Dials a link for the URL schemes it names (ws, wss, or a plugin's own)."""
+
+    schemes: ClassVar[tuple[str, ...]]
+
+    @abstractmethod
+    async def dial(self, url: str, options: Mapping[str, Any]) -> DialedSocket:
+        """Connect and upgrade to WebSocket, or raise OSError / aiohttp.ClientError."""
+
+
+class Port(ABC):
+    """An L2 switch port type (TAP device, existing interface, ...), made by `addport`."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, name: str, options: Mapping[str, Any],
+                 deliver: Callable[[Port, memoryview], None]) -> None:
+        self.name = name
+        self.options = options
+        self.deliver = deliver  # the switch's ingress: call with each received frame
+
+    @abstractmethod
+    async def start(self) -> None: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+    @abstractmethod
+    def send(self, frame: memoryview) -> None:
+        """Egress one Ethernet frame without blocking; drop and count when full."""
+
+    def info(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name}
+
+
+ControlHandler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlMethod:
+    """A JSON-RPC method.  Parameters are bound from the handler's signature."""
+
+    name: str
+    handler: ControlHandler
+    help: str = ""
+    table: tuple[str, ...] = ()  # columns `wsnet ctl` shows for a list result

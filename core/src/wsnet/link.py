@@ -1,0 +1,283 @@
+"""A link: one WebSocket, one protocol Session, and the channels multiplexed on it.
+
+This is the I/O half of the protocol: a reader task feeds messages to the
+session, a writer task sends what the session queued (many frames per message,
+batched while the previous send was in flight), and a timer drives keepalive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from .channel import Channel, DatagramChannel, StreamChannel
+from .interfaces import Principal, WebSocketLike
+from .protocol import (
+    ChannelAccepted,
+    ChannelClosed,
+    ChannelKind,
+    ChannelRequested,
+    ChannelReset,
+    CloseCode,
+    CreditAvailable,
+    DatagramReceived,
+    DataReceived,
+    Event,
+    Hello,
+    HelloReceived,
+    LinkTimeout,
+    OpenRequest,
+    PongReceived,
+    ProtocolError,
+    ResetCode,
+    RoutesReceived,
+    Session,
+)
+
+if TYPE_CHECKING:
+    from .node import Node
+
+log = logging.getLogger("wsnet.link")
+
+
+class LinkClosed(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class Link:
+    """One side of an established (or establishing) link."""
+
+    def __init__(self, node: Node, ws: WebSocketLike, *, link_id: int, initiator: bool,
+                 remote: str, principal: Principal) -> None:
+        self.node = node
+        self.ws = ws
+        self.id = link_id
+        self.direction = "out" if initiator else "in"
+        self.remote = remote
+        self.principal = principal
+        self.session = Session(node=node.name, initiator=initiator, limits=node.config.limits,
+                               keepalive=node.config.keepalive, capabilities=node.capabilities)
+        self.peer = ""
+        self.hello: Hello | None = None
+        self.channels: dict[int, Channel] = {}
+        self.up_since = time.time()
+        self.close_code: int = 0
+        self.close_reason = ""
+        self.was_up = False
+        self._wake = asyncio.Event()
+        self._early: list[Event] = []
+        self._closing = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+
+    # ------------------------------------------------------------- life cycle
+    async def handshake(self) -> Hello:
+        """Exchange HELLO.  Raises LinkClosed (already closed with the reason) on failure."""
+        await self._flush()
+        deadline = self.node.config.keepalive.hello_timeout
+        try:
+            async with asyncio.timeout(deadline):
+                while self.hello is None:
+                    events = await self._receive_once()
+                    for i, ev in enumerate(events):
+                        if isinstance(ev, HelloReceived):
+                            self.hello = ev.hello
+                            self._early = events[i + 1 :]
+                            break
+        except TimeoutError:
+            await self.abort(CloseCode.HELLO_TIMEOUT, f"no HELLO within {deadline:g}s")
+        self.peer = self.hello.node if self.hello else ""
+        assert self.hello is not None
+        return self.hello
+
+    async def run(self) -> None:
+        """Serve the link until it closes; afterwards every channel is reset."""
+        self._tasks = [
+            asyncio.create_task(self._writer(), name=f"link{self.id}-writer"),
+            asyncio.create_task(self._timer(), name=f"link{self.id}-timer"),
+        ]
+        try:
+            self._dispatch(self._early)
+            self._early = []
+            while True:
+                self._dispatch(await self._receive_once())
+        except LinkClosed as exc:
+            self.close_code, self.close_reason = exc.code, exc.reason
+        finally:
+            await self._teardown()
+
+    async def _receive_once(self) -> list[Event]:
+        msg = await self.ws.receive()
+        if msg.type == aiohttp.WSMsgType.BINARY:
+            try:
+                return self.session.receive_message(msg.data)
+            except ProtocolError as exc:
+                await self.abort(exc.code, exc.reason)
+        if msg.type == aiohttp.WSMsgType.TEXT:
+            await self.abort(CloseCode.PROTOCOL_ERROR, "text messages are not part of wsnet")
+        if self._closing:
+            raise LinkClosed(self.close_code, self.close_reason)
+        code = self.ws.close_code or CloseCode.GOING_AWAY
+        reason = msg.extra if isinstance(msg.extra, str) and msg.extra else "connection closed"
+        if msg.type == aiohttp.WSMsgType.ERROR:
+            reason = f"connection error: {msg.data}"
+        raise LinkClosed(code, reason)
+
+    async def abort(self, code: int, reason: str) -> None:
+        """Close the WebSocket with a code and a reason the peer can read; raises LinkClosed."""
+        await self.close(code, reason)
+        raise LinkClosed(code, reason)
+
+    async def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
+        if self._closing:
+            return
+        self._closing = True
+        self.close_code, self.close_reason = code, reason
+        with contextlib.suppress(Exception):
+            await self._flush()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2.0):
+                await self.ws.close(code=code, message=reason.encode()[:120])
+
+    async def _teardown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if not self._closing:
+            await self.close(self.close_code or CloseCode.GOING_AWAY, self.close_reason)
+        lost = f"link to {self.peer or self.remote} lost: {self.close_reason}"
+        for ch in list(self.channels.values()):
+            ch._on_reset(ResetCode.LINK_LOST, lost)
+        self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    # ---------------------------------------------------------------- output
+    def wake_writer(self) -> None:
+        self._wake.set()
+
+    async def _flush(self) -> None:
+        for message in self.session.data_to_send():
+            await self.ws.send_bytes(message)
+
+    async def _writer(self) -> None:
+        # While one send is awaited, new frames pile up in the session and go out
+        # together in the next round: batching comes from the await itself.
+        wake = self._wake
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                await self._flush()
+        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+            log.debug("link %s: send failed: %s", self.id, exc)
+            self._closing = True
+            self.close_code, self.close_reason = CloseCode.GOING_AWAY, f"send failed: {exc}"
+            with contextlib.suppress(Exception):
+                await self.ws.close(code=CloseCode.GOING_AWAY)
+
+    async def _timer(self) -> None:
+        period = max(0.05, min(self.session.keepalive.interval, 1.0) / 2)
+        while True:
+            await asyncio.sleep(period)
+            for ev in self.session.tick():
+                if isinstance(ev, LinkTimeout):
+                    log.debug("link %s to %s: %s", self.id, self.peer, ev.reason)
+                    await self.close(ev.code, ev.reason)
+                    return
+            if self.session.pending_bytes:
+                self._wake.set()
+
+    # ----------------------------------------------------------------- input
+    def _dispatch(self, events: list[Event]) -> None:
+        channels = self.channels
+        for ev in events:
+            if isinstance(ev, DataReceived):
+                ch = channels.get(ev.channel)
+                if isinstance(ch, StreamChannel):
+                    ch._feed(ev.data, ev.fin)
+                else:
+                    # Nobody reads it (the service ended): give the credit back at once.
+                    self.session.consumed(ev.channel, len(ev.data))
+            elif isinstance(ev, DatagramReceived):
+                dch = channels.get(ev.channel)
+                if isinstance(dch, DatagramChannel):
+                    dch._feed(ev.data)
+            elif isinstance(ev, CreditAvailable):
+                sch = channels.get(ev.channel)
+                if isinstance(sch, StreamChannel):
+                    sch._on_credit()
+            else:
+                self._dispatch_control(ev)
+        if self.session.pending_bytes:
+            self._wake.set()
+
+    def _dispatch_control(self, ev: Event) -> None:
+        if isinstance(ev, ChannelRequested):
+            self.node.on_channel_request(self, ev.channel, ev.request)
+        elif isinstance(ev, ChannelAccepted):
+            if (ch := self.channels.get(ev.channel)) is not None:
+                ch._on_accepted()
+        elif isinstance(ev, ChannelReset):
+            if (ch := self.channels.get(ev.channel)) is not None:
+                ch._on_reset(ev.code, ev.reason)
+        elif isinstance(ev, ChannelClosed):
+            if (ch := self.channels.get(ev.channel)) is not None:
+                ch._finish("")
+        elif isinstance(ev, RoutesReceived):
+            self.node.on_routes(self, ev.routes)
+        elif isinstance(ev, PongReceived):
+            pass  # session.rtt is already updated
+        elif isinstance(ev, HelloReceived):  # pragma: no cover - session refuses a second
+            pass
+
+    # -------------------------------------------------------------- channels
+    def new_channel(self, cid: int, request: OpenRequest, local: bool) -> Channel:
+        cls: Callable[..., Channel] = (
+            StreamChannel if request.kind == ChannelKind.STREAM else DatagramChannel
+        )
+        ch = cls(self, cid, request, local)
+        self.channels[cid] = ch
+        return ch
+
+    def open(self, kind: ChannelKind, service: str, *, dst: str = "", src: str = "",
+             args: dict[str, Any] | None = None) -> Channel:
+        """Open a channel (0-RTT: data may follow before ACCEPT).  Raises ChannelError."""
+        cid = self.session.open_channel(kind, service, dst=dst, src=src, args=args)
+        req = OpenRequest(kind, service, src or self.node.name, dst, args or {})
+        self._wake.set()
+        return self.new_channel(cid, req, local=True)
+
+    def forget(self, cid: int, reason: str) -> None:
+        ch = self.channels.pop(cid, None)
+        if ch is not None:
+            self.node.on_channel_closed(self, ch, reason)
+
+    def info(self) -> dict[str, Any]:
+        st = self.session.stats
+        return {
+            "id": self.id,
+            "peer": self.peer,
+            "direction": self.direction,
+            "remote": self.remote,
+            "principal": self.principal.name,
+            "up_seconds": round(time.time() - self.up_since, 1),
+            "rtt_ms": round(self.session.rtt * 1000, 2) if self.session.rtt is not None else None,
+            "channels": len(self.channels),
+            "bytes_in": st.bytes_in,
+            "bytes_out": st.bytes_out,
+            "messages_in": st.messages_in,
+            "datagrams_dropped": st.datagrams_dropped,
+        }

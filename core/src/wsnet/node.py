@@ -1,0 +1,271 @@
+"""The node: registries filled by plugins, the set of links, routing, channels.
+
+Listening (server.py), dialling (dialer.py) and the control API (control.py)
+are separate modules; this one holds the state they share.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from .channel import Channel
+from .config import Config, DialConfig
+from .errors import ChannelRefused, WsnetError
+from .events import ChannelClosed, ChannelOpened, LinkDown, LinkRefused, LinkUp, NodeEvent
+from .interfaces import (
+    ANONYMOUS,
+    Authenticator,
+    ChannelContext,
+    Component,
+    ControlMethod,
+    Observer,
+    Port,
+    Principal,
+    Service,
+    Transport,
+    WebSocketLike,
+)
+from .link import Link, LinkClosed
+from .plugins import Plugins
+from .protocol import ChannelError, ChannelKind, CloseCode, OpenRequest, ResetCode
+from .relay import relay_channel
+from .routing import RoutingTable
+from .stash import Stash
+
+log = logging.getLogger("wsnet.node")
+
+
+class Node:
+    """One wsnet process's node.  Create, then ``await start()``; ``await aclose()`` ends it."""
+
+    def __init__(self, config: Config, plugins: Plugins) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.name = config.name
+        self.stash: Stash = config.stash
+        self.capabilities: tuple[str, ...] = ("relay",)
+        self.links: dict[int, Link] = {}
+        self.routing = RoutingTable(self.name)
+        self.services: dict[str, Service] = {}
+        self.port_types: dict[str, type[Port]] = {}
+        self.authenticators: list[Authenticator] = []
+        self.transports: dict[str, Transport] = {}
+        self.observers: list[Observer] = []
+        self.control_methods: dict[str, ControlMethod] = {}
+        self.components: list[Component] = []
+        self.listen_url = ""
+        self.control_url = ""
+        self._link_ids = itertools.count(1)
+        self._by_peer: dict[str, Link] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._collect()
+
+    # ------------------------------------------------------------- registries
+    def _collect(self) -> None:
+        hook = self.plugins.hook
+        for svc in _flat(hook.wsnet_register_services(node=self)):
+            if svc.name in self.services:
+                raise WsnetError(f"two plugins provide the service {svc.name!r}")
+            self.services[svc.name] = svc
+        for cls in _flat(hook.wsnet_register_ports(node=self)):
+            if cls.kind in self.port_types:
+                raise WsnetError(f"two plugins provide the port kind {cls.kind!r}")
+            self.port_types[cls.kind] = cls
+        self.authenticators = list(_flat(hook.wsnet_register_authenticators(node=self)))
+        # pluggy calls later-registered plugins first; reverse so later plugins win.
+        for tr in reversed(list(_flat(hook.wsnet_register_transports(node=self)))):
+            for scheme in tr.schemes:
+                self.transports[scheme] = tr
+        self.observers = list(_flat(hook.wsnet_register_observers(node=self)))
+        for meth in _flat(hook.wsnet_register_control_methods(node=self)):
+            if meth.name in self.control_methods:
+                raise WsnetError(f"two plugins provide the control method {meth.name!r}")
+            self.control_methods[meth.name] = meth
+        self.components = list(_flat(hook.wsnet_register_components(node=self)))
+
+    def emit(self, event: NodeEvent) -> None:
+        for obs in self.observers:
+            try:
+                obs.notify(event)
+            except Exception:  # an observer must never break the node
+                log.exception("observer %r failed on %s", obs, event.kind)
+
+    def spawn(self, coro: Any, name: str = "") -> asyncio.Task[Any]:
+        """Run a background task owned by the node (cancelled by aclose)."""
+        task = asyncio.create_task(coro, name=name or None)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("task %s failed: %s", task.get_name(), exc, exc_info=exc)
+
+    async def cancel_tasks(self) -> None:
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(BaseException):
+                await t
+
+    # ------------------------------------------------------------------ links
+    async def serve_link(self, ws: WebSocketLike, *, initiator: bool, remote: str,
+                         principal: Principal = ANONYMOUS, expect_peer: str = "") -> Link:
+        """Run one link from handshake to close; ``link.was_up`` tells if it came up."""
+        link = Link(self, ws, link_id=next(self._link_ids), initiator=initiator, remote=remote,
+                    principal=principal)
+        try:
+            hello = await link.handshake()
+            self._admit(link, hello.node, expect_peer)
+        except LinkClosed as exc:
+            log.warning("link from %s refused: %s (code %s)", remote, exc.reason, exc.code)
+            self.emit(LinkRefused(remote, exc.code, exc.reason))
+            with contextlib.suppress(Exception):
+                await link.close(exc.code, exc.reason)
+            link.close_code, link.close_reason = exc.code, exc.reason
+            return link
+        self._link_up(link)
+        try:
+            await link.run()
+        finally:
+            self._link_down(link)
+        return link
+
+    def _admit(self, link: Link, peer: str, expect_peer: str) -> None:
+        if peer == self.name:
+            reason = f"duplicate node name: the peer also calls itself {peer!r}"
+        elif peer in self._by_peer:
+            other = self._by_peer[peer]
+            reason = f"duplicate node name: {peer!r} is already linked (link {other.id} " \
+                     f"from {other.remote})"
+        elif expect_peer and peer != expect_peer:
+            reason = f"expected node {expect_peer!r}, the peer is {peer!r}"
+        else:
+            return
+        raise LinkClosed(CloseCode.DUPLICATE_NODE, reason)
+
+    def _link_up(self, link: Link) -> None:
+        link.was_up = True
+        self.links[link.id] = link
+        self._by_peer[link.peer] = link
+        self.routing.link_up(link.id, link.peer)
+        log.info("link %d up: %s (%s, %s)", link.id, link.peer, link.direction, link.remote)
+        self.emit(LinkUp(link.peer, link.id, link.direction, link.remote, link.principal.name))
+        self._advertise()
+
+    def _link_down(self, link: Link) -> None:
+        self.links.pop(link.id, None)
+        if self._by_peer.get(link.peer) is link:
+            del self._by_peer[link.peer]
+        self.routing.link_down(link.id)
+        log.info("link %d down: %s: %s (code %s)", link.id, link.peer, link.close_reason,
+                 link.close_code)
+        self.emit(LinkDown(link.peer, link.id, link.close_code, link.close_reason))
+        self._advertise()
+
+    def on_routes(self, link: Link, routes: dict[str, int]) -> None:
+        if self.routing.update(link.id, routes):
+            self._advertise()
+
+    def _advertise(self) -> None:
+        for link in self.links.values():
+            with contextlib.suppress(ChannelError):
+                link.session.send_routes(self.routing.advert_for(link.id))
+                link.wake_writer()
+
+    def link_to(self, node: str) -> Link:
+        route = self.routing.lookup(node)
+        if route is None or (link := self.links.get(route.link_id)) is None:
+            raise ChannelRefused(ResetCode.UNREACHABLE, f"no route to node {node!r}")
+        return link
+
+    # --------------------------------------------------------------- channels
+    async def open_channel(self, node: str, service: str, *,
+                           kind: ChannelKind = ChannelKind.STREAM,
+                           args: dict[str, Any] | None = None, wait: bool = True) -> Channel:
+        """Open a channel to ``service`` on ``node`` (any node in the routing table).
+
+        With ``wait`` the call returns once the far end accepted, or raises
+        ChannelRefused with its reason; without, data may be sent at once.
+        """
+        link = self.link_to(node)
+        dst = "" if node == link.peer else node
+        try:
+            ch = link.open(kind, service, dst=dst, args=args)
+        except ChannelError as exc:
+            raise ChannelRefused(ResetCode.TOO_MANY_CHANNELS, str(exc)) from None
+        self.emit(ChannelOpened(link.peer, ch.id, service, self.name))
+        if wait:
+            await ch.wait_accepted()
+        return ch
+
+    def on_channel_request(self, link: Link, cid: int, req: OpenRequest) -> None:
+        if req.dst and req.dst != self.name:
+            self.spawn(relay_channel(self, link, cid, req), name=f"relay-{link.id}-{cid}")
+            return
+        code, reason = self._check_request(link, req)
+        if code is not None:
+            link.session.reset(cid, code, reason)
+            return
+        service = self.services[req.service]
+        ch = link.new_channel(cid, req, local=False)
+        link.session.accept(cid)
+        self.emit(ChannelOpened(link.peer, cid, req.service, req.src or link.peer))
+        ctx = ChannelContext(req, link.peer, link.principal)
+        self.spawn(self._serve_channel(service, ch, ctx), name=f"svc-{req.service}-{cid}")
+
+    def _check_request(self, link: Link, req: OpenRequest) -> tuple[int | None, str]:
+        service = self.services.get(req.service)
+        if service is None:
+            return ResetCode.NO_SERVICE, f"node {self.name!r} has no service {req.service!r}"
+        if service.kind != req.kind:
+            return ResetCode.BAD_REQUEST, f"service {req.service!r} takes {service.kind.name} " \
+                                          "channels"
+        denial = self.plugins.hook.wsnet_authorize(node=self, principal=link.principal,
+                                                   action="open", target=req.service)
+        if denial:
+            return ResetCode.DENIED, f"{link.principal.name!r} may not open {req.service!r}: " \
+                                     f"{denial}"
+        return None, ""
+
+    async def _serve_channel(self, service: Service, ch: Channel, ctx: ChannelContext) -> None:
+        try:
+            await service.handle(ch, ctx)
+        except ChannelRefused:
+            pass  # the peer reset it or the link died: nothing left to report
+        except Exception as exc:
+            log.exception("service %s failed on channel %d", service.name, ch.id)
+            ch.abort(ResetCode.SERVICE_ERROR, f"service {service.name!r} failed: {exc}")
+        finally:
+            ch.close()
+
+    def on_channel_closed(self, link: Link, ch: Channel, reason: str) -> None:
+        if self.observers:
+            self.emit(ChannelClosed(link.peer, ch.id, ch.request.service, ch.bytes_in,
+                                    ch.bytes_out, reason))
+
+    # ------------------------------------------------------------------- info
+    def status(self) -> dict[str, Any]:
+        return {
+            "node": self.name,
+            "listen": self.listen_url,
+            "control": self.control_url,
+            "links": len(self.links),
+            "routes": len(self.routing.routes()),
+            "plugins": list(self.plugins.names),
+            "services": sorted(self.services),
+        }
+
+
+def _flat(results: Iterable[Iterable[Any] | None]) -> list[Any]:
+    return [item for res in results if res for item in res]
+
+
+__all__ = ["DialConfig", "Node"]

@@ -1,0 +1,122 @@
+"""Starting and stopping a node: listener, control API, diallers, components."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from aiohttp import web
+
+from .config import Config, DialConfig
+from .control import Dispatcher, control_app
+from .dialer import Dialer
+from .errors import WsnetError
+from .events import NodeStarted
+from .node import Node
+from .plugins import Plugins
+from .server import link_app
+from .stash import StashKey
+
+log = logging.getLogger("wsnet.runtime")
+
+
+class Runtime:
+    """Owns the I/O resources of a Node; ``async with Runtime(...)`` or start/aclose."""
+
+    def __init__(self, config: Config, plugins: Plugins) -> None:
+        self.node = Node(config, plugins)
+        self.dialers: list[Dialer] = []
+        self._runners: list[web.AppRunner] = []
+        self._started: list[Any] = []
+        self.node.stash[RUNTIME] = self
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.aclose()
+            raise
+
+    async def _start(self) -> None:
+        cfg = self.node.config
+        if cfg.listen is not None:
+            app = link_app(self.node, cfg.listen.path)
+            port = await self._serve(app, cfg.listen.host, cfg.listen.port, "link listener")
+            self.node.listen_url = f"ws://{_hostport(cfg.listen.host, port)}{cfg.listen.path}"
+        if cfg.control.enabled:
+            app = control_app(Dispatcher(self.node.control_methods))
+            port = await self._serve(app, cfg.control.host, cfg.control.port, "control API")
+            self.node.control_url = f"http://{_hostport(cfg.control.host, port)}/rpc"
+        for comp in self.node.components:
+            await comp.start()
+            self._started.append(comp)
+        for dial in cfg.dial:
+            self.add_dialer(dial)
+        self.node.emit(NodeStarted(self.node.name, self.node.listen_url))
+        log.info("node %s up; links at %s, control at %s", self.node.name,
+                 self.node.listen_url or "(not listening)", self.node.control_url or "(off)")
+
+    async def _serve(self, app: web.Application, host: str, port: int, what: str) -> int:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        self._runners.append(runner)
+        site = web.TCPSite(runner, host, port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise WsnetError(f"cannot bind the {what} to {host}:{port}: {exc.strerror}") from None
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else port
+
+    def add_dialer(self, dial: DialConfig) -> Dialer:
+        dialer = Dialer(self.node, dial)
+        self.dialers.append(dialer)
+        self.node.spawn(dialer.run(), name=f"dial {dial.url}")
+        return dialer
+
+    async def aclose(self) -> None:
+        await self.node.cancel_tasks()  # diallers first: nothing reconnects while closing
+        for link in list(self.node.links.values()):
+            await link.close(1001, f"node {self.node.name} shutting down")
+        for comp in reversed(self._started):
+            try:
+                await comp.aclose()
+            except Exception:
+                log.exception("closing %r failed", comp)
+        self._started.clear()
+        for runner in reversed(self._runners):
+            with contextlib.suppress(Exception):
+                await runner.cleanup()
+        self._runners.clear()
+        for obs in self.node.observers:
+            with contextlib.suppress(Exception):
+                await obs.aclose()
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def serve_forever(config: Config, plugins: Plugins) -> None:
+    """Run until SIGINT/SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Runtime(config, plugins):
+        await stop.wait()
+    log.info("stopped")
+
+
+RUNTIME: StashKey[Runtime] = StashKey("runtime")
