@@ -17,7 +17,6 @@ from .errors import ChannelRefused
 from .protocol import ChannelError, OpenRequest, ResetCode, Session
 
 
-
 class ChannelOwner(Protocol):
     """What a channel needs from its link."""
 
@@ -153,7 +152,7 @@ class StreamChannel(_Base):
     async def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (all until EOF when n < 0); b"" at end of stream."""
         if n < 0:
-            parts = []
+            parts: list[memoryview] = []
             while chunk := await self.read_chunk():
                 parts.append(chunk)
             return b"".join(parts)
@@ -162,7 +161,8 @@ class StreamChannel(_Base):
         return bytes(self._take(n))
 
     async def readexactly(self, n: int) -> bytes:
-        parts, got = [], 0
+        parts: list[bytes] = []
+        got = 0
         while got < n:
             part = await self.read(n - got)
             if not part:
@@ -247,9 +247,15 @@ class StreamChannel(_Base):
         self._on_credit()
 
     def info(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": "stream", "service": self.request.service,
-                "peer": self.peer, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
-                "buffered": self._buffered}
+        return {
+            "id": self.id,
+            "kind": "stream",
+            "service": self.request.service,
+            "peer": self.peer,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "buffered": self._buffered,
+        }
 
 
 class DatagramChannel(_Base):
@@ -259,7 +265,7 @@ class DatagramChannel(_Base):
 
     def __init__(self, owner: ChannelOwner, cid: int, request: OpenRequest, local: bool) -> None:
         super().__init__(owner, cid, request, local)
-        self.on_datagram: Callable[[memoryview], None] | None = None
+        self.on_datagram: Callable[[memoryview], object] | None = None
         self.drops_in = 0
         self.drops_out = 0
         self._queue: deque[memoryview] = deque()
@@ -311,9 +317,16 @@ class DatagramChannel(_Base):
             self._waiter.set_result(None)
 
     def info(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": "datagram", "service": self.request.service,
-                "peer": self.peer, "bytes_in": self.bytes_in, "bytes_out": self.bytes_out,
-                "drops_in": self.drops_in, "drops_out": self.drops_out}
+        return {
+            "id": self.id,
+            "kind": "datagram",
+            "service": self.request.service,
+            "peer": self.peer,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "drops_in": self.drops_in,
+            "drops_out": self.drops_out,
+        }
 
 
 Channel = StreamChannel | DatagramChannel

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,9 +30,16 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def build_config(config: Path | None, name: str | None, listen: str | None, path: str | None,
-                 dial: list[str], ctl_host: str | None, ctl_port: int | None,
-                 ctl_allow_remote: bool) -> Config:
+def build_config(
+    config: Path | None,
+    name: str | None,
+    listen: str | None,
+    path: str | None,
+    dial: list[str],
+    ctl_host: str | None,
+    ctl_port: int | None,
+    ctl_allow_remote: bool,
+) -> Config:
     """Config file (if any) with command-line options on top; errors name file/option."""
     raw: dict[str, Any] = dict(load_file(config)) if config else {}
     cfg = parse(raw, str(config) if config else "defaults")
@@ -57,8 +63,11 @@ def build_config(config: Path | None, name: str | None, listen: str | None, path
     if ctl_host is not None or ctl_port is not None:
         host = ctl_host if ctl_host is not None else cfg.control.host
         if not is_loopback(host) and not ctl_allow_remote:
-            raise flags.error("--ctl-host", f"{host!r} is not a loopback address; add "
-                                            "--ctl-allow-remote to expose the control API")
+            raise flags.error(
+                "--ctl-host",
+                f"{host!r} is not a loopback address; add "
+                "--ctl-allow-remote to expose the control API",
+            )
         port = ctl_port if ctl_port is not None else cfg.control.port
         cfg.control = type(cfg.control)(host, port, cfg.control.enabled)
     return cfg
@@ -76,15 +85,18 @@ def run(
     ctl_port: Annotated[int | None, typer.Option(help="control API port")] = None,
     ctl_allow_remote: Annotated[bool, typer.Option(help="allow a non-loopback --ctl-host")] = False,
     debug: Annotated[bool, typer.Option(help="debug logging")] = False,
-    log_config: Annotated[Path | None, typer.Option(help="logging config (ini, json, toml)")] = None,
+    log_config: Annotated[
+        Path | None, typer.Option(help="logging config (ini, json, toml)")
+    ] = None,
 ) -> None:
     """Run a node until interrupted.  With no options: a node on 127.0.0.1:7860."""
     from . import logsetup
     from .runtime import serve_forever
 
     try:
-        cfg = build_config(config, name, listen, path, dial or [], ctl_host, ctl_port,
-                           ctl_allow_remote)
+        cfg = build_config(
+            config, name, listen, path, dial or [], ctl_host, ctl_port, ctl_allow_remote
+        )
         names = plugins.split(",") if plugins is not None else (cfg.plugins or [])
         loaded = load(names)
         loaded.hook.wsnet_configure(config=cfg)
@@ -110,7 +122,9 @@ def _run_loop(coro: Any) -> None:
 def ctl(
     method: Annotated[str, typer.Argument(help="method, e.g. status, links, routes, help")],
     args: Annotated[list[str] | None, typer.Argument(help="VALUE or NAME=VALUE")] = None,
-    ctlurl: Annotated[str, typer.Option(envvar="WSNET_CTLURL", help="control API URL")] = DEFAULT_URL,
+    ctlurl: Annotated[
+        str, typer.Option(envvar="WSNET_CTLURL", help="control API URL")
+    ] = DEFAULT_URL,
     json_out: Annotated[bool, typer.Option("--json", help="print the JSON result")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the reply")] = 60.0,
 ) -> None:
@@ -135,12 +149,20 @@ def plugins_cmd(
 ) -> None:
     """List installed plugins with version, hooks and the commands they add."""
     commands = _commands_by_plugin()
-    rows = [{"name": p.name, "version": p.version, "distribution": p.distribution,
-             "hooks": ", ".join(h.removeprefix("wsnet_") for h in p.hooks),
-             "commands": ", ".join(commands.get(p.name, [])), "error": p.error}
-            for p in describe_installed()]
-    typer.echo(json.dumps(rows, indent=2) if json_out else render(rows) if rows else
-               "no plugins installed")
+    rows = [
+        {
+            "name": p.name,
+            "version": p.version,
+            "distribution": p.distribution,
+            "hooks": ", ".join(h.removeprefix("wsnet_") for h in p.hooks),
+            "commands": ", ".join(commands.get(p.name, [])),
+            "error": p.error,
+        }
+        for p in describe_installed()
+    ]
+    typer.echo(
+        json.dumps(rows, indent=2) if json_out else render(rows) if rows else "no plugins installed"
+    )
 
 
 @app.command()
@@ -166,13 +188,17 @@ def add_plugin_commands(root: typer.Typer) -> None:
         except Exception as exc:
             broken[impl.plugin_name] = f"{type(exc).__name__}: {exc}"
             continue
-        new = [c.name or getattr(c.callback, "__name__", "?") for c in root.registered_commands
-               if id(c) not in before]
+        new = [
+            c.name or getattr(c.callback, "__name__", "?")
+            for c in root.registered_commands
+            if id(c) not in before
+        ]
         new += [g.name or "?" for g in root.registered_groups if id(g) not in before]
         _PROVIDED[impl.plugin_name] = [str(n) for n in new]
     for plugin, error in broken.items():
-        typer.echo(f"wsnet: warning: plugin {plugin!r} is broken and was skipped: {error}",
-                   err=True)
+        typer.echo(
+            f"wsnet: warning: plugin {plugin!r} is broken and was skipped: {error}", err=True
+        )
 
 
 def main() -> None:
@@ -181,4 +207,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -53,18 +53,18 @@ class Section:
     def get_bool(self, key: str, default: Any = _MISSING) -> Any:
         return self._get(key, default, (bool,), "true or false")
 
-    def get_int(self, key: str, default: Any = _MISSING, *, lo: int | None = None,
-            hi: int | None = None) -> Any:
+    def get_int(
+        self, key: str, default: Any = _MISSING, *, lo: int | None = None, hi: int | None = None
+    ) -> Any:
         rng = f" in {lo}..{hi}" if lo is not None and hi is not None else ""
         value = self._get(key, default, (int,), f"an integer{rng}")
-        if isinstance(value, int) and not isinstance(value, bool):
-            if (lo is not None and value < lo) or (hi is not None and value > hi):
-                raise self.error(key, f"expected an integer{rng or f' >= {lo}'}, got {value}")
+        if isinstance(value, int) and not isinstance(value, bool) and not _within(value, lo, hi):
+            raise self.error(key, f"expected an integer{rng or f' >= {lo}'}, got {value}")
         return value
 
     def get_float(self, key: str, default: Any = _MISSING, *, lo: float = 0.0) -> Any:
         value = self._get(key, default, (int, float), "a number")
-        if isinstance(value, int | float) and value <= lo and value is not default:
+        if key in self.data and value <= lo:
             raise self.error(key, f"expected a number > {lo}, got {value}")
         return float(value) if isinstance(value, int | float) else value
 
@@ -80,7 +80,7 @@ class Section:
 
     def tables(self, key: str) -> list[Section]:
         """An array of tables ([[key]] in TOML)."""
-        value = self._get(key, [], (list,), "an array of tables ([[%s]])" % key)
+        value = self._get(key, [], (list,), f"an array of tables ([[{key}]])")
         out = []
         for i, item in enumerate(value, 1):
             if not isinstance(item, dict):
@@ -94,6 +94,10 @@ class Section:
         if unknown:
             known = ", ".join(sorted(self._seen)) or "none"
             raise self.error(unknown[0], f"unknown key (known keys here: {known})")
+
+
+def _within(value: int, lo: int | None, hi: int | None) -> bool:
+    return (lo is None or value >= lo) and (hi is None or value <= hi)
 
 
 def host_port(section: Section, key: str, value: str) -> tuple[str, int]:
@@ -173,7 +177,8 @@ class Config:
         for name in self.raw:
             if name not in CORE_SECTIONS and name not in self._claimed:
                 raise ConfigError(
-                    self.source, f"[{name}]",
+                    self.source,
+                    f"[{name}]",
                     f"no loaded plugin uses this section (loaded: {', '.join(loaded) or 'none'};"
                     f" installed: {', '.join(installed) or 'none'})",
                 )
@@ -209,8 +214,11 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
 def _parse_node(s: Section, cfg: Config) -> None:
     name = s.get_str("name", cfg.name)
     if not NODE_NAME_RE.match(name):
-        raise s.error("name", "expected 1-63 letters, digits, '.', '_' or '-' "
-                              f"starting with a letter or digit, got {name!r}")
+        raise s.error(
+            "name",
+            "expected 1-63 letters, digits, '.', '_' or '-' "
+            f"starting with a letter or digit, got {name!r}",
+        )
     cfg.name = name
     cfg.plugins = s.get_str_list("plugins", None)
     s.done()
@@ -225,8 +233,9 @@ def _parse_listen(raw: Mapping[str, Any], root: Section, cfg: Config) -> None:
     path = s.get_str("path", "/wsnet")
     if not path.startswith("/"):
         raise s.error("path", f"expected a URL path starting with '/', got {path!r}")
-    cfg.listen = ListenConfig(s.get_str("host", "127.0.0.1"), s.get_int("port", 7860, lo=0, hi=65535),
-                              path)
+    cfg.listen = ListenConfig(
+        s.get_str("host", "127.0.0.1"), s.get_int("port", 7860, lo=0, hi=65535), path
+    )
     s.done()
 
 
@@ -243,9 +252,14 @@ def _parse_control(s: Section, cfg: Config) -> None:
     host = s.get_str("host", "127.0.0.1")
     allow_remote = s.get_bool("allow_remote", False)
     if not is_loopback(host) and not allow_remote:
-        raise s.error("host", f"{host!r} is not a loopback address; the control API can "
-                              "reconfigure this node, so set allow_remote = true to bind it there")
-    cfg.control = ControlConfig(host, s.get_int("port", 7867, lo=0, hi=65535), s.get_bool("enabled", True))
+        raise s.error(
+            "host",
+            f"{host!r} is not a loopback address; the control API can "
+            "reconfigure this node, so set allow_remote = true to bind it there",
+        )
+    cfg.control = ControlConfig(
+        host, s.get_int("port", 7867, lo=0, hi=65535), s.get_bool("enabled", True)
+    )
     s.done()
 
 
@@ -274,8 +288,9 @@ def _parse_limits(s: Section, cfg: Config) -> None:
         cfg.limits = Limits(
             window=s.get_int("window", d.window, lo=1024, hi=2**31 - 1),
             max_frame=max_frame,
-            max_message=s.get_int("max_message", max(d.max_message, max_frame + 4096), lo=2048,
-                              hi=64 << 20),
+            max_message=s.get_int(
+                "max_message", max(d.max_message, max_frame + 4096), lo=2048, hi=64 << 20
+            ),
             max_channels=s.get_int("max_channels", d.max_channels, lo=1, hi=1 << 20),
             datagram_backlog=s.get_int("datagram_backlog", d.datagram_backlog, lo=0),
         )

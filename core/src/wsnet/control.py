@@ -44,9 +44,9 @@ def _convert(name: str, value: Any, annotation: Any) -> Any:
         if value is None:
             return None
         annotation = args[0] if len(args) == 1 else Any
-    if annotation in (Any, inspect.Parameter.empty) or isinstance(value, annotation):
-        if not (annotation is int and isinstance(value, bool)):
-            return value
+    plain = annotation in (Any, inspect.Parameter.empty) or isinstance(value, annotation)
+    if plain and not (annotation is int and isinstance(value, bool)):
+        return value
     try:
         if annotation is bool:
             if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
@@ -60,7 +60,11 @@ def _convert(name: str, value: Any, annotation: Any) -> Any:
         pass
     else:
         return value
-    raise RpcError(INVALID_PARAMS, f"parameter {name!r}: expected {getattr(annotation, '__name__', annotation)}, got {value!r}")
+    raise RpcError(
+        INVALID_PARAMS,
+        f"parameter {name!r}: expected {getattr(annotation, '__name__', annotation)}, "
+        f"got {value!r}",
+    )
 
 
 def bind(method: ControlMethod, params: Any) -> dict[str, Any]:
@@ -71,15 +75,21 @@ def bind(method: ControlMethod, params: Any) -> dict[str, Any]:
         params = {}
     if isinstance(params, list):
         if len(params) > len(names):
-            raise RpcError(INVALID_PARAMS, f"{method.name} takes at most {len(names)} "
-                                           f"arguments ({', '.join(names) or 'none'})")
+            raise RpcError(
+                INVALID_PARAMS,
+                f"{method.name} takes at most {len(names)} "
+                f"arguments ({', '.join(names) or 'none'})",
+            )
         params = dict(zip(names, params, strict=False))
     if not isinstance(params, dict):
         raise RpcError(INVALID_PARAMS, "params must be an array or an object")
     unknown = sorted(set(params) - set(names))
     if unknown:
-        raise RpcError(INVALID_PARAMS, f"{method.name}: unknown parameter {unknown[0]!r} "
-                                       f"(takes: {', '.join(names) or 'none'})")
+        raise RpcError(
+            INVALID_PARAMS,
+            f"{method.name}: unknown parameter {unknown[0]!r} "
+            f"(takes: {', '.join(names) or 'none'})",
+        )
     bound = {}
     for name, p in sig.parameters.items():
         if name in params:
@@ -115,8 +125,11 @@ class Dispatcher:
         return await self._one(req)
 
     async def _one(self, req: Any) -> dict[str, Any] | None:
-        if not isinstance(req, dict) or req.get("jsonrpc") != "2.0" or \
-                not isinstance(req.get("method"), str):
+        if (
+            not isinstance(req, dict)
+            or req.get("jsonrpc") != "2.0"
+            or not isinstance(req.get("method"), str)
+        ):
             return _error(None, INVALID_REQUEST, "not a JSON-RPC 2.0 request")
         rid = req.get("id")
         notification = "id" not in req
@@ -124,7 +137,7 @@ class Dispatcher:
             result = await self._call(req["method"], req.get("params"))
         except RpcError as exc:
             reply = _error(rid, exc.code, exc.message)
-        except (ControlError,) as exc:
+        except ControlError as exc:
             reply = _error(rid, exc.code, str(exc))
         except WsnetError as exc:
             reply = _error(rid, -32000, str(exc))

@@ -20,8 +20,12 @@ def call(url: str, method: str, params: Any = None, timeout: float = 30.0) -> An
     body = {"jsonrpc": "2.0", "id": next(_ids), "method": method}
     if params is not None:
         body["params"] = params
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
             reply = json.loads(resp.read())

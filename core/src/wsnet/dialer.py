@@ -70,7 +70,9 @@ class Dialer:
         scheme = urlsplit(self.cfg.url).scheme
         transport = self.node.transports.get(scheme)
         if transport is None:
-            self.last_error = f"no transport for {scheme}:// (have: {', '.join(self.node.transports)})"
+            self.last_error = (
+                f"no transport for {scheme}:// (have: {', '.join(self.node.transports)})"
+            )
             return False
         try:
             sock = await transport.dial(self.cfg.url, self.cfg.options)
@@ -82,8 +84,9 @@ class Dialer:
         try:
             self.state = "up"
             self.last_error = ""
-            link = await self.node.serve_link(sock.ws, initiator=True, remote=self.cfg.url,
-                                              expect_peer=self.cfg.peer)
+            link = await self.node.serve_link(
+                sock.ws, initiator=True, remote=self.cfg.url, expect_peer=self.cfg.peer
+            )
             if not link.was_up:
                 self.last_error = f"refused: {link.close_reason} (code {link.close_code})"
                 return False
@@ -94,10 +97,15 @@ class Dialer:
             await sock.aclose()
 
     def info(self) -> dict[str, Any]:
-        return {"url": self.cfg.url, "state": self.state, "attempts": self.attempts,
-                "last_error": self.last_error,
-                "retry_in": round(max(0.0, self.next_attempt - time.time()), 1)
-                if self.state == "backoff" else None}
+        return {
+            "url": self.cfg.url,
+            "state": self.state,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "retry_in": round(max(0.0, self.next_attempt - time.time()), 1)
+            if self.state == "backoff"
+            else None,
+        }
 
 
 def _describe(exc: BaseException) -> str:

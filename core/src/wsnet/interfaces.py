@@ -132,8 +132,9 @@ class Port(ABC):
 
     kind: ClassVar[str]
 
-    def __init__(self, name: str, options: Mapping[str, Any],
-                 deliver: Callable[[Port, memoryview], None]) -> None:
+    def __init__(
+        self, name: str, options: Mapping[str, Any], deliver: Callable[[Port, memoryview], None]
+    ) -> None:
         self.name = name
         self.options = options
         self.deliver = deliver  # the switch's ingress: call with each received frame

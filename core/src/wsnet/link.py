@@ -56,16 +56,29 @@ class LinkClosed(Exception):
 class Link:
     """One side of an established (or establishing) link."""
 
-    def __init__(self, node: Node, ws: WebSocketLike, *, link_id: int, initiator: bool,
-                 remote: str, principal: Principal) -> None:
+    def __init__(
+        self,
+        node: Node,
+        ws: WebSocketLike,
+        *,
+        link_id: int,
+        initiator: bool,
+        remote: str,
+        principal: Principal,
+    ) -> None:
         self.node = node
         self.ws = ws
         self.id = link_id
         self.direction = "out" if initiator else "in"
         self.remote = remote
         self.principal = principal
-        self.session = Session(node=node.name, initiator=initiator, limits=node.config.limits,
-                               keepalive=node.config.keepalive, capabilities=node.capabilities)
+        self.session = Session(
+            node=node.name,
+            initiator=initiator,
+            limits=node.config.limits,
+            keepalive=node.config.keepalive,
+            capabilities=node.capabilities,
+        )
         self.peer = ""
         self.hello: Hello | None = None
         self.channels: dict[int, Channel] = {}
@@ -252,8 +265,15 @@ class Link:
         self.channels[cid] = ch
         return ch
 
-    def open(self, kind: ChannelKind, service: str, *, dst: str = "", src: str = "",
-             args: dict[str, Any] | None = None) -> Channel:
+    def open(
+        self,
+        kind: ChannelKind,
+        service: str,
+        *,
+        dst: str = "",
+        src: str = "",
+        args: dict[str, Any] | None = None,
+    ) -> Channel:
         """Open a channel (0-RTT: data may follow before ACCEPT).  Raises ChannelError."""
         cid = self.session.open_channel(kind, service, dst=dst, src=src, args=args)
         req = OpenRequest(kind, service, src or self.node.name, dst, args or {})

@@ -116,11 +116,24 @@ class Node:
                 await t
 
     # ------------------------------------------------------------------ links
-    async def serve_link(self, ws: WebSocketLike, *, initiator: bool, remote: str,
-                         principal: Principal = ANONYMOUS, expect_peer: str = "") -> Link:
+    async def serve_link(
+        self,
+        ws: WebSocketLike,
+        *,
+        initiator: bool,
+        remote: str,
+        principal: Principal = ANONYMOUS,
+        expect_peer: str = "",
+    ) -> Link:
         """Run one link from handshake to close; ``link.was_up`` tells if it came up."""
-        link = Link(self, ws, link_id=next(self._link_ids), initiator=initiator, remote=remote,
-                    principal=principal)
+        link = Link(
+            self,
+            ws,
+            link_id=next(self._link_ids),
+            initiator=initiator,
+            remote=remote,
+            principal=principal,
+        )
         try:
             hello = await link.handshake()
             self._admit(link, hello.node, expect_peer)
@@ -143,8 +156,10 @@ class Node:
             reason = f"duplicate node name: the peer also calls itself {peer!r}"
         elif peer in self._by_peer:
             other = self._by_peer[peer]
-            reason = f"duplicate node name: {peer!r} is already linked (link {other.id} " \
-                     f"from {other.remote})"
+            reason = (
+                f"duplicate node name: {peer!r} is already linked (link {other.id} "
+                f"from {other.remote})"
+            )
         elif expect_peer and peer != expect_peer:
             reason = f"expected node {expect_peer!r}, the peer is {peer!r}"
         else:
@@ -165,8 +180,9 @@ class Node:
         if self._by_peer.get(link.peer) is link:
             del self._by_peer[link.peer]
         self.routing.link_down(link.id)
-        log.info("link %d down: %s: %s (code %s)", link.id, link.peer, link.close_reason,
-                 link.close_code)
+        log.info(
+            "link %d down: %s: %s (code %s)", link.id, link.peer, link.close_reason, link.close_code
+        )
         self.emit(LinkDown(link.peer, link.id, link.close_code, link.close_reason))
         self._advertise()
 
@@ -187,9 +203,15 @@ class Node:
         return link
 
     # --------------------------------------------------------------- channels
-    async def open_channel(self, node: str, service: str, *,
-                           kind: ChannelKind = ChannelKind.STREAM,
-                           args: dict[str, Any] | None = None, wait: bool = True) -> Channel:
+    async def open_channel(
+        self,
+        node: str,
+        service: str,
+        *,
+        kind: ChannelKind = ChannelKind.STREAM,
+        args: dict[str, Any] | None = None,
+        wait: bool = True,
+    ) -> Channel:
         """Open a channel to ``service`` on ``node`` (any node in the routing table).
 
         With ``wait`` the call returns once the far end accepted, or raises
@@ -226,13 +248,18 @@ class Node:
         if service is None:
             return ResetCode.NO_SERVICE, f"node {self.name!r} has no service {req.service!r}"
         if service.kind != req.kind:
-            return ResetCode.BAD_REQUEST, f"service {req.service!r} takes {service.kind.name} " \
-                                          "channels"
-        denial = self.plugins.hook.wsnet_authorize(node=self, principal=link.principal,
-                                                   action="open", target=req.service)
+            return (
+                ResetCode.BAD_REQUEST,
+                f"service {req.service!r} takes {service.kind.name} channels",
+            )
+        denial = self.plugins.hook.wsnet_authorize(
+            node=self, principal=link.principal, action="open", target=req.service
+        )
         if denial:
-            return ResetCode.DENIED, f"{link.principal.name!r} may not open {req.service!r}: " \
-                                     f"{denial}"
+            return (
+                ResetCode.DENIED,
+                f"{link.principal.name!r} may not open {req.service!r}: {denial}",
+            )
         return None, ""
 
     async def _serve_channel(self, service: Service, ch: Channel, ctx: ChannelContext) -> None:
@@ -248,8 +275,11 @@ class Node:
 
     def on_channel_closed(self, link: Link, ch: Channel, reason: str) -> None:
         if self.observers:
-            self.emit(ChannelClosed(link.peer, ch.id, ch.request.service, ch.bytes_in,
-                                    ch.bytes_out, reason))
+            self.emit(
+                ChannelClosed(
+                    link.peer, ch.id, ch.request.service, ch.bytes_in, ch.bytes_out, reason
+                )
+            )
 
     # ------------------------------------------------------------------- info
     def status(self) -> dict[str, Any]:

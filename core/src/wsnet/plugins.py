@@ -79,16 +79,20 @@ def load(names: Sequence[str], pm: pluggy.PluginManager | None = None) -> Plugin
     names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
     if names:
         _check_known(names)
-        mgr = NamedExtensionManager(
-            GROUP, names, name_order=True, invoke_on_load=False,
-            on_load_failure_callback=_load_failed, on_missing_entrypoints_callback=_missing,
+        mgr: NamedExtensionManager[Any] = NamedExtensionManager(
+            GROUP,
+            names,
+            name_order=True,
+            invoke_on_load=False,
+            on_load_failure_callback=_load_failed,
+            on_missing_entrypoints_callback=_missing,
         )
         for ext in mgr:
             _register(pm, ext.name, ext.plugin)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin_name!r}: {exc}") from None
+        raise PluginError(f"plugin validation failed: {exc}") from None
     return Plugins(pm, names)
 
 
@@ -114,8 +118,9 @@ def _missing(names: Iterable[str]) -> None:
 
 
 def _load_failed(manager: object, ep: md.EntryPoint, exc: BaseException) -> None:
-    raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to load: "
-                      f"{type(exc).__name__}: {exc}") from exc
+    raise PluginError(
+        f"plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}"
+    ) from exc
 
 
 def describe_installed() -> list[PluginInfo]:
@@ -127,15 +132,18 @@ def describe_installed() -> list[PluginInfo]:
         try:
             module = ep.load()
         except Exception as exc:  # a broken plugin must not hide the others
-            out.append(PluginInfo(name, ep.value, dist, version, error=f"{type(exc).__name__}: {exc}"))
+            out.append(
+                PluginInfo(name, ep.value, dist, version, error=f"{type(exc).__name__}: {exc}")
+            )
             continue
         out.append(PluginInfo(name, ep.value, dist, version, hook_names(module)))
     return out
 
 
 def hook_names(module: object) -> tuple[str, ...]:
-    return tuple(sorted(n for n in dir(module) if n.startswith("wsnet_")
-                        and callable(getattr(module, n))))
+    return tuple(
+        sorted(n for n in dir(module) if n.startswith("wsnet_") and callable(getattr(module, n)))
+    )
 
 
 def load_for_cli() -> tuple[pluggy.PluginManager, dict[str, str]]:

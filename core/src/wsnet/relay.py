@@ -35,8 +35,13 @@ async def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest) -
         return
     in_ch = in_link.new_channel(cid, req, local=False)  # buffers 0-RTT data meanwhile
     try:
-        out_ch = out_link.open(req.kind, req.service, src=req.src, args=req.args,
-                               dst="" if req.dst == out_link.peer else req.dst)
+        out_ch = out_link.open(
+            req.kind,
+            req.service,
+            src=req.src,
+            args=req.args,
+            dst="" if req.dst == out_link.peer else req.dst,
+        )
         await out_ch.wait_accepted()
     except ChannelError as exc:
         in_ch.abort(ResetCode.TOO_MANY_CHANNELS, f"relay {node.name!r}: {exc}")
@@ -56,7 +61,7 @@ async def splice(a: Channel, b: Channel) -> None:
     elif isinstance(a, DatagramChannel) and isinstance(b, DatagramChannel):
         a.on_datagram = b.send
         b.on_datagram = a.send
-        done, _ = await asyncio.wait(
+        _done, _ = await asyncio.wait(
             [asyncio.ensure_future(a.wait_closed()), asyncio.ensure_future(b.wait_closed())],
             return_when=asyncio.FIRST_COMPLETED,
         )

@@ -56,8 +56,12 @@ class Runtime:
         for dial in cfg.dial:
             self.add_dialer(dial)
         self.node.emit(NodeStarted(self.node.name, self.node.listen_url))
-        log.info("node %s up; links at %s, control at %s", self.node.name,
-                 self.node.listen_url or "(not listening)", self.node.control_url or "(off)")
+        log.info(
+            "node %s up; links at %s, control at %s",
+            self.node.name,
+            self.node.listen_url or "(not listening)",
+            self.node.control_url or "(off)",
+        )
 
     async def _serve(self, app: web.Application, host: str, port: int, what: str) -> int:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -52,7 +52,9 @@ def link_app(node: Node, path: str) -> web.Application:
             autoping=True,
         )
         if not ws.can_prepare(request).ok:
-            return web.Response(status=426, text="wsnet link endpoint: WebSocket upgrade required\n")
+            return web.Response(
+                status=426, text="wsnet link endpoint: WebSocket upgrade required\n"
+            )
         await ws.prepare(request)
         await node.serve_link(ws, initiator=False, remote=_remote(request), principal=principal)
         return ws

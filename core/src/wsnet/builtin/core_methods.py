@@ -23,12 +23,18 @@ def methods(node: Node) -> list[ControlMethod]:
         return [link.info() for link in node.links.values()]
 
     async def routes() -> list[dict[str, Any]]:
-        return [{"node": r.node, "via": r.via, "link": r.link_id, "hops": r.hops}
-                for r in node.routing.routes()]
+        return [
+            {"node": r.node, "via": r.via, "link": r.link_id, "hops": r.hops}
+            for r in node.routing.routes()
+        ]
 
     async def channels(peer: str = "") -> list[dict[str, Any]]:
-        return [ch.info() for link in node.links.values() if not peer or link.peer == peer
-                for ch in link.channels.values()]
+        return [
+            ch.info()
+            for link in node.links.values()
+            if not peer or link.peer == peer
+            for ch in link.channels.values()
+        ]
 
     async def dials() -> list[dict[str, Any]]:
         rt = node.stash.get(RUNTIME, None)
@@ -44,19 +50,31 @@ def methods(node: Node) -> list[ControlMethod]:
 
     async def plugins() -> list[dict[str, Any]]:
         loaded = set(node.plugins.names)
-        return [{"name": p.name, "version": p.version, "loaded": p.name in loaded,
-                 "hooks": ", ".join(h.removeprefix("wsnet_") for h in p.hooks),
-                 "error": p.error} for p in describe_installed()]
+        return [
+            {
+                "name": p.name,
+                "version": p.version,
+                "loaded": p.name in loaded,
+                "hooks": ", ".join(h.removeprefix("wsnet_") for h in p.hooks),
+                "error": p.error,
+            }
+            for p in describe_installed()
+        ]
 
     async def help() -> list[dict[str, str]]:
-        return [{"method": m.name, "params": signature_text(m), "help": m.help}
-                for m in sorted(node.control_methods.values(), key=lambda m: m.name)]
+        return [
+            {"method": m.name, "params": signature_text(m), "help": m.help}
+            for m in sorted(node.control_methods.values(), key=lambda m: m.name)
+        ]
 
     return [
         ControlMethod("status", status, "node name, addresses, counts"),
-        ControlMethod("links", links, "established links with traffic counters",
-                      ("id", "peer", "direction", "remote", "rtt_ms", "channels", "bytes_in",
-                       "bytes_out")),
+        ControlMethod(
+            "links",
+            links,
+            "established links with traffic counters",
+            ("id", "peer", "direction", "remote", "rtt_ms", "channels", "bytes_in", "bytes_out"),
+        ),
         ControlMethod("routes", routes, "node names reachable and through which link"),
         ControlMethod("channels", channels, "open channels, optionally of one PEER"),
         ControlMethod("dials", dials, "outgoing links this node keeps up"),

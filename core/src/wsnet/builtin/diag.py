@@ -52,7 +52,7 @@ class SinkService(Service):
             if isinstance(rate, int) and rate > 0:
                 # Read no faster than `rate`: sleep until the schedule allows the next read.
                 await asyncio.sleep(max(0.0, total / rate - (time.monotonic() - started)))
-                chunk = await channel.read(max(1, rate // 10))
+                chunk: bytes | memoryview = await channel.read(max(1, rate // 10))
             else:
                 chunk = await channel.read_chunk()
             if not chunk:
@@ -79,8 +79,9 @@ async def _send_pattern(ch: StreamChannel, nbytes: int, verify: bool) -> str:
     return digest.hexdigest() if verify else ""
 
 
-async def _one_stream(node: Node, dst: str, nbytes: int, rate: int, verify: bool,
-                      progress: dict[str, Any]) -> dict[str, Any]:
+async def _one_stream(
+    node: Node, dst: str, nbytes: int, rate: int, verify: bool, progress: dict[str, Any]
+) -> dict[str, Any]:
     t0 = time.monotonic()
     ch = await node.open_channel(dst, "sink", args={"rate": rate, "verify": verify})
     assert isinstance(ch, StreamChannel)
@@ -88,8 +89,12 @@ async def _one_stream(node: Node, dst: str, nbytes: int, rate: int, verify: bool
     sent_digest = await _send_pattern(ch, nbytes, verify)
     reply = json.loads(await ch.read())
     ok = reply["bytes"] == nbytes and (not verify or reply["sha256"] == sent_digest)
-    return {"bytes": nbytes, "confirmed": reply["bytes"], "ok": ok,
-            "seconds": round(time.monotonic() - t0, 4)}
+    return {
+        "bytes": nbytes,
+        "confirmed": reply["bytes"],
+        "ok": ok,
+        "seconds": round(time.monotonic() - t0, 4),
+    }
 
 
 def methods(local: Node) -> list[ControlMethod]:
@@ -108,17 +113,29 @@ def methods(local: Node) -> list[ControlMethod]:
                 rtts.append((time.perf_counter() - t0) * 1000)
         finally:
             ch.close()
-        return {"node": node, "count": count, "min_ms": round(min(rtts), 3),
-                "avg_ms": round(sum(rtts) / len(rtts), 3), "max_ms": round(max(rtts), 3)}
+        return {
+            "node": node,
+            "count": count,
+            "min_ms": round(min(rtts), 3),
+            "avg_ms": round(sum(rtts) / len(rtts), 3),
+            "max_ms": round(max(rtts), 3),
+        }
 
-    async def speedtest(node: str, bytes: int = 64 << 20, channels: int = 1,
-                        rate: int = 0, verify: bool = True, timeout: float = 60.0
-                        ) -> dict[str, Any]:
+    async def speedtest(
+        node: str,
+        bytes: int = 64 << 20,
+        channels: int = 1,
+        rate: int = 0,
+        verify: bool = True,
+        timeout: float = 60.0,
+    ) -> dict[str, Any]:
         if not 1 <= channels <= 256 or bytes < 0:
             raise ControlError("channels must be 1..256 and bytes >= 0")
         progress: list[dict[str, Any]] = [{} for _ in range(channels)]
-        jobs = [asyncio.ensure_future(_one_stream(local, node, bytes, rate, verify, p))
-                for p in progress]
+        jobs = [
+            asyncio.ensure_future(_one_stream(local, node, bytes, rate, verify, p))
+            for p in progress
+        ]
         t0 = time.monotonic()
         done, pending = await asyncio.wait(jobs, timeout=timeout)
         elapsed = time.monotonic() - t0
@@ -131,22 +148,31 @@ def methods(local: Node) -> list[ControlMethod]:
                 per_channel.append(job.result())
                 continue
             err = "timeout" if job in pending else str(job.exception())
-            per_channel.append({"bytes": bytes, "sent": ch.bytes_out if ch else 0, "ok": False,
-                                "error": err})
+            per_channel.append(
+                {"bytes": bytes, "sent": ch.bytes_out if ch else 0, "ok": False, "error": err}
+            )
             if isinstance(ch, StreamChannel):
                 ch.abort(reason="speedtest ended")
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*pending, return_exceptions=True)
         moved = sum(p.get("confirmed", 0) for p in per_channel)
-        return {"node": node, "channels": channels, "bytes": moved,
-                "seconds": round(elapsed, 4),
-                "mbit_s": round(moved * 8 / elapsed / 1e6, 1) if elapsed else 0.0,
-                "ok": all(p["ok"] for p in per_channel), "per_channel": per_channel}
+        return {
+            "node": node,
+            "channels": channels,
+            "bytes": moved,
+            "seconds": round(elapsed, 4),
+            "mbit_s": round(moved * 8 / elapsed / 1e6, 1) if elapsed else 0.0,
+            "ok": all(p["ok"] for p in per_channel),
+            "per_channel": per_channel,
+        }
 
     return [
         ControlMethod("ping", ping, "round-trip time to NODE through an echo channel"),
-        ControlMethod("speedtest", speedtest,
-                      "send BYTES to NODE's sink over CHANNELS streams; verified by SHA-256"),
+        ControlMethod(
+            "speedtest",
+            speedtest,
+            "send BYTES to NODE's sink over CHANNELS streams; verified by SHA-256",
+        ),
     ]
 
 
@@ -156,4 +182,3 @@ def wsnet_register_services(node: Node) -> Iterable[Service]:
 
 def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
     return methods(node)
-

@@ -115,8 +115,13 @@ def decode_hello(payload: memoryview) -> Hello:
 
 
 def encode_open(req: OpenRequest) -> bytes:
-    body = {"service": req.service, "src": req.src, "dst": req.dst, "args": req.args,
-            "ttl": req.ttl}
+    body = {
+        "service": req.service,
+        "src": req.src,
+        "dst": req.dst,
+        "args": req.args,
+        "ttl": req.ttl,
+    }
     return _OPEN_HEAD.pack(req.kind) + json.dumps(body, separators=(",", ":")).encode()
 
 

@@ -29,7 +29,15 @@ from .events import (
     PongReceived,
     RoutesReceived,
 )
-from .frames import HEADER_SIZE, MAX_CHANNEL_ID, Flag, Frame, FrameType, decode_message, encode_header
+from .frames import (
+    HEADER_SIZE,
+    MAX_CHANNEL_ID,
+    Flag,
+    Frame,
+    FrameType,
+    decode_message,
+    encode_header,
+)
 from .messages import ChannelKind, Hello, OpenRequest
 
 MAX_CREDIT = 2**31 - 1  # as HTTP/2: a window above this is a flow-control error
@@ -76,7 +84,9 @@ class _Channel:
         "unacked",
     )
 
-    def __init__(self, cid: int, kind: ChannelKind, service: str, local: bool, send: int, recv: int):
+    def __init__(
+        self, cid: int, kind: ChannelKind, service: str, local: bool, send: int, recv: int
+    ):
         self.id = cid
         self.kind = kind
         self.service = service
@@ -217,8 +227,14 @@ class Session:
         self._check_control(frame)
         req = m.decode_open(frame.payload)
         if len(self._channels) >= self.limits.max_channels:
-            self._queue(FrameType.RESET, 0, cid, m.encode_reset(ResetCode.TOO_MANY_CHANNELS,
-                        f"channel limit {self.limits.max_channels} reached"))
+            self._queue(
+                FrameType.RESET,
+                0,
+                cid,
+                m.encode_reset(
+                    ResetCode.TOO_MANY_CHANNELS, f"channel limit {self.limits.max_channels} reached"
+                ),
+            )
             return
         assert self.peer is not None
         send = self.peer.window if req.kind == ChannelKind.STREAM else 0
@@ -248,8 +264,9 @@ class Session:
             self._fail_channel(ch, "data after FIN", events)
             return
         if n > ch.recv_credit:
-            self._fail_channel(ch, f"{n} bytes sent with {ch.recv_credit} credit", events,
-                               ResetCode.FLOW_CONTROL)
+            self._fail_channel(
+                ch, f"{n} bytes sent with {ch.recv_credit} credit", events, ResetCode.FLOW_CONTROL
+            )
             return
         ch.recv_credit -= n
         fin = bool(frame.flags & Flag.FIN)
@@ -305,8 +322,13 @@ class Session:
         FrameType.ROUTES: _on_routes,
     }
 
-    def _fail_channel(self, ch: _Channel, reason: str, events: list[Event],
-                      code: ResetCode = ResetCode.STREAM_ERROR) -> None:
+    def _fail_channel(
+        self,
+        ch: _Channel,
+        reason: str,
+        events: list[Event],
+        code: ResetCode = ResetCode.STREAM_ERROR,
+    ) -> None:
         """A peer error confined to one channel: reset it, keep the link."""
         del self._channels[ch.id]
         self._queue(FrameType.RESET, 0, ch.id, m.encode_reset(code, reason))
@@ -341,8 +363,15 @@ class Session:
             raise ChannelError(f"channel {cid} is a {ch.kind.name.lower()} channel")
         return ch
 
-    def open_channel(self, kind: ChannelKind, service: str, *, dst: str = "", src: str = "",
-                     args: dict[str, Any] | None = None) -> int:
+    def open_channel(
+        self,
+        kind: ChannelKind,
+        service: str,
+        *,
+        dst: str = "",
+        src: str = "",
+        args: dict[str, Any] | None = None,
+    ) -> int:
         """Open a channel towards ``service``; stream data may follow at once (0-RTT)."""
         if self.peer is None:
             raise ChannelError("link not established")
