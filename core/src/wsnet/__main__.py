@@ -1,0 +1,5 @@
+"""`python -m wsnet` runs the wsnet command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,330 @@
+"""pytest fixtures for wsnet and its plugin authors (entry point ``pytest11``).
+
+- ``wsnet_node_factory``: start real ``wsnet run`` processes on free loopback
+  ports; every process is killed at teardown, also when the test fails.
+- ``wsnet_node``: one node; ``wsnet_linked_nodes``: node "a" listening and node
+  "b" dialling it, returned once both see the link.
+- ``netns_pair``: two network namespaces joined by a veth pair, removed at
+  teardown; skipped with the reason when namespaces are not available.
+
+Traffic stays on 127.0.0.1 or inside namespaces the fixture created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .ctl import CtlError, call
+
+FAST = {"keepalive": {"interval": 0.5, "timeout": 2.0}, "reconnect": {"initial": 0.2, "max": 1.0}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> Any:
+    """Poll ``predicate`` until truthy (returned) or raise AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last_exc: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (CtlError, OSError, AssertionError) as exc:
+            last_exc, value = exc, None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_exc})")
+
+
+def toml_dumps(data: Mapping[str, Any]) -> str:
+    """A small TOML writer for test configs (tables, arrays of tables, scalars, lists)."""
+    lines: list[str] = []
+    scalars = {
+        k: v
+        for k, v in data.items()
+        if not isinstance(v, dict | list)
+        or ((isinstance(v, list) and not all(isinstance(i, dict) for i in v)) or v == [])
+    }
+    lines += [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines.append(f"\n[{key}]")
+            lines += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+        elif isinstance(value, list) and value and all(isinstance(i, dict) for i in value):
+            for item in value:
+                lines.append(f"\n[[{key}]]")
+                lines += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(i) for i in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(i)}" for k, i in v.items()) + "}"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+@dataclass
+class NodeProcess:
+    """A running ``wsnet run`` subprocess and how to talk to it."""
+
+    name: str
+    port: int | None
+    ctl_port: int
+    config_path: Path
+    log_path: Path
+    argv: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    _log: Any = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/wsnet"
+
+    @property
+    def ctlurl(self) -> str:
+        return f"http://127.0.0.1:{self.ctl_port}/rpc"
+
+    def start(self, wait: bool = True) -> NodeProcess:
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+        )
+        if wait:
+            wait_until(self._ready, timeout=15, what=f"node {self.name} control API")
+        return self
+
+    def _ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(
+                f"node {self.name} exited with {self.proc.returncode}:\n" + self.log()
+            )
+        return bool(self.ctl("status"))
+
+    def ctl(self, method: str, *args: Any, **named: Any) -> Any:
+        params: Any = list(args) if args else (named or None)
+        return call(self.ctlurl, method, params, timeout=60)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def peers(self) -> set[str]:
+        return {link["peer"] for link in self.ctl("links")}
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def stop(self) -> int | None:
+        """SIGTERM and wait; returns the exit code."""
+        self.kill(signal.SIGTERM)
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill(signal.SIGKILL)
+        return self.proc.returncode if self.proc else None
+
+
+class NodeFactory:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.nodes: list[NodeProcess] = []
+        self._seq = itertools.count(1)
+
+    def __call__(
+        self,
+        name: str,
+        *,
+        listen: bool = True,
+        dial: list[str] | None = None,
+        plugins: list[str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        extra_args: list[str] | None = None,
+        fast: bool = True,
+        start: bool = True,
+        port: int | None = None,
+    ) -> NodeProcess:
+        """Start ``wsnet run`` named ``name``; ``config`` adds TOML sections."""
+        raw: dict[str, Any] = {k: dict(v) for k, v in FAST.items()} if fast else {}
+        raw.update({k: v for k, v in (config or {}).items()})
+        node_tbl = dict(raw.get("node", {}))
+        node_tbl["name"] = name
+        if plugins is not None:
+            node_tbl["plugins"] = plugins
+        raw["node"] = node_tbl
+        port = (port or free_port()) if listen else None
+        raw["listen"] = {
+            **raw.get("listen", {}),
+            **({"host": "127.0.0.1", "port": port} if listen else {"enabled": False}),
+        }
+        ctl_port = free_port()
+        raw["control"] = {**raw.get("control", {}), "port": ctl_port}
+        if dial:
+            raw["dial"] = [*raw.get("dial", []), *({"url": u} for u in dial)]
+        n = next(self._seq)
+        cfg = self.tmp / f"{name}-{n}.toml"
+        cfg.write_text(toml_dumps(raw))
+        argv = [sys.executable, "-m", "wsnet", "run", "--config", str(cfg), *(extra_args or [])]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        node = NodeProcess(name, port, ctl_port, cfg, self.tmp / f"{name}-{n}.log", argv, env)
+        self.nodes.append(node)
+        return node.start() if start else node
+
+    def cleanup(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+
+@pytest.fixture
+def wsnet_node_factory(tmp_path: Path) -> Iterator[NodeFactory]:
+    factory = NodeFactory(tmp_path)
+    try:
+        yield factory
+    finally:
+        factory.cleanup()
+
+
+@pytest.fixture
+def wsnet_node(wsnet_node_factory: NodeFactory) -> NodeProcess:
+    return wsnet_node_factory("a")
+
+
+@pytest.fixture
+def wsnet_linked_nodes(wsnet_node_factory: NodeFactory) -> tuple[NodeProcess, NodeProcess]:
+    a = wsnet_node_factory("a")
+    b = wsnet_node_factory("b", listen=False, dial=[a.url])
+    wait_until(lambda: "b" in a.peers() and "a" in b.peers(), what="link a<->b")
+    return a, b
+
+
+# ------------------------------------------------------------------ namespaces
+_ns_seq = itertools.count(1)
+
+
+@dataclass
+class Netns:
+    name: str
+    ifname: str
+    address: str  # with prefix, e.g. 10.250.1.1/24
+
+    @property
+    def ip(self) -> str:
+        return self.address.split("/")[0]
+
+    def run(
+        self, *cmd: str, check: bool = True, timeout: float = 60, **kw: Any
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["ip", "netns", "exec", self.name, *cmd],
+            check=check,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **kw,
+        )
+
+    def popen(self, *cmd: str, **kw: Any) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(["ip", "netns", "exec", self.name, *cmd], **kw)
+
+
+def netns_available() -> str:
+    """'' when namespaces can be created here, else the reason they cannot."""
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if shutil.which("ip") is None:
+        return "iproute2 ('ip') is not installed"
+    probe = f"wsnt-probe-{os.getpid()}"
+    res = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True)
+    if res.returncode != 0:
+        return f"cannot create a network namespace: {res.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", probe], capture_output=True)
+    return ""
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+def remove_netns(name: str) -> None:
+    """Kill what runs inside, then delete the namespace (its veth ends go with it)."""
+    pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout
+    for pid in pids.split():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), signal.SIGKILL)
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@pytest.fixture
+def netns_pair() -> Iterator[tuple[Netns, Netns]]:
+    reason = netns_available()
+    if reason:
+        pytest.skip(reason)
+    n = next(_ns_seq)
+    tag = f"{os.getpid() % 100000}-{n}"
+    subnet = 1 + (os.getpid() + n) % 250
+    left = Netns(f"wsnt-{tag}-a", f"wsv{tag}a"[:15], f"10.250.{subnet}.1/24")
+    right = Netns(f"wsnt-{tag}-b", f"wsv{tag}b"[:15], f"10.250.{subnet}.2/24")
+    try:
+        for ns in (left, right):
+            _ip("netns", "add", ns.name)
+            _ip("-n", ns.name, "link", "set", "lo", "up")
+        _ip(
+            "link",
+            "add",
+            left.ifname,
+            "netns",
+            left.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            right.ifname,
+            "netns",
+            right.name,
+        )
+        for ns in (left, right):
+            _ip("-n", ns.name, "addr", "add", ns.address, "dev", ns.ifname)
+            _ip("-n", ns.name, "link", "set", ns.ifname, "up")
+        yield left, right
+    finally:
+        for ns in (left, right):
+            remove_netns(ns.name)
