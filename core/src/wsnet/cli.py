@@ -92,6 +92,7 @@ def run(
     """Run a node until interrupted.  With no options: a node on 127.0.0.1:7860."""
     from . import logsetup
     from .runtime import serve_forever
+    from .tuning import tune_malloc
 
     try:
         cfg = build_config(
@@ -102,6 +103,7 @@ def run(
         loaded.hook.wsnet_configure(config=cfg)
         cfg.check_unclaimed(loaded.names, sorted(installed()))
         logsetup.configure(debug, log_config)
+        tune_malloc()
         _run_loop(serve_forever(cfg, loaded))
     except (WsnetError, ConfigError) as exc:
         raise fail(str(exc)) from None
