@@ -68,15 +68,15 @@ def toml_dumps(data: Mapping[str, Any]) -> str:
         if not isinstance(v, dict | list)
         or ((isinstance(v, list) and not all(isinstance(i, dict) for i in v)) or v == [])
     }
-    lines += [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in scalars.items()]
     for key, value in data.items():
         if isinstance(value, dict):
             lines.append(f"\n[{key}]")
-            lines += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()]
         elif isinstance(value, list) and value and all(isinstance(i, dict) for i in value):
             for item in value:
                 lines.append(f"\n[[{key}]]")
-                lines += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
+                lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in item.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -90,8 +90,13 @@ def _toml_value(v: Any) -> str:
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(i) for i in v) + "]"
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(i)}" for k, i in v.items()) + "}"
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(i)}" for k, i in v.items()) + "}"
     raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def _toml_key(key: str) -> str:
+    """Bare keys as they are; anything else (dots, '*', spaces) as a quoted string."""
+    return key if key and all(c.isalnum() or c in "-_" for c in key) else _toml_value(key)
 
 
 @dataclass
