@@ -17,9 +17,15 @@ from urllib.parse import urlsplit
 from .config import DialConfig, ReconnectConfig
 from .events import DialFailed
 from .node import Node
+from .protocol import CloseCode
 
 log = logging.getLogger("wsnet.dialer")
 STABLE_AFTER = 10.0  # a link that lasted this long resets the backoff
+# Close codes that mean "the peer will not have us", even if its HELLO arrived first
+# (both sides send HELLO at once, so the acceptor's verdict can follow its HELLO).
+REFUSALS = frozenset(
+    {CloseCode.VERSION_MISMATCH, CloseCode.BAD_NODE_NAME, CloseCode.DUPLICATE_NODE}
+)
 
 
 class Backoff:
@@ -87,7 +93,7 @@ class Dialer:
             link = await self.node.serve_link(
                 sock.ws, initiator=True, remote=self.cfg.url, expect_peer=self.cfg.peer
             )
-            if not link.was_up:
+            if not link.was_up or link.close_code in REFUSALS:
                 self.last_error = f"refused: {link.close_reason} (code {link.close_code})"
                 return False
             self.last_error = f"link lost: {link.close_reason or 'closed'}"

@@ -143,6 +143,10 @@ class Link:
         reason = msg.extra if isinstance(msg.extra, str) and msg.extra else "connection closed"
         if msg.type == aiohttp.WSMsgType.ERROR:
             reason = f"connection error: {msg.data}"
+            # aiohttp's WebSocketError knows why (1009 too big, 1002 bad framing); the
+            # socket may already be reset, so ws.close_code would only say 1006.
+            if isinstance(msg.data, aiohttp.WebSocketError):
+                code = msg.data.code
         raise LinkClosed(code, reason)
 
     async def abort(self, code: int, reason: str) -> None:

@@ -142,6 +142,9 @@ class NodeProcess:
         return bool(self.ctl("status"))
 
     def ctl(self, method: str, *args: Any, **named: Any) -> Any:
+        """Call a control method with positional or named params (JSON-RPC allows one kind)."""
+        if args and named:
+            raise TypeError("pass params either positionally or by name, not both")
         params: Any = list(args) if args else (named or None)
         return call(self.ctlurl, method, params, timeout=60)
 
