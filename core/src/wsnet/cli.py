@@ -13,8 +13,8 @@ from . import __version__
 from .config import Config, DialConfig, ListenConfig, host_port, is_loopback, load_file, parse
 from .config import Section as _Section
 from .ctl import DEFAULT_URL, CtlError, build_params, call, render
-from .errors import ConfigError, WsnetError
-from .plugins import describe_installed, installed, load, load_for_cli
+from .errors import ConfigError, PluginError, WsnetError
+from .plugins import Plugins, describe_installed, installed, load, load_for_cli
 from .protocol import NODE_NAME_RE
 
 app = typer.Typer(
@@ -98,8 +98,7 @@ def run(
         cfg = build_config(
             config, name, listen, path, dial or [], ctl_host, ctl_port, ctl_allow_remote
         )
-        names = plugins.split(",") if plugins is not None else (cfg.plugins or [])
-        loaded = load(names)
+        loaded = _load_plugins(cfg, plugins)
         loaded.hook.wsnet_configure(config=cfg)
         cfg.check_unclaimed(loaded.names, sorted(installed()))
         logsetup.configure(debug, log_config)
@@ -107,6 +106,19 @@ def run(
         _run_loop(serve_forever(cfg, loaded))
     except (WsnetError, ConfigError) as exc:
         raise fail(str(exc)) from None
+
+
+def _load_plugins(cfg: Config, flag: str | None) -> Plugins:
+    """Load --plugins, else [node] plugins; an error names where the list came from."""
+    names, where = (
+        (flag.split(","), ("command line", "--plugins"))
+        if flag is not None
+        else (cfg.plugins or [], (cfg.source, "[node] plugins"))
+    )
+    try:
+        return load(names)
+    except PluginError as exc:
+        raise ConfigError(*where, str(exc)) from None
 
 
 def _run_loop(coro: Any) -> None:
