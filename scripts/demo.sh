@@ -25,7 +25,7 @@ done
 echo; echo "== hub: links";            ctl "$CA" links
 echo; echo "== edge: routes";          ctl "$CB" routes
 echo; echo "== edge -> hub: ping";     ctl "$CB" ping hub count=5
-echo; echo "== edge -> hub: 256 MiB over 4 channels, SHA-256 verified at the far end"
+echo; echo "== edge -> hub: 4 channels x 256 MiB (1 GiB), SHA-256 verified at the far end"
 ctl "$CB" speedtest hub bytes=268435456 channels=4
 echo; echo "== hub: links after the transfer (byte counters)"; ctl "$CA" links
 echo; echo "== event log of the hub (wsnet-log plugin)"; grep "wsnet.events" "$WORK/hub.log" | tail -n 5
