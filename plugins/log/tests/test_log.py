@@ -134,3 +134,41 @@ def test_bad_log_section_names_file_and_key(
     )
     assert res.returncode == 2
     assert f"{cfg}: {expected}" in res.stderr
+
+
+def test_log_config_dictconfig_and_fileconfig(
+    wsnet_node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    """--log-config in JSON (dictConfig) and INI (fileConfig) form routes events to a file."""
+    events_json = tmp_path / "events-json.log"
+    json_cfg = tmp_path / "logging.json"
+    json_cfg.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {"bare": {"format": "%(levelname)s|%(message)s"}},
+                "handlers": {
+                    "f": {"class": "logging.FileHandler", "filename": str(events_json),
+                          "formatter": "bare"},
+                },
+                "loggers": {"wsnet.events": {"level": "INFO", "handlers": ["f"]}},
+            }
+        )
+    )  # fmt: skip
+    events_ini = tmp_path / "events-ini.log"
+    ini_cfg = tmp_path / "logging.ini"
+    ini_cfg.write_text(
+        "[loggers]\nkeys=root,events\n[handlers]\nkeys=f\n[formatters]\nkeys=bare\n"
+        "[logger_root]\nlevel=WARNING\nhandlers=\n"
+        "[logger_events]\nlevel=INFO\nhandlers=f\nqualname=wsnet.events\n"
+        f"[handler_f]\nclass=FileHandler\nformatter=bare\nargs=({str(events_ini)!r},)\n"
+        "[formatter_bare]\nformat=%(levelname)s|%(message)s\n"
+    )
+    a = wsnet_node_factory("a", plugins=["log"], extra_args=["--log-config", str(json_cfg)])
+    wsnet_node_factory("b", listen=False, dial=[a.url], plugins=["log"],
+                       extra_args=["--log-config", str(ini_cfg)])  # fmt: skip
+    wait_until(lambda: events_json.exists() and "INFO|link.up peer=b" in events_json.read_text(),
+               what="event in the dictConfig file")  # fmt: skip
+    wait_until(lambda: events_ini.exists() and "INFO|link.up peer=a" in events_ini.read_text(),
+               what="event in the fileConfig file")  # fmt: skip
