@@ -94,14 +94,14 @@ def test_kill9_detected_and_peer_reconnects(wsnet_node_factory: NodeFactory) -> 
 def test_blackholed_peer_detected_within_deadline(wsnet_node_factory: NodeFactory) -> None:
     """SIGSTOP: the TCP connection stays open but nothing answers; keepalive must notice."""
     a, b = _linked(wsnet_node_factory, fast=False)
-    b.kill(signal.SIGSTOP)
+    b.send_signal(signal.SIGSTOP)
     try:
         elapsed = _wait_gone(a, "b", timeout=6.0)
         assert elapsed <= 5.0, f"dead peer noticed after {elapsed:.1f}s"
         events = a.log()
         assert "keepalive" in events or "silent" in events
     finally:
-        b.kill(signal.SIGCONT)
+        b.send_signal(signal.SIGCONT)
     # b wakes up, finds its link closed and dials again
     wait_until(lambda: "b" in a.peers(), timeout=15, what="b back after SIGCONT")
 

@@ -154,10 +154,16 @@ class NodeProcess:
     def peers(self) -> set[str]:
         return {link["peer"] for link in self.ctl("links")}
 
-    def kill(self, sig: int = signal.SIGKILL) -> None:
+    def send_signal(self, sig: int) -> None:
+        """Send ``sig`` (e.g. SIGSTOP to blackhole the node) without waiting for anything."""
         if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, sig)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send a terminating signal and wait (at most 10 s) for the process to exit."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.send_signal(sig)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=10)
         if self._log is not None:
