@@ -1,0 +1,160 @@
+"""``python -m bench``: run the selected benchmarks, print a table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from . import codec, nodes, tcp
+from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
+from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
+
+GIB = 1 << 30
+QUICK_BYTES = 64 << 20
+DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
+ORDER = ("codec", "baseline_tcp", "latency", "bulk", "memory")
+
+
+@dataclass
+class Run:
+    """State shared by the benchmarks of one invocation."""
+
+    procs: Procs
+    nbytes: int
+    repeat: int
+    quick: bool
+    results: dict[str, Result] = field(default_factory=dict)
+    _pair: NodePair | None = None
+
+    def pair(self) -> NodePair:
+        """The linked node pair, started on first use and shared by later benchmarks."""
+        if self._pair is None:
+            self._pair = start_node_pair(self.procs)
+        return self._pair
+
+    def add(self, results: list[Result]) -> None:
+        for r in results:
+            self.results[r.name] = r
+
+
+def run_codec(run: Run) -> list[Result]:
+    return codec.run(run.repeat, run.quick)
+
+
+def run_baseline_tcp(run: Run) -> list[Result]:
+    _, port = start_tcp_peer(run.procs, "sink")
+    samples = []
+    for _ in range(run.repeat):
+        confirmed, seconds = tcp.bulk(port, run.nbytes)
+        if confirmed != run.nbytes:
+            raise RuntimeError(f"TCP sink confirmed {confirmed} of {run.nbytes} bytes")
+        samples.append(confirmed / seconds / MB)
+    return [best_of("baseline_tcp", "MB/s", samples, extra={"bytes": run.nbytes})]
+
+
+def run_latency(run: Run) -> list[Result]:
+    tcp_count, ws_count = (200, 100) if run.quick else (2000, 1000)
+    _, port = start_tcp_peer(run.procs, "echo")
+    pair = run.pair()
+    tcp_runs: list[dict[str, float]] = []
+    replies: list[dict[str, Any]] = []
+    # Alternate the two so that a burst of outside load hits both alike.
+    for _ in range(run.repeat):
+        tcp_runs.append(tcp.summary(tcp.ping_pong(port, tcp_count)))
+        replies.append(nodes.ping(pair, ws_count))
+    out: list[Result] = []
+    for key in ("median_us", "p99_us", "mean_us", "min_us"):
+        name = f"latency.tcp.{key.removesuffix('_us')}"
+        samples = [r[key] for r in tcp_runs]
+        out.append(best_of(name, "us", samples, higher_is_better=False, extra={"n": tcp_count}))
+    by_name = {r.name: r for r in out}
+    for key, base in (("avg", "mean"), ("min", "min"), ("max", None)):
+        samples = [r[f"{key}_ms"] * 1000 for r in replies]
+        res = best_of(
+            f"latency.wsnet.{key}",
+            "us",
+            samples,
+            higher_is_better=False,
+            extra={"n": ws_count, "replies": replies},
+        )
+        if base:
+            set_ratio(res, by_name[f"latency.tcp.{base}"])
+        out.append(res)
+    return out
+
+
+def run_bulk(run: Run) -> list[Result]:
+    return nodes.bulk(run.pair(), run.nbytes, run.repeat, run.results.get("baseline_tcp"))
+
+
+def run_memory(run: Run) -> list[Result]:
+    return nodes.memory(run.pair(), run.nbytes, 100 if run.quick else 1000)
+
+
+BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
+    "codec": run_codec,
+    "baseline_tcp": run_baseline_tcp,
+    "latency": run_latency,
+    "bulk": run_bulk,
+    "memory": run_memory,
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument(
+        "--only",
+        default=",".join(ORDER),
+        help=f"comma-separated benchmarks to run (default: all of {', '.join(ORDER)})",
+    )
+    p.add_argument("--bytes", type=int, default=None, help="bulk size in bytes (default 1 GiB)")
+    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    p.add_argument("--repeat", type=int, default=3, help="runs per figure; the best is shown")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file to write")
+    args = p.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown or not names:
+        p.error(f"--only: unknown benchmark(s) {unknown}; choose from {', '.join(ORDER)}")
+    args.only = [n for n in ORDER if n in names]  # fixed order: baseline before ratios
+    if args.repeat < 1:
+        p.error("--repeat must be at least 1")
+    if args.bytes is None:
+        args.bytes = QUICK_BYTES if args.quick else GIB
+    if args.bytes < 1:
+        p.error("--bytes must be positive")
+    return args
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # Turn SIGTERM into SystemExit so the finally below kills every child.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    failed = False
+    with Procs() as procs:
+        run = Run(procs, args.bytes, args.repeat, args.quick)
+        for name in args.only:
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            try:
+                run.add(BENCHMARKS[name](run))
+            except Exception as exc:
+                failed = True
+                traceback.print_exc()
+                run.add([skipped(name, f"failed: {type(exc).__name__}: {exc}")])
+    results = list(run.results.values())
+    print(table(results))
+    options = {"only": args.only, "bytes": args.bytes, "quick": args.quick, "repeat": args.repeat}
+    write_json(args.out, results, options)
+    print(f"\nwritten: {args.out}", file=sys.stderr)
+    return 1 if failed else 0
