@@ -68,9 +68,16 @@ def _convert(name: str, value: Any, annotation: Any) -> Any:
 
 
 def bind(method: ControlMethod, params: Any) -> dict[str, Any]:
+    """Match JSON-RPC params to the handler's signature, converting wire values.
+
+    A handler with ``**options`` takes any further NAME=VALUE pairs as they came
+    (strings from the command line); its own code validates them.
+    """
     sig = inspect.signature(method.handler)
     hints = typing.get_type_hints(method.handler)
-    names = list(sig.parameters)
+    kinds = inspect.Parameter
+    names = [n for n, p in sig.parameters.items() if p.kind not in (kinds.VAR_KEYWORD,)]
+    takes_options = len(names) < len(sig.parameters)
     if params is None:
         params = {}
     if isinstance(params, list):
@@ -84,17 +91,17 @@ def bind(method: ControlMethod, params: Any) -> dict[str, Any]:
     if not isinstance(params, dict):
         raise RpcError(INVALID_PARAMS, "params must be an array or an object")
     unknown = sorted(set(params) - set(names))
-    if unknown:
+    if unknown and not takes_options:
         raise RpcError(
             INVALID_PARAMS,
             f"{method.name}: unknown parameter {unknown[0]!r} "
             f"(takes: {', '.join(names) or 'none'})",
         )
-    bound = {}
-    for name, p in sig.parameters.items():
+    bound = {name: params[name] for name in unknown}
+    for name in names:
         if name in params:
             bound[name] = _convert(name, params[name], hints.get(name, Any))
-        elif p.default is inspect.Parameter.empty:
+        elif sig.parameters[name].default is inspect.Parameter.empty:
             raise RpcError(INVALID_PARAMS, f"{method.name}: missing parameter {name!r}")
     return bound
 
@@ -102,7 +109,12 @@ def bind(method: ControlMethod, params: Any) -> dict[str, Any]:
 def signature_text(method: ControlMethod) -> str:
     parts = []
     for name, p in inspect.signature(method.handler).parameters.items():
-        parts.append(name if p.default is inspect.Parameter.empty else f"[{name}={p.default!r}]")
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            parts.append("[**OPTION=VALUE]")
+        elif p.default is inspect.Parameter.empty:
+            parts.append(name)
+        else:
+            parts.append(f"[{name}={p.default!r}]")
     return " ".join(parts)
 
 

@@ -62,7 +62,8 @@ def build_params(url: str, method: str, args: list[str], timeout: float) -> Any:
 def _param_names(url: str, method: str, timeout: float) -> list[str]:
     for entry in call(url, "help", timeout=timeout):
         if entry["method"] == method:
-            return [p.strip("[]").split("=", 1)[0] for p in entry["params"].split()]
+            words = [p.strip("[]").split("=", 1)[0] for p in entry["params"].split()]
+            return [w for w in words if not w.startswith("**")]  # **OPTION takes NAME=VALUE
     raise CtlError(f"unknown method {method!r} (see: wsnet ctl help)")
 
 

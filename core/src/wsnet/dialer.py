@@ -54,6 +54,7 @@ class Dialer:
         self.attempts = 0
         self.link_id: int | None = None
         self.next_attempt = 0.0
+        self.task: asyncio.Task[None] | None = None
         self._backoff = Backoff(node.config.reconnect)
 
     async def run(self) -> None:

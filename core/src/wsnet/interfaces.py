@@ -133,7 +133,7 @@ class Port(ABC):
     kind: ClassVar[str]
 
     def __init__(
-        self, name: str, options: Mapping[str, Any], deliver: Callable[[Port, memoryview], None]
+        self, name: str, options: Mapping[str, Any], deliver: Callable[[memoryview], None]
     ) -> None:
         self.name = name
         self.options = options
@@ -146,8 +146,8 @@ class Port(ABC):
     async def aclose(self) -> None: ...
 
     @abstractmethod
-    def send(self, frame: memoryview) -> None:
-        """Egress one Ethernet frame without blocking; drop and count when full."""
+    def send(self, frame: memoryview) -> bool:
+        """Egress one Ethernet frame without blocking; False (counted) when dropped."""
 
     def info(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name}

@@ -196,6 +196,10 @@ class Node:
                 link.session.send_routes(self.routing.advert_for(link.id))
                 link.wake_writer()
 
+    def link_by_peer(self, peer: str) -> Link | None:
+        """The direct link to ``peer``, if any."""
+        return self._by_peer.get(peer)
+
     def link_to(self, node: str) -> Link:
         route = self.routing.lookup(node)
         if route is None or (link := self.links.get(route.link_id)) is None:

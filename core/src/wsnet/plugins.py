@@ -21,7 +21,12 @@ from . import hookspecs
 from .errors import PluginError
 
 GROUP = "wsnet.plugins"
-BUILTIN = ("wsnet.builtin.core_methods", "wsnet.builtin.diag", "wsnet.builtin.ws_transport")
+BUILTIN = (
+    "wsnet.builtin.core_methods",
+    "wsnet.builtin.diag",
+    "wsnet.builtin.switch",
+    "wsnet.builtin.ws_transport",
+)
 
 
 class _Manager(pluggy.PluginManager):

@@ -79,8 +79,19 @@ class Runtime:
     def add_dialer(self, dial: DialConfig) -> Dialer:
         dialer = Dialer(self.node, dial)
         self.dialers.append(dialer)
-        self.node.spawn(dialer.run(), name=f"dial {dial.url}")
+        dialer.task = self.node.spawn(dialer.run(), name=f"dial {dial.url}")
         return dialer
+
+    async def remove_dialer(self, url: str) -> bool:
+        """Stop keeping the link to ``url`` up; its link (if up) is closed."""
+        found = [d for d in self.dialers if d.cfg.url == url]
+        for dialer in found:
+            self.dialers.remove(dialer)
+            if dialer.task is not None:
+                dialer.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await dialer.task
+        return bool(found)
 
     async def aclose(self) -> None:
         await self.node.cancel_tasks()  # diallers first: nothing reconnects while closing

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -111,11 +112,13 @@ class NodeProcess:
     argv: list[str]
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
+    netns: Netns | None = None  # runs inside this namespace; ctl() goes through `ip netns exec`
+    host: str = "127.0.0.1"
     _log: Any = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/wsnet"
+        return f"ws://{self.host}:{self.port}/wsnet"
 
     @property
     def ctlurl(self) -> str:
@@ -146,6 +149,8 @@ class NodeProcess:
         if args and named:
             raise TypeError("pass params either positionally or by name, not both")
         params: Any = list(args) if args else (named or None)
+        if self.netns is not None:
+            return _ctl_in_netns(self.netns.name, self.ctlurl, method, params)
         return call(self.ctlurl, method, params, timeout=60)
 
     def log(self) -> str:
@@ -178,6 +183,28 @@ class NodeProcess:
         return self.proc.returncode if self.proc else None
 
 
+_CTL_SNIPPET = (
+    "import json, sys\n"
+    "from wsnet.ctl import CtlError, call\n"
+    "try:\n"
+    "    print(json.dumps(call(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), timeout=60)))\n"
+    "except CtlError as exc:\n"
+    "    sys.exit(f'CtlError: {exc}')\n"
+)
+
+
+def _ctl_in_netns(ns: str, url: str, method: str, params: Any) -> Any:
+    """A control call from inside ``ns``, where the node's loopback API lives."""
+    res = subprocess.run(
+        ["ip", "netns", "exec", ns, sys.executable, "-c", _CTL_SNIPPET, url, method,
+         json.dumps(params)],
+        capture_output=True, text=True, timeout=90,
+    )  # fmt: skip
+    if res.returncode != 0:
+        raise CtlError(res.stderr.strip().removeprefix("CtlError: "))
+    return json.loads(res.stdout)
+
+
 class NodeFactory:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
@@ -196,8 +223,12 @@ class NodeFactory:
         fast: bool = True,
         start: bool = True,
         port: int | None = None,
+        netns: Netns | None = None,
     ) -> NodeProcess:
-        """Start ``wsnet run`` named ``name``; ``config`` adds TOML sections."""
+        """Start ``wsnet run`` named ``name``; ``config`` adds TOML sections.
+
+        With ``netns`` the node runs inside that namespace and listens on its address.
+        """
         raw: dict[str, Any] = {k: dict(v) for k, v in FAST.items()} if fast else {}
         raw.update({k: v for k, v in (config or {}).items()})
         node_tbl = dict(raw.get("node", {}))
@@ -205,10 +236,11 @@ class NodeFactory:
         if plugins is not None:
             node_tbl["plugins"] = plugins
         raw["node"] = node_tbl
+        host = netns.ip if netns is not None else "127.0.0.1"
         port = (port or free_port()) if listen else None
         raw["listen"] = {
             **raw.get("listen", {}),
-            **({"host": "127.0.0.1", "port": port} if listen else {"enabled": False}),
+            **({"host": host, "port": port} if listen else {"enabled": False}),
         }
         ctl_port = free_port()
         raw["control"] = {**raw.get("control", {}), "port": ctl_port}
@@ -218,8 +250,13 @@ class NodeFactory:
         cfg = self.tmp / f"{name}-{n}.toml"
         cfg.write_text(toml_dumps(raw))
         argv = [sys.executable, "-m", "wsnet", "run", "--config", str(cfg), *(extra_args or [])]
+        if netns is not None:
+            argv = ["ip", "netns", "exec", netns.name, *argv]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        node = NodeProcess(name, port, ctl_port, cfg, self.tmp / f"{name}-{n}.log", argv, env)
+        node = NodeProcess(
+            name, port, ctl_port, cfg, self.tmp / f"{name}-{n}.log", argv, env,
+            netns=netns, host=host,
+        )  # fmt: skip
         self.nodes.append(node)
         return node.start() if start else node
 
@@ -342,3 +379,33 @@ def netns_pair() -> Iterator[tuple[Netns, Netns]]:
     finally:
         for ns in (left, right):
             remove_netns(ns.name)
+
+
+class NetnsFactory:
+    """Makes empty namespaces (loopback up) and removes them, and what runs inside, at teardown."""
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+
+    def __call__(self) -> Netns:
+        name = f"wsnt-{os.getpid() % 100000}-{next(_ns_seq)}"
+        _ip("netns", "add", name)
+        self.made.append(name)
+        _ip("-n", name, "link", "set", "lo", "up")
+        return Netns(name, "", "")
+
+    def cleanup(self) -> None:
+        for name in reversed(self.made):
+            remove_netns(name)
+
+
+@pytest.fixture
+def netns_factory() -> Iterator[NetnsFactory]:
+    reason = netns_available()
+    if reason:
+        pytest.skip(reason)
+    factory = NetnsFactory()
+    try:
+        yield factory
+    finally:
+        factory.cleanup()

@@ -1,0 +1,162 @@
+"""Built-in plugin: the L2 switch of a node ([switch] config, ether service, ctl verbs).
+
+Port types come from plugins (tap, netdev, ...) through wsnet_register_ports;
+this module only wires them to the switch.  etherws verbs: addport, delport,
+listport, listfdb (setif and listif belong to the tap plugin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+from ..channel import DatagramChannel
+from ..config import Config, DialConfig, Section
+from ..errors import ControlError
+from ..events import LinkDown, LinkUp, NodeEvent
+from ..interfaces import ChannelContext, Component, ControlMethod, Observer, Service
+from ..node import Node
+from ..protocol import ChannelKind, ResetCode
+from ..stash import StashKey
+from ..switch.l2 import ETHER_SERVICE, L2, PortSpec, SwitchConfig
+
+CONFIG: StashKey[SwitchConfig] = StashKey("switch.config")
+L2_KEY: StashKey[L2] = StashKey("switch.l2")
+RESERVED = ("kind", "name")
+
+
+def l2_of(node: Node) -> L2:
+    if L2_KEY not in node.stash:
+        node.stash[L2_KEY] = L2(node, node.config.stash.get(CONFIG, SwitchConfig()))
+    return node.stash[L2_KEY]
+
+
+def wsnet_configure(config: Config) -> None:
+    s = config.section("switch")
+    cfg = SwitchConfig(
+        ageing=s.get_float("ageing", 300.0),
+        forward_between_links=s.get_bool("forward_between_links", False),
+        links=s.get_bool("links", True),
+        ports=[_port_spec(p) for p in s.tables("port")],
+    )
+    s.done()
+    config.stash[CONFIG] = cfg
+
+
+def _port_spec(s: Section) -> PortSpec:
+    kind = s.get_str("kind")
+    name = s.get_str("name")
+    options = {k: v for k, v in s.data.items() if k not in RESERVED}
+    return PortSpec(kind, name, options, where=f"{s.source}: [[switch.port]] {name}")
+
+
+class EtherService(Service):
+    name = ETHER_SERVICE
+    kind = ChannelKind.DATAGRAM
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def handle(self, channel: Any, ctx: ChannelContext) -> None:
+        assert isinstance(channel, DatagramChannel)
+        link = self.node.link_by_peer(ctx.peer) if ctx.request.src == ctx.peer else None
+        if link is None:
+            channel.abort(ResetCode.BAD_REQUEST, "ether channels are for direct links only")
+            return
+        l2_of(self.node).attach(link, channel)
+        await channel.wait_closed()
+
+
+class LinkWatcher(Observer):
+    """Turns link up/down events into switch ports."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def notify(self, event: NodeEvent) -> None:
+        if isinstance(event, LinkUp):
+            link = self.node.links.get(event.link_id)
+            if link is not None:
+                l2_of(self.node).link_up(link)
+        elif isinstance(event, LinkDown):
+            l2_of(self.node).link_down(event.link_id, event.reason)
+
+
+class ConfiguredPorts(Component):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    async def start(self) -> None:
+        l2 = l2_of(self.node)
+        for spec in l2.cfg.ports:
+            await l2.add_port(spec)
+
+    async def aclose(self) -> None:
+        await l2_of(self.node).aclose()
+
+
+def methods(node: Node) -> list[ControlMethod]:
+    async def addport(kind: str, name: str, **options: Any) -> dict[str, Any]:
+        if kind == "client":
+            return await _add_client(node, name, options)
+        return await l2_of(node).add_port(PortSpec(kind, name, options))
+
+    async def delport(name: str) -> dict[str, str]:
+        if name.startswith(("ws://", "wss://")):
+            from ..runtime import RUNTIME
+
+            rt = node.stash.get(RUNTIME, None)
+            if rt is None or not await rt.remove_dialer(name):
+                raise ControlError(f"no client port {name!r}")
+            return {"deleted": name}
+        await l2_of(node).del_port(name)
+        return {"deleted": name}
+
+    async def listport() -> list[dict[str, Any]]:
+        return l2_of(node).ports()
+
+    async def listfdb() -> list[dict[str, Any]]:
+        return l2_of(node).switch.fdb_info()
+
+    return [
+        ControlMethod(
+            "addport",
+            addport,
+            "add a switch port: KIND NAME [OPTION=VALUE...] "
+            "(kinds from plugins, e.g. tap, netdev; 'client URL' dials a node)",
+        ),
+        ControlMethod("delport", delport, "remove a port (or a client URL)"),
+        ControlMethod("listport", listport, "switch ports with counters"),
+        ControlMethod("listfdb", listfdb, "learnt MAC addresses: MAC, port, age"),
+    ]
+
+
+async def _add_client(node: Node, url: str, options: dict[str, Any]) -> dict[str, Any]:
+    from ..runtime import RUNTIME
+
+    rt = node.stash.get(RUNTIME, None)
+    if rt is None:
+        raise ControlError("this node has no runtime to dial from")
+    if not url.startswith(("ws://", "wss://")):
+        raise ControlError(f"addport client: expected a ws:// or wss:// URL, got {url!r}")
+    peer = str(options.pop("peer", ""))
+    dialer = rt.add_dialer(DialConfig(url=url, peer=peer, options=options))
+    await asyncio.sleep(0)
+    return dialer.info()
+
+
+def wsnet_register_services(node: Node) -> Iterable[Service]:
+    return [EtherService(node)]
+
+
+def wsnet_register_observers(node: Node) -> Iterable[Observer]:
+    return [LinkWatcher(node)]
+
+
+def wsnet_register_components(node: Node) -> Iterable[Component]:
+    return [ConfiguredPorts(node)]
+
+
+def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
+    return methods(node)

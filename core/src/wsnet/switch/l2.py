@@ -1,0 +1,152 @@
+"""The node's L2 switch: plugin ports (tap, netdev, ...) and link ports to other nodes.
+
+Ethernet frames cross a link as datagrams on a channel to the peer's ``ether``
+service.  Whichever side first has a frame for the link opens the channel
+(0-RTT: the frame goes out with the OPEN); both sides then use it in both
+directions.  Only direct links are switch ports; relayed channels are refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..channel import DatagramChannel
+from ..errors import ControlError, WsnetError
+from ..events import PortAdded, PortRemoved
+from ..interfaces import Port
+from ..protocol import ChannelError, ChannelKind
+from .engine import Switch, SwitchPort
+
+if TYPE_CHECKING:
+    from ..link import Link
+    from ..node import Node
+
+log = logging.getLogger("wsnet.switch")
+ETHER_SERVICE = "ether"
+
+
+@dataclass(frozen=True, slots=True)
+class PortSpec:
+    kind: str
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    where: str = ""  # config location, for error messages
+
+
+@dataclass(slots=True)
+class SwitchConfig:
+    ageing: float = 300.0
+    forward_between_links: bool = False
+    links: bool = True  # links to other nodes are switch ports
+    ports: list[PortSpec] = field(default_factory=list)
+
+
+class L2:
+    """Owns the Switch of one node and the objects behind its ports."""
+
+    def __init__(self, node: Node, cfg: SwitchConfig) -> None:
+        self.node = node
+        self.cfg = cfg
+        self.switch = Switch(ageing=cfg.ageing, forward_between_links=cfg.forward_between_links)
+        self.plugin_ports: dict[str, Port] = {}
+        self._link_ports: dict[int, SwitchPort] = {}  # link id -> port
+        self._channels: dict[int, DatagramChannel] = {}  # link id -> channel used to send
+
+    # ------------------------------------------------------------ link ports
+    def link_up(self, link: Link) -> None:
+        if not self.cfg.links or link.id in self._link_ports:
+            return
+        name = f"link:{link.peer}"
+        port = SwitchPort(name, "link", lambda frame: self._send_link(link, frame), is_link=True)
+        self._link_ports[link.id] = port
+        self.switch.add(port)
+        self.node.emit(PortAdded("link", name))
+
+    def link_down(self, link_id: int, reason: str) -> None:
+        port = self._link_ports.pop(link_id, None)
+        self._channels.pop(link_id, None)
+        if port is not None:
+            self.switch.remove(port.name)
+            self.node.emit(PortRemoved("link", port.name, reason))
+
+    def _send_link(self, link: Link, frame: memoryview) -> bool:
+        ch = self._channels.get(link.id)
+        if ch is None or ch.closed:
+            try:
+                opened = link.open(ChannelKind.DATAGRAM, ETHER_SERVICE)
+            except ChannelError:
+                return False
+            assert isinstance(opened, DatagramChannel)
+            ch = self.attach(link, opened)
+        return ch.send(frame)
+
+    def attach(self, link: Link, ch: DatagramChannel) -> DatagramChannel:
+        """Bind an ether channel of ``link`` to its port; the first one also sends."""
+        port = self._link_ports.get(link.id)
+        if port is not None:
+            ingress = self.switch.ingress
+            ch.on_datagram = lambda frame: ingress(port, frame)
+        current = self._channels.get(link.id)
+        if current is None or current.closed:
+            self._channels[link.id] = ch
+        return self._channels[link.id]
+
+    # ---------------------------------------------------------- plugin ports
+    async def add_port(self, spec: PortSpec) -> dict[str, Any]:
+        cls = self.node.port_types.get(spec.kind)
+        if cls is None:
+            kinds = ", ".join(sorted(self.node.port_types)) or "none (load e.g. --plugins tap)"
+            raise ControlError(f"unknown port kind {spec.kind!r} (available: {kinds})")
+        if spec.name in self.switch.ports:
+            raise ControlError(f"port {spec.name!r} already exists")
+        sp: SwitchPort | None = None
+
+        def deliver(frame: memoryview) -> None:
+            if sp is not None:
+                self.switch.ingress(sp, frame)
+
+        try:
+            port = cls(spec.name, spec.options, deliver)
+            await port.start()
+        except (WsnetError, OSError, ValueError) as exc:
+            where = f"{spec.where}: " if spec.where else ""
+            raise ControlError(f"{where}{spec.kind} {spec.name}: {exc}") from None
+        sp = SwitchPort(spec.name, spec.kind, port.send)
+        self.switch.add(sp)
+        self.plugin_ports[spec.name] = port
+        self.node.emit(PortAdded(spec.kind, spec.name))
+        return self.port_info(sp)
+
+    async def del_port(self, name: str, reason: str = "deleted") -> None:
+        port = self.plugin_ports.pop(name, None)
+        if port is None:
+            raise ControlError(f"no port {name!r} to delete (link ports go with their link)")
+        self.switch.remove(name)
+        try:
+            await port.aclose()
+        finally:
+            self.node.emit(PortRemoved(port.kind, name, reason))
+
+    async def aclose(self) -> None:
+        for name in list(self.plugin_ports):
+            try:
+                await self.del_port(name, "node shutting down")
+            except Exception:
+                log.exception("closing port %s failed", name)
+
+    # ------------------------------------------------------------------ info
+    def port_info(self, sp: SwitchPort) -> dict[str, Any]:
+        info = sp.info()
+        impl = self.plugin_ports.get(sp.name)
+        extra = impl.info() if impl is not None else {}
+        return {
+            **info,
+            "state": extra.get("state", "up"),
+            "drops": sp.drops + int(extra.get("drops", 0)),
+        }
+
+    def ports(self) -> list[dict[str, Any]]:
+        return [self.port_info(sp) for sp in self.switch.ports.values()]

@@ -1,0 +1,107 @@
+"""An existing interface as a switch port, through an AF_PACKET socket in promiscuous mode.
+
+The socket sees every frame of the interface, including the ones it sends
+itself (PACKET_OUTGOING); those are skipped, or the switch would learn its own
+egress and loop.  The kernel may hand over GRO/TSO super-frames larger than the
+MTU: they are dropped and counted (turn offloads off on the attached interface,
+see docs/l2.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from wsnet import Port
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_PROMISC = 1
+PACKET_OUTGOING = 4
+PACKET_IGNORE_OUTGOING = 23  # Linux 4.20+: the kernel skips our own frames for us
+READ_BATCH = 64
+READ_SIZE = 65536
+
+
+def ifindex(name: str) -> int:
+    try:
+        return socket.if_nametoindex(name)
+    except OSError:
+        raise ValueError(f"no interface named {name!r}") from None
+
+
+class NetdevPort(Port):
+    kind: ClassVar[str] = "netdev"
+
+    def __init__(
+        self, name: str, options: Mapping[str, Any], deliver: Callable[[memoryview], None]
+    ) -> None:
+        super().__init__(name, options, deliver)
+        if options:
+            raise ValueError(f"netdev takes no options, got {', '.join(sorted(options))}")
+        self.sock: socket.socket | None = None
+        self.tx_drops = 0
+        self.rx_oversize = 0
+
+    async def start(self) -> None:
+        index = ifindex(self.name)
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        try:
+            sock.bind((self.name, ETH_P_ALL))
+            mreq = struct.pack("iHH8s", index, PACKET_MR_PROMISC, 0, b"")
+            sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+            sock.setblocking(False)
+            asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+    def _readable(self) -> None:
+        assert self.sock is not None
+        recv = self.sock.recvfrom
+        for _ in range(READ_BATCH):
+            try:
+                frame, addr = recv(READ_SIZE)
+            except BlockingIOError:
+                return
+            except OSError:  # the interface went away; delport cleans up
+                return
+            if addr[2] == PACKET_OUTGOING:
+                continue
+            self.deliver(memoryview(frame))
+
+    def send(self, frame: memoryview) -> bool:
+        if self.sock is None:
+            return False
+        try:
+            self.sock.send(frame)
+        except OSError:  # EAGAIN (queue full), EMSGSIZE (above MTU), ENETDOWN
+            self.tx_drops += 1
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        # Closing the socket also drops its promiscuous membership.
+        if self.sock is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self.sock.fileno())
+            self.sock.close()
+            self.sock = None
+
+    def info(self) -> dict[str, Any]:
+        state = Path(f"/sys/class/net/{self.name}/operstate")
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "state": state.read_text().strip() if state.exists() else "gone",
+            "drops": self.tx_drops,
+        }
