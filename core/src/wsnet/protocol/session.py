@@ -251,11 +251,15 @@ class Session:
             self._fail_channel(ch, "ACCEPT for a channel the peer opened", events)
 
     def _on_data(self, frame: Frame, events: list[Event]) -> None:
+        n = len(frame.payload)
+        if n > self.limits.max_frame:  # the decoder allowed up to max_control for OPEN & co
+            raise ProtocolError(
+                f"DATA frame of {n} bytes exceeds max_frame {self.limits.max_frame}"
+            )
         ch = self._channels.get(frame.channel)
         if ch is None:
             self.stats.frames_ignored += 1
             return
-        n = len(frame.payload)
         ch.bytes_in += n
         if ch.kind == ChannelKind.DATAGRAM:
             events.append(DatagramReceived(ch.id, frame.payload))
