@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from typing import Any
 
@@ -225,3 +226,35 @@ def test_link_loss_mid_ping_recovers(
     res = ping(left, "10.81.0.2", 3)
     assert res.returncode == 0, res.stdout
     assert {p["name"] for p in a.ctl("listport")} == {"wst3", "link:b"}
+
+
+def test_plugin_commands_drive_a_node(
+    netns_pair: tuple[Netns, Netns], wsnet_node_factory: NodeFactory
+) -> None:
+    """`wsnet tap ...` and `wsnet netdev ...` (typer commands of the plugins) call the node."""
+    left, _ = netns_pair
+    a = wsnet_node_factory("a", netns=left, plugins=["tap", "netdev"])
+
+    def wsnet(*args: str) -> subprocess.CompletedProcess[str]:
+        return left.run(sys.executable, "-m", "wsnet", *args, "--ctlurl", a.ctlurl, check=False)
+
+    res = wsnet("tap", "add", "wst5", "--mtu", "1400", "--address", "10.82.0.1/24")
+    assert res.returncode == 0, res.stderr
+    assert "kind: tap" in res.stdout
+    listing = wsnet("tap", "list").stdout
+    assert "wst5" in listing
+    assert "1400" in listing
+    assert "10.82.0.1/24" in listing
+    assert wsnet("tap", "setif", "wst5", "--mtu", "1300").returncode == 0
+    assert a.ctl("listif")[0]["mtu"] == 1300
+    assert wsnet("netdev", "add", left.ifname).returncode == 0
+    assert {p["name"] for p in a.ctl("listport")} == {"wst5", left.ifname}
+    bad = wsnet("netdev", "add", "nosuch0")
+    assert bad.returncode == 1
+    assert (
+        bad.stderr.strip() == "wsnet netdev: addport: netdev nosuch0: no interface named 'nosuch0'"
+    )
+    assert wsnet("tap", "del", "wst5").returncode == 0
+    assert wsnet("netdev", "del", left.ifname).returncode == 0
+    assert a.ctl("listport") == []
+    assert left.ifname in left.run("ip", "-br", "link").stdout, "netdev del keeps the interface"
