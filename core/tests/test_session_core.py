@@ -312,3 +312,27 @@ def test_established_session_raises_only_protocol_error(
     with contextlib.suppress(ProtocolError):
         b.receive_message(message)
     b.data_to_send()  # whatever it queued is encodable
+
+
+def test_open_carries_ttl_for_relays() -> None:
+    a, b = pair()
+    a.open_channel(ChannelKind.STREAM, "svc", dst="far", ttl=7)
+    (req,) = pump(a, b)
+    assert isinstance(req, ChannelRequested)
+    assert req.request.ttl == 7
+    assert req.request.dst == "far"
+    a.open_channel(ChannelKind.DATAGRAM, "ether")
+    (req,) = pump(a, b)
+    assert req.request.ttl == 16  # type: ignore[union-attr]
+    assert req.request.kind == ChannelKind.DATAGRAM  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("ftype", list(FrameType))
+@pytest.mark.parametrize("payload", [b"", b"\x00\x01payload", bytes(range(256)) * 4])
+def test_frame_round_trip_every_type(ftype: FrameType, payload: bytes) -> None:
+    two = encode_frame(ftype, Flag.FIN, 0xFFFFFFFF, payload) + encode_frame(ftype, 0, 7, b"x")
+    first, second = decode_message(two, max_payload=4096)
+    assert (first.type, first.flags, first.channel, bytes(first.payload)) == (
+        ftype, Flag.FIN, 0xFFFFFFFF, payload,
+    )  # fmt: skip
+    assert (second.type, second.channel, bytes(second.payload)) == (ftype, 7, b"x")

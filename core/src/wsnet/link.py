@@ -39,6 +39,7 @@ from .protocol import (
     RoutesReceived,
     Session,
 )
+from .protocol.messages import DEFAULT_TTL
 
 if TYPE_CHECKING:
     from .node import Node
@@ -277,10 +278,11 @@ class Link:
         dst: str = "",
         src: str = "",
         args: dict[str, Any] | None = None,
+        ttl: int = DEFAULT_TTL,
     ) -> Channel:
         """Open a channel (0-RTT: data may follow before ACCEPT).  Raises ChannelError."""
-        cid = self.session.open_channel(kind, service, dst=dst, src=src, args=args)
-        req = OpenRequest(kind, service, src or self.node.name, dst, args or {})
+        cid = self.session.open_channel(kind, service, dst=dst, src=src, args=args, ttl=ttl)
+        req = OpenRequest(kind, service, src or self.node.name, dst, args or {}, ttl)
         self._wake.set()
         return self.new_channel(cid, req, local=True)
 

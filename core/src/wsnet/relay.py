@@ -41,6 +41,7 @@ async def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest) -
             src=req.src,
             args=req.args,
             dst="" if req.dst == out_link.peer else req.dst,
+            ttl=req.ttl - 1,
         )
         await out_ch.wait_accepted()
     except ChannelError as exc:

@@ -17,6 +17,7 @@ from .errors import CloseCode, ProtocolError
 
 PROTOCOL_NAME = "wsnet"
 PROTOCOL_VERSION = 1
+DEFAULT_TTL = 16  # hops an OPEN may take; each relay decrements it
 NODE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 _U16 = struct.Struct("!H")
@@ -48,7 +49,7 @@ class OpenRequest:
     src: str = ""  # node that opened the channel (differs from the link peer when relayed)
     dst: str = ""  # destination node; "" means the link peer itself
     args: dict[str, Any] = field(default_factory=dict)
-    ttl: int = 16  # relays decrement it and refuse at 0, so a routing loop cannot spin
+    ttl: int = DEFAULT_TTL  # relays decrement it and refuse at 1, so a routing loop cannot spin
 
 
 def _json_object(payload: memoryview, what: str) -> dict[str, Any]:
@@ -141,7 +142,7 @@ def decode_open(payload: memoryview) -> OpenRequest:
         src=obj.get("src", "") if isinstance(obj.get("src", ""), str) else "",
         dst=obj.get("dst", "") if isinstance(obj.get("dst", ""), str) else "",
         args=args,
-        ttl=obj["ttl"] if isinstance(obj.get("ttl"), int) else 16,
+        ttl=obj["ttl"] if isinstance(obj.get("ttl"), int) else DEFAULT_TTL,
     )
 
 

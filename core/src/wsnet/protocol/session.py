@@ -375,8 +375,12 @@ class Session:
         dst: str = "",
         src: str = "",
         args: dict[str, Any] | None = None,
+        ttl: int = m.DEFAULT_TTL,
     ) -> int:
-        """Open a channel towards ``service``; stream data may follow at once (0-RTT)."""
+        """Open a channel towards ``service``; stream data may follow at once (0-RTT).
+
+        ``ttl``: hops left; a relay passes on what it received minus one.
+        """
         if self.peer is None:
             raise ChannelError("link not established")
         if len(self._channels) >= min(self.limits.max_channels, self.peer.max_channels):
@@ -385,7 +389,7 @@ class Session:
         if cid > MAX_CHANNEL_ID:
             raise ChannelError("channel ids exhausted on this link")
         self._next_id += 2
-        req = OpenRequest(kind, service, src or self.node, dst, args or {})
+        req = OpenRequest(kind, service, src or self.node, dst, args or {}, ttl)
         self._queue(FrameType.OPEN, 0, cid, m.encode_open(req))
         send = self.peer.window if kind == ChannelKind.STREAM else 0
         self._channels[cid] = _Channel(cid, kind, service, True, send, self.limits.window)
