@@ -84,8 +84,7 @@ def bind(method: ControlMethod, params: Any) -> dict[str, Any]:
         if len(params) > len(names):
             raise RpcError(
                 INVALID_PARAMS,
-                f"{method.name} takes at most {len(names)} "
-                f"arguments ({', '.join(names) or 'none'})",
+                f"takes at most {len(names)} arguments ({', '.join(names) or 'none'})",
             )
         params = dict(zip(names, params, strict=False))
     if not isinstance(params, dict):
@@ -94,15 +93,14 @@ def bind(method: ControlMethod, params: Any) -> dict[str, Any]:
     if unknown and not takes_options:
         raise RpcError(
             INVALID_PARAMS,
-            f"{method.name}: unknown parameter {unknown[0]!r} "
-            f"(takes: {', '.join(names) or 'none'})",
+            f"unknown parameter {unknown[0]!r} (takes: {', '.join(names) or 'none'})",
         )
     bound = {name: params[name] for name in unknown}
     for name in names:
         if name in params:
             bound[name] = _convert(name, params[name], hints.get(name, Any))
         elif sig.parameters[name].default is inspect.Parameter.empty:
-            raise RpcError(INVALID_PARAMS, f"{method.name}: missing parameter {name!r}")
+            raise RpcError(INVALID_PARAMS, f"missing parameter {name!r}")
     return bound
 
 
