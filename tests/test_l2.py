@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -258,3 +259,29 @@ def test_plugin_commands_drive_a_node(
     assert wsnet("netdev", "del", left.ifname).returncode == 0
     assert a.ctl("listport") == []
     assert left.ifname in left.run("ip", "-br", "link").stdout, "netdev del keeps the interface"
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_interface_vanishing_under_a_netdev_port(
+    netns_pair: tuple[Netns, Netns], wsnet_node_factory: NodeFactory
+) -> None:
+    """The attached veth is deleted: the port reports it, the node does not spin on the fd."""
+    left, _ = netns_pair
+    a = wsnet_node_factory("a", netns=left, plugins=["netdev", "tap"])
+    left.run("ip", "link", "add", "wsdel0", "type", "veth", "peer", "name", "wsdel1")
+    left.run("ip", "link", "set", "wsdel0", "up")
+    a.ctl("addport", "netdev", "wsdel0")
+    left.run("ip", "link", "del", "wsdel0")
+    time.sleep(0.5)
+    assert a.proc is not None
+    before = _cpu_seconds(a.proc.pid)
+    time.sleep(2.0)
+    assert _cpu_seconds(a.proc.pid) - before < 0.5, "node busy-loops on a dead socket"
+    assert port(a, "wsdel0")["state"] != "up"
+    a.ctl("delport", "wsdel0")
+    a.ctl("addport", kind="tap", name="wst6")  # the node still works
+    assert [p["name"] for p in a.ctl("listport")] == ["wst6"]

@@ -47,7 +47,7 @@ class NetdevPort(Port):
             raise ValueError(f"netdev takes no options, got {', '.join(sorted(options))}")
         self.sock: socket.socket | None = None
         self.tx_drops = 0
-        self.rx_oversize = 0
+        self.error = ""
 
     async def start(self) -> None:
         index = ifindex(self.name)
@@ -73,11 +73,19 @@ class NetdevPort(Port):
                 frame, addr = recv(READ_SIZE)
             except BlockingIOError:
                 return
-            except OSError:  # the interface went away; delport cleans up
+            except OSError as exc:  # the interface went away: stop polling, delport cleans up
+                self._stop_reading(exc)
                 return
             if addr[2] == PACKET_OUTGOING:
                 continue
             self.deliver(memoryview(frame))
+
+    def _stop_reading(self, exc: OSError) -> None:
+        # A socket in error stays readable: without this the loop would spin on it.
+        self.error = exc.strerror or str(exc)
+        if self.sock is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self.sock.fileno())
 
     def send(self, frame: memoryview) -> bool:
         if self.sock is None:
@@ -102,6 +110,8 @@ class NetdevPort(Port):
         return {
             "kind": self.kind,
             "name": self.name,
-            "state": state.read_text().strip() if state.exists() else "gone",
+            "state": f"error: {self.error}"
+            if self.error
+            else (state.read_text().strip() if state.exists() else "gone"),
             "drops": self.tx_drops,
         }

@@ -69,8 +69,10 @@ class TapPort(Port):
                 frame = os.read(self.fd, READ_SIZE)
             except BlockingIOError:
                 return
-            except OSError:
+            except OSError:  # the device is gone or broken: stop polling, or the loop spins
                 self.rx_errors += 1
+                with contextlib.suppress(Exception):
+                    asyncio.get_running_loop().remove_reader(self.fd)
                 return
             deliver(memoryview(frame))
 
@@ -108,7 +110,7 @@ class TapPort(Port):
         return {
             "kind": self.kind,
             "name": self.name,
-            "state": "up" if self.dev is not None else "closed",
+            "state": "closed" if self.dev is None else "error" if self.rx_errors else "up",
             "drops": self.tx_drops,
         }
 
