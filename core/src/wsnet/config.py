@@ -22,6 +22,12 @@ from .stash import Stash
 T = TypeVar("T")
 _MISSING: Any = object()
 CORE_SECTIONS = ("node", "listen", "dial", "control", "keepalive", "reconnect", "limits")
+DIAL_KEYS = frozenset({"url", "peer"})  # the keys of a [[dial]] entry the core itself reads
+# Transport options a [[dial]] entry may carry besides DIAL_KEYS: the one list of them, read
+# by Config.check_unclaimed.  It starts with those of the built-in ws/wss transport
+# (builtin/ws_transport.py); a transport plugin adds its own with DIAL_OPTIONS.update(...)
+# at import or in wsnet_configure, both of which happen before that check.
+DIAL_OPTIONS: set[str] = {"ca_file", "insecure", "headers"}
 
 
 class Section:
@@ -80,7 +86,14 @@ class Section:
 
     def tables(self, key: str) -> list[Section]:
         """An array of tables ([[key]] in TOML)."""
-        value = self._get(key, [], (list,), f"an array of tables ([[{key}]])")
+        # At the top level a key is a table's name: say [dial], as the file spells it.
+        label = key if self.path else f"[{key}]"
+        if isinstance(self.data.get(key), dict):
+            raise self.error(label, f"expected an array of tables ([[{key}]]), got a table")
+        try:
+            value = self._get(key, [], (list,), f"an array of tables ([[{key}]])")
+        except ConfigError as exc:
+            raise self.error(label, exc.detail) from None
         out = []
         for i, item in enumerate(value, 1):
             if not isinstance(item, dict):
@@ -162,6 +175,7 @@ class Config:
     stash: Stash = field(default_factory=Stash)
     _claimed: set[str] = field(default_factory=set)
     _sections: dict[str, Section] = field(default_factory=dict)
+    _dial_sections: list[Section] = field(default_factory=list)
 
     def section(self, name: str) -> Section:
         """The table [name] for a plugin to validate; an empty one if absent."""
@@ -174,6 +188,10 @@ class Config:
         return self._sections[name]
 
     def check_unclaimed(self, loaded: list[str], installed: list[str]) -> None:
+        """Reject sections and [[dial]] options that no loaded part reads (after configure)."""
+        for dial in self._dial_sections:
+            dial._seen.update(DIAL_KEYS | DIAL_OPTIONS)
+            dial.done()
         for name in self.raw:
             if name not in CORE_SECTIONS and name not in self._claimed:
                 raise ConfigError(
@@ -203,7 +221,8 @@ def parse(raw: Mapping[str, Any], source: str) -> Config:
             raise root.error(f"[{key}]", f"expected a table, got {value!r}")
     _parse_node(root.table("node"), cfg)
     _parse_listen(raw, root, cfg)
-    cfg.dial = [_parse_dial(s) for s in root.tables("dial")]
+    cfg._dial_sections = root.tables("dial")
+    cfg.dial = [_parse_dial(s) for s in cfg._dial_sections]
     _parse_control(root.table("control"), cfg)
     _parse_keepalive(root.table("keepalive"), cfg)
     _parse_reconnect(root.table("reconnect"), cfg)
@@ -244,7 +263,9 @@ def _parse_dial(s: Section) -> DialConfig:
     if not url.startswith(("ws://", "wss://")) and "://" not in url:
         raise s.error("url", f"expected a ws:// or wss:// URL, got {url!r}")
     peer = s.get_str("peer", "")
-    options = {k: v for k, v in s.data.items() if k not in ("url", "peer")}
+    # The options belong to the transport; unknown ones are rejected by check_unclaimed,
+    # once plugins (which may add transports and options) are loaded.
+    options = {k: v for k, v in s.data.items() if k not in DIAL_KEYS}
     return DialConfig(url=url, peer=peer, options=options)
 
 

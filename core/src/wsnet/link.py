@@ -126,6 +126,13 @@ class Link:
                 self._dispatch(await self._receive_once())
         except LinkClosed as exc:
             self.close_code, self.close_reason = exc.code, exc.reason
+        except asyncio.CancelledError:
+            # Cancelled because the node is shutting down (Runtime.aclose cancels the
+            # diallers that run this link): tell the peer why, not an empty reason.
+            if not self._closing and self.node.closing_reason:
+                self.close_code = CloseCode.GOING_AWAY
+                self.close_reason = self.node.closing_reason
+            raise
         finally:
             await self._teardown()
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .channel import Channel
@@ -60,6 +60,9 @@ class Node:
         self.components: list[Component] = []
         self.listen_url = ""
         self.control_url = ""
+        # Set when the node shuts down: links whose task is cancelled close with this
+        # reason (code 1001) instead of an empty one.
+        self.closing_reason = ""
         self._link_ids = itertools.count(1)
         self._by_peer: dict[str, Link] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -77,8 +80,8 @@ class Node:
                 raise WsnetError(f"two plugins provide the port kind {cls.kind!r}")
             self.port_types[cls.kind] = cls
         self.authenticators = list(_flat(hook.wsnet_register_authenticators(node=self)))
-        # pluggy calls later-registered plugins first; reverse so later plugins win.
-        for tr in reversed(list(_flat(hook.wsnet_register_transports(node=self)))):
+        # In plugin order, so a later plugin's transport replaces an earlier one's scheme.
+        for tr in _flat(hook.wsnet_register_transports(node=self)):
             for scheme in tr.schemes:
                 self.transports[scheme] = tr
         self.observers = list(_flat(hook.wsnet_register_observers(node=self)))
@@ -298,8 +301,14 @@ class Node:
         }
 
 
-def _flat(results: Iterable[Iterable[Any] | None]) -> list[Any]:
-    return [item for res in results if res for item in res]
+def _flat(results: Sequence[Iterable[Any] | None]) -> list[Any]:
+    """Flatten one hook call's per-plugin results into plugin load order.
+
+    pluggy calls (and so lists) the last-registered plugin first; reversing the
+    per-plugin lists puts the builtin modules (registered first) first and keeps
+    each plugin's own items in the order it returned them.
+    """
+    return [item for res in reversed(results) if res for item in res]
 
 
 __all__ = ["DialConfig", "Node"]

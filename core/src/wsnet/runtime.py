@@ -17,6 +17,7 @@ from .errors import WsnetError
 from .events import NodeStarted
 from .node import Node
 from .plugins import Plugins
+from .protocol import CloseCode
 from .server import link_app
 from .stash import StashKey
 
@@ -94,9 +95,13 @@ class Runtime:
         return bool(found)
 
     async def aclose(self) -> None:
-        await self.node.cancel_tasks()  # diallers first: nothing reconnects while closing
+        reason = f"node {self.node.name} shutting down"
+        # Diallers are cancelled first so nothing reconnects while closing; their links are
+        # torn down by that cancellation and take the close reason from the node.
+        self.node.closing_reason = reason
+        await self.node.cancel_tasks()
         for link in list(self.node.links.values()):
-            await link.close(1001, f"node {self.node.name} shutting down")
+            await link.close(CloseCode.GOING_AWAY, reason)
         for comp in reversed(self._started):
             try:
                 await comp.aclose()
