@@ -247,6 +247,7 @@ def _parse_listen(raw: Mapping[str, Any], root: Section, cfg: Config) -> None:
     s = root.table("listen")
     if not s.get_bool("enabled", True):
         cfg.listen = None
+        s._seen.update(("host", "port", "path"))  # kept for when it is enabled again
         s.done()
         return
     path = s.get_str("path", "/wsnet")

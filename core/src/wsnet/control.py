@@ -54,6 +54,8 @@ def _convert(name: str, value: Any, annotation: Any) -> Any:
             if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(value)
+        if annotation in (int, float) and isinstance(value, bool):
+            raise ValueError(value)  # JSON true is not the number 1
         if annotation in (int, float, str):
             return annotation(value)
     except (TypeError, ValueError):

@@ -50,7 +50,7 @@ class RoutingTable:
         best: dict[str, Route] = {}
         for link_id in sorted(self._peers):
             peer = self._peers[link_id]
-            candidates = {peer: 0, **self._adverts[link_id]}
+            candidates = {**self._adverts[link_id], peer: 0}  # the link itself wins
             for node, hops in candidates.items():
                 total = hops + 1
                 if node == self.self_name or total > MAX_HOPS or hops < 0:

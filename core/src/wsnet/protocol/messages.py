@@ -18,7 +18,7 @@ from .errors import CloseCode, ProtocolError
 PROTOCOL_NAME = "wsnet"
 PROTOCOL_VERSION = 1
 DEFAULT_TTL = 16  # hops an OPEN may take; each relay decrements it
-NODE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+NODE_NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")  # \Z: no trailing newline
 
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
@@ -55,11 +55,17 @@ class OpenRequest:
 def _json_object(payload: memoryview, what: str) -> dict[str, Any]:
     try:
         value = json.loads(bytes(payload).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    # RecursionError: a peer can nest 60 KB of "[" in a control frame; it must close
+    # the link as a protocol error, not escape as an unhandled exception.
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ProtocolError(f"{what}: payload is not UTF-8 JSON ({exc})") from None
     if not isinstance(value, dict):
         raise ProtocolError(f"{what}: payload is not a JSON object")
     return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _field(obj: dict[str, Any], key: str, kind: type, what: str) -> Any:
@@ -142,7 +148,7 @@ def decode_open(payload: memoryview) -> OpenRequest:
         src=obj.get("src", "") if isinstance(obj.get("src", ""), str) else "",
         dst=obj.get("dst", "") if isinstance(obj.get("dst", ""), str) else "",
         args=args,
-        ttl=obj["ttl"] if isinstance(obj.get("ttl"), int) else DEFAULT_TTL,
+        ttl=obj["ttl"] if _is_int(obj.get("ttl")) else DEFAULT_TTL,
     )
 
 
