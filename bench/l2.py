@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from wsnet.testing import remove_netns
+
 from .results import Result, best_of, set_ratio
 
 NS = (f"wsnb-{os.getpid()}-a", f"wsnb-{os.getpid()}-b")
@@ -48,18 +50,7 @@ def namespaces() -> Iterator[None]:
         yield
     finally:
         for ns in NS:
-            _remove(ns)
-
-
-def _remove(ns: str) -> None:
-    """Kill whatever still runs in ``ns``, then delete it (its veth end goes with it)."""
-    pids = subprocess.run(
-        ["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=10
-    ).stdout.split()
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.kill(int(pid), 9)
-    subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+            remove_netns(ns)
 
 
 def iperf3(server_ns: str, client_ns: str, ip: str, seconds: int) -> float:
