@@ -98,15 +98,25 @@ def run(repeat: int, quick: bool) -> list[Result]:
             deadline = time.monotonic() + 20
             while not _ctl(NS[1], "links") and time.monotonic() < deadline:
                 time.sleep(0.2)
-            for ns, addr in zip(NS, TAPS, strict=True):
-                if _ctl(ns, "addport", "tap", "wsb0", f"address={addr}/24") is None:
-                    raise RuntimeError(f"addport tap failed in {ns}")
+            _taps("offload=on")
             tap = [iperf3(NS[1], NS[0], TAPS[1], seconds) for _ in range(repeat)]
+            _taps("offload=off")
+            plain = [iperf3(NS[1], NS[0], TAPS[1], seconds) for _ in range(repeat)]
         finally:
             for proc in nodes:
                 proc.terminate()
                 proc.wait(timeout=10)
     veth = best_of("l2.veth_iperf3", "Mbit/s", base, extra={"seconds": seconds})
-    wsnet = best_of("l2.tap_iperf3", "Mbit/s", tap, extra={"seconds": seconds})
+    wsnet = best_of("l2.tap_iperf3", "Mbit/s", tap, extra={"seconds": seconds, "offload": True})
+    slow = best_of("l2.tap_iperf3_no_offload", "Mbit/s", plain, extra={"seconds": seconds})
     set_ratio(wsnet, veth)
-    return [veth, wsnet]
+    set_ratio(slow, veth)
+    return [veth, wsnet, slow]
+
+
+def _taps(offload: str) -> None:
+    """(Re)create the TAP port in both namespaces with the given offload setting."""
+    for ns, addr in zip(NS, TAPS, strict=True):
+        _ctl(ns, "delport", "wsb0")  # absent the first time: fine
+        if _ctl(ns, "addport", "tap", "wsb0", f"address={addr}/24", offload) is None:
+            raise RuntimeError(f"addport tap {offload} failed in {ns}")

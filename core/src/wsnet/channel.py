@@ -302,6 +302,16 @@ class DatagramChannel(_Base):
     def close(self) -> None:
         self.abort(ResetCode.CLOSED, "closed")
 
+    def deliver_to(self, callback: Callable[[memoryview], object]) -> None:
+        """Hand every datagram to ``callback`` from now on, first those already queued.
+
+        Datagrams that came with the OPEN (0-RTT) are queued before the service runs;
+        without this they would wait in the queue for a recv() that never comes.
+        """
+        self.on_datagram = callback
+        while self._queue:
+            callback(self._queue.popleft())
+
     def _feed(self, data: memoryview) -> None:
         self.bytes_in += len(data)
         if self.on_datagram is not None:

@@ -138,6 +138,10 @@ class Port(ABC):
         self.name = name
         self.options = options
         self.deliver = deliver  # the switch's ingress: call with each received frame
+        # True (set before start() returns) when every frame this port delivers and
+        # every frame send() gets starts with a 10-byte virtio-net header (IFF_VNET_HDR,
+        # PACKET_VNET_HDR): TSO/GSO super-frames then cross the switch whole.
+        self.vnet_hdr = False
 
     @abstractmethod
     async def start(self) -> None: ...

@@ -19,7 +19,7 @@ from ..interfaces import ChannelContext, Component, ControlMethod, Observer, Ser
 from ..node import Node
 from ..protocol import ChannelKind, ResetCode
 from ..stash import StashKey
-from ..switch.l2 import ETHER_SERVICE, L2, PortSpec, SwitchConfig
+from ..switch.l2 import ETHER_SERVICE, L2, VNET_CAPABILITY, PortSpec, SwitchConfig
 
 CONFIG: StashKey[SwitchConfig] = StashKey("switch.config")
 L2_KEY: StashKey[L2] = StashKey("switch.l2")
@@ -38,6 +38,7 @@ def wsnet_configure(config: Config) -> None:
         ageing=s.get_float("ageing", 300.0),
         forward_between_links=s.get_bool("forward_between_links", False),
         links=s.get_bool("links", True),
+        offload=s.get_bool("offload", True),
         ports=[_port_spec(p) for p in s.tables("port")],
     )
     s.done()
@@ -147,6 +148,9 @@ async def _add_client(node: Node, url: str, options: dict[str, Any]) -> dict[str
 
 
 def wsnet_register_services(node: Node) -> Iterable[Service]:
+    if node.config.stash.get(CONFIG, SwitchConfig()).offload:
+        # Announced in HELLO; called before any link exists, so every link sees it.
+        node.capabilities += (VNET_CAPABILITY,)
     return [EtherService(node)]
 
 

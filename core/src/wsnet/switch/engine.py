@@ -6,6 +6,11 @@ came in on; a known destination on the ingress port is filtered.  Split
 horizon: unless ``forward_between_links`` is set (the hub of a star), a frame
 that came from a link is flooded only to local ports, never to another link,
 so that any full mesh of nodes is loop-free.
+
+Offloads: a port with ``vnet`` set sends and receives each frame behind a
+virtio-net header (see vnet.py), so 64 KiB TCP super-frames cross the switch
+whole.  A frame from such a port to a plain port is turned into plain frames
+(checksum finished, TSO cut into segments) on the way out, only there.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .fdb import DEFAULT_AGEING, Fdb, format_mac
+from .vnet import VNET_HDR_LEN, ZERO_HDR, VnetError, plain_frames
 
 ETH_HEADER = 14
 Sender = Callable[[memoryview], bool]
@@ -33,19 +39,38 @@ class SwitchPort:
         "send",
         "tx_bytes",
         "tx_frames",
+        "vnet",
     )
 
-    def __init__(self, name: str, kind: str, send: Sender, *, is_link: bool = False) -> None:
+    def __init__(
+        self, name: str, kind: str, send: Sender, *, is_link: bool = False, vnet: bool = False
+    ) -> None:
         self.name = name
         self.kind = kind
         self.send = send  # egress; returns False when the frame was dropped
         self.is_link = is_link
+        self.vnet = vnet  # frames in and out carry a virtio-net header
         self.rx_frames = self.rx_bytes = self.tx_frames = self.tx_bytes = self.drops = 0
 
-    def output(self, frame: memoryview) -> None:
-        if self.send(frame):
+    def output(self, frame: memoryview, vnet: bool) -> None:
+        """Send ``frame`` (with a virtio-net header when ``vnet``) in this port's format."""
+        if vnet == self.vnet:
+            self._count(self.send(frame), len(frame) - (VNET_HDR_LEN if vnet else 0))
+        elif self.vnet:  # a plain frame to an offload port: "nothing to do" header
+            self._count(self.send(memoryview(ZERO_HDR + frame)), len(frame))
+        else:
+            try:
+                frames = plain_frames(frame)
+            except VnetError:
+                self.drops += 1
+                return
+            for plain in frames:
+                self._count(self.send(memoryview(plain)), len(plain))
+
+    def _count(self, sent: bool, size: int) -> None:
+        if sent:
             self.tx_frames += 1
-            self.tx_bytes += len(frame)
+            self.tx_bytes += size
         else:
             self.drops += 1
 
@@ -88,32 +113,34 @@ class Switch:
 
     def ingress(self, port: SwitchPort, frame: memoryview) -> None:
         """Forward one frame received on ``port``.  Called per packet: keep it lean."""
-        if len(frame) < ETH_HEADER:
+        vnet = port.vnet
+        eth = VNET_HDR_LEN if vnet else 0
+        if len(frame) < eth + ETH_HEADER:
             self.runts += 1
             port.drops += 1
             return
         port.rx_frames += 1
-        port.rx_bytes += len(frame)
-        src = bytes(frame[6:12])
+        port.rx_bytes += len(frame) - eth  # Ethernet bytes, header or not
+        src = bytes(frame[eth + 6 : eth + 12])
         if src[0] & 1:
             self.bad_source += 1
             port.drops += 1
             return
         self.fdb.learn(src, port)
-        if not frame[0] & 1:
-            out = self.fdb.lookup(bytes(frame[0:6]))
+        if not frame[eth] & 1:
+            out = self.fdb.lookup(bytes(frame[eth : eth + 6]))
             if out is not None:
                 if out is not port and out.name in self.ports:
-                    out.output(frame)
+                    out.output(frame, vnet)
                 return
-        self._flood(port, frame)
+        self._flood(port, frame, vnet)
 
-    def _flood(self, ingress: SwitchPort, frame: memoryview) -> None:
+    def _flood(self, ingress: SwitchPort, frame: memoryview, vnet: bool) -> None:
         from_link = ingress.is_link and not self.forward_between_links
         for port in list(self.ports.values()):
             if port is ingress or (from_link and port.is_link):
                 continue
-            port.output(frame)
+            port.output(frame, vnet)
 
     def fdb_info(self) -> list[dict[str, Any]]:
         return [

@@ -2,9 +2,10 @@
 
 The socket sees every frame of the interface, including the ones it sends
 itself (PACKET_OUTGOING); those are skipped, or the switch would learn its own
-egress and loop.  The kernel may hand over GRO/TSO super-frames larger than the
-MTU: they are dropped and counted (turn offloads off on the attached interface,
-see docs/l2.md).
+egress and loop.  With PACKET_VNET_HDR (option ``offload``, on by default) each
+frame carries a virtio-net header both ways: the GRO/TSO super-frames the kernel
+hands a packet socket (larger than the MTU, checksum pending) then cross the
+switch whole and are segmented where they leave, instead of being unusable.
 """
 
 from __future__ import annotations
@@ -24,9 +25,22 @@ SOL_PACKET = 263
 PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_PROMISC = 1
 PACKET_OUTGOING = 4
+PACKET_VNET_HDR = 15
 PACKET_IGNORE_OUTGOING = 23  # Linux 4.20+: the kernel skips our own frames for us
 READ_BATCH = 64
-READ_SIZE = 65536
+READ_SIZE = 10 + 65536 + 18  # virtio-net header + the largest super-frame with tags
+
+
+def parse_bool(value: Any) -> bool:
+    """A TOML boolean or a word from `wsnet ctl addport netdev veth0 offload=off`."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("true", "on", "yes", "1"):
+        return True
+    if word in ("false", "off", "no", "0"):
+        return False
+    raise ValueError(f"option 'offload': expected true or false, got {value!r}")
 
 
 def ifindex(name: str) -> int:
@@ -43,8 +57,10 @@ class NetdevPort(Port):
         self, name: str, options: Mapping[str, Any], deliver: Callable[[memoryview], None]
     ) -> None:
         super().__init__(name, options, deliver)
-        if options:
-            raise ValueError(f"netdev takes no options, got {', '.join(sorted(options))}")
+        unknown = sorted(set(options) - {"offload"})
+        if unknown:
+            raise ValueError(f"unknown option {unknown[0]!r} (netdev takes: offload)")
+        self.offload = parse_bool(options.get("offload", True))
         self.sock: socket.socket | None = None
         self.tx_drops = 0
         self.error = ""
@@ -58,6 +74,9 @@ class NetdevPort(Port):
             sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
             with contextlib.suppress(OSError):
                 sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
+            if self.offload:
+                sock.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+                self.vnet_hdr = True
             sock.setblocking(False)
             asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
         except BaseException:

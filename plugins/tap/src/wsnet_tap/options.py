@@ -15,7 +15,7 @@ from typing import Any
 
 IFNAMSIZ = 16  # the kernel's limit, including the terminating NUL
 _MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
-KNOWN = ("mtu", "mac", "address")
+KNOWN = ("mtu", "mac", "address", "offload")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,7 @@ class TapOptions:
     mtu: int = 1500
     mac: str = ""  # empty: the kernel picks a random locally administered address
     address: str = ""  # optional IP address with prefix, e.g. 10.0.0.1/24
+    offload: bool = True  # IFF_VNET_HDR + TSO/checksum offload (64 KiB frames)
 
 
 def validate_ifname(name: str) -> str:
@@ -52,7 +53,20 @@ def parse_options(options: Mapping[str, Any]) -> TapOptions:
     address = str(options.get("address", ""))
     if address:
         parse_address(address)
-    return TapOptions(mtu, mac.lower(), address)
+    offload = parse_bool("offload", options.get("offload", True))
+    return TapOptions(mtu, mac.lower(), address, offload)
+
+
+def parse_bool(key: str, value: Any) -> bool:
+    """A TOML boolean, or the words `wsnet ctl addport tap t0 offload=off` may carry."""
+    if isinstance(value, bool):
+        return value
+    words = {"true": True, "on": True, "yes": True, "1": True,
+             "false": False, "off": False, "no": False, "0": False}  # fmt: skip
+    word = str(value).strip().lower()
+    if word not in words:
+        raise ValueError(f"option {key!r}: expected true or false, got {value!r}")
+    return words[word]
 
 
 def parse_mtu(value: Any) -> int:

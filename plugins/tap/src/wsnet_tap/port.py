@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import subprocess
 from collections.abc import Callable, Mapping
@@ -21,7 +22,13 @@ from wsnet import Port
 from .options import interface_exists, parse_address, parse_mtu, parse_options, validate_ifname
 
 READ_BATCH = 64  # frames taken per wake-up: fair to other fds, few loop iterations
-READ_SIZE = 65536 + 14  # the largest frame a TAP can hand us (MTU up to 64 KiB)
+VNET_HDR_LEN = 10  # struct virtio_net_hdr, in front of each frame with IFF_VNET_HDR
+READ_SIZE = VNET_HDR_LEN + 65536 + 18  # the largest frame a TAP can hand us, header and tags
+# linux/if_tun.h: which offloads we accept on read.  Checksum + TSO4/6: the kernel then
+# hands us TCP super-frames of up to 64 KiB with a pending checksum instead of
+# MTU-sized frames, and the switch carries them whole (or segments them for a plain port).
+TUNSETOFFLOAD = 0x400454D0
+TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6 = 0x01, 0x02, 0x04
 
 
 class TapPort(Port):
@@ -37,6 +44,8 @@ class TapPort(Port):
         self.fd = -1
         self.rx_errors = 0
         self.tx_drops = 0
+        self.oversize = 0
+        self.max_len = 0  # largest frame send() passes on: MTU + Ethernet header + VLAN tag
 
     async def start(self) -> None:
         problem = validate_ifname(self.name)
@@ -46,11 +55,18 @@ class TapPort(Port):
             raise ValueError(f"an interface named {self.name!r} already exists")
         if self.name in self.registry:
             raise ValueError(f"TAP {self.name!r} is already a port")
-        self.dev = pytun.TunTapDevice(name=self.name, flags=pytun.IFF_TAP | pytun.IFF_NO_PI)
+        flags = pytun.IFF_TAP | pytun.IFF_NO_PI
+        if self.opts.offload:
+            flags |= pytun.IFF_VNET_HDR
+        self.dev = pytun.TunTapDevice(name=self.name, flags=flags)
         try:
             self.fd = self.dev.fileno()
             os.set_blocking(self.fd, False)
+            if self.opts.offload:
+                fcntl.ioctl(self.fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)
+                self.vnet_hdr = True
             self.dev.mtu = self.opts.mtu
+            self._set_max_len(self.opts.mtu)
             if self.opts.mac:
                 self.dev.hwaddr = bytes.fromhex(self.opts.mac.replace(":", ""))
             self.dev.up()
@@ -76,12 +92,31 @@ class TapPort(Port):
                 return
             deliver(memoryview(frame))
 
+    def _set_max_len(self, mtu: int) -> None:
+        self.max_len = mtu + 18 + (VNET_HDR_LEN if self.vnet_hdr else 0)
+
     def send(self, frame: memoryview) -> bool:
+        # A TAP takes any frame written to it, MTU or not; a switch port must not pass
+        # giants on.  Super-frames (GSO type set) are meant to be big: the kernel cuts them.
+        size = len(frame)
+        if size > self.max_len and not (self.vnet_hdr and frame[1]) and self._oversize(size):
+            return False
         try:
             os.write(self.fd, frame)
         except OSError:  # EAGAIN: queue full; EINVAL: bigger than the MTU; EIO: device down
             self.tx_drops += 1
             return False
+        return True
+
+    def _oversize(self, size: int) -> bool:
+        """Count a giant, unless the MTU was raised behind our back (``ip link``)."""
+        mtu = read_sys(self.name, "mtu")  # absent when the TAP was moved to another netns
+        if mtu.isdigit():
+            self._set_max_len(int(mtu))
+        if size <= self.max_len:
+            return False
+        self.oversize += 1
+        self.tx_drops += 1
         return True
 
     async def aclose(self) -> None:
@@ -102,6 +137,7 @@ class TapPort(Port):
     async def setif(self, address: str = "", mtu: Any = None) -> None:
         if mtu is not None:
             self.dev.mtu = parse_mtu(mtu)
+            self._set_max_len(self.dev.mtu)
         if address:
             parse_address(address)
             await set_address(self.name, address)
@@ -112,6 +148,8 @@ class TapPort(Port):
             "name": self.name,
             "state": "closed" if self.dev is None else "error" if self.rx_errors else "up",
             "drops": self.tx_drops,
+            "oversize": self.oversize,
+            "offload": self.vnet_hdr,
         }
 
     def interface(self) -> dict[str, Any]:
