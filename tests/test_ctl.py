@@ -117,24 +117,40 @@ def test_control_port_refuses_non_loopback(tmp_path: Path) -> None:
 
 
 def test_remote_control_when_allowed(netns_pair: tuple[Netns, Netns], tmp_path: Path) -> None:
-    """With allow_remote the API answers on a namespace address, from the other namespace."""
+    """With allow_remote the API answers on a namespace address, from the other namespace;
+    by default it is on loopback only: not reachable at that address, from either side."""
     left, right = netns_pair
-    port = 7867
+    port, default_port = 7867, 7868
     node = left.popen(
         sys.executable, "-m", "wsnet", "run", "--name", "remote", "--listen", "none",
         "--ctl-host", left.ip, "--ctl-port", str(port), "--ctl-allow-remote",
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    local = left.popen(
+        sys.executable, "-m", "wsnet", "run", "--name", "local", "--listen", "none",
+        "--ctl-port", str(default_port),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     try:
         url = f"http://{left.ip}:{port}/rpc"
 
-        def status() -> str:
-            res = right.run(
+        def status(ns: Netns, url: str) -> subprocess.CompletedProcess[str]:
+            return ns.run(
                 sys.executable, "-m", "wsnet", "ctl", "--ctlurl", url, "status", check=False
             )
-            return res.stdout
 
-        assert "node: remote" in wait_until(status, timeout=20, interval=0.3, what="remote ctl")
+        assert "node: remote" in wait_until(
+            lambda: status(right, url).stdout, timeout=20, interval=0.3, what="remote ctl"
+        )
+        loopback = f"http://127.0.0.1:{default_port}/rpc"
+        assert "node: local" in wait_until(
+            lambda: status(left, loopback).stdout, timeout=20, interval=0.3, what="local ctl"
+        )
+        for ns in (right, left):
+            res = status(ns, f"http://{left.ip}:{default_port}/rpc")
+            assert res.returncode == 1
+            assert "Connection refused" in res.stderr
     finally:
-        node.kill()
-        node.wait(timeout=10)
+        for proc in (node, local):
+            proc.kill()
+            proc.wait(timeout=10)

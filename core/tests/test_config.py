@@ -169,9 +169,9 @@ def test_core_section_must_be_a_table(section: str) -> None:
 @pytest.mark.parametrize(
     ("section", "known"),
     [
-        ("listen", "enabled, host, path, port"),
+        ("listen", "enabled, host, path, port, tls_cert, tls_key"),
         ("node", "name, plugins"),
-        ("control", "allow_remote, enabled, host, port"),
+        ("control", "allow_remote, enabled, host, htpasswd, port, tls_cert, tls_key"),
         ("keepalive", "hello_timeout, interval, timeout"),
         ("reconnect", "factor, initial, max"),
         ("limits", "datagram_backlog, max_channels, max_frame, max_message, window"),

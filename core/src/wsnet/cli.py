@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,7 +14,7 @@ import typer
 from . import __version__
 from .config import Config, DialConfig, ListenConfig, host_port, is_loopback, load_file, parse
 from .config import Section as _Section
-from .ctl import DEFAULT_URL, CtlError, build_params, call, render
+from .ctl import DEFAULT_URL, PASSWORD_ENV, CtlError, CtlOptions, build_params, call, render
 from .errors import ConfigError, PluginError, WsnetError
 from .plugins import Plugins, describe_installed, installed, load, load_for_cli
 from .protocol import NODE_NAME_RE
@@ -53,9 +55,9 @@ def build_config(
             cfg.listen = None
         else:
             host, port = host_port(flags, "--listen", listen)
-            cfg.listen = ListenConfig(host, port, (cfg.listen or ListenConfig()).path)
+            cfg.listen = dataclasses.replace(cfg.listen or ListenConfig(), host=host, port=port)
     if path is not None and cfg.listen is not None:
-        cfg.listen = ListenConfig(cfg.listen.host, cfg.listen.port, path)
+        cfg.listen = dataclasses.replace(cfg.listen, path=path)
     for url in dial:
         if not url.startswith(("ws://", "wss://")):
             raise flags.error("--dial", f"expected a ws:// or wss:// URL, got {url!r}")
@@ -69,8 +71,79 @@ def build_config(
                 "--ctl-allow-remote to expose the control API",
             )
         port = ctl_port if ctl_port is not None else cfg.control.port
-        cfg.control = type(cfg.control)(host, port, cfg.control.enabled)
+        cfg.control = dataclasses.replace(cfg.control, host=host, port=port)
     return cfg
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TlsFlags:
+    """The TLS and control-API protection flags of `wsnet run`."""
+
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    ca_file: str | None = None
+    insecure: bool = False
+    cert: str | None = None
+    key: str | None = None
+    ctl_tls_cert: str | None = None
+    ctl_tls_key: str | None = None
+    ctl_htpasswd: str | None = None
+
+
+def apply_tls_flags(cfg: Config, f: TlsFlags, dial_urls: list[str]) -> None:
+    """Put the TLS flags on top of ``cfg``; errors name the flag and the file."""
+    from .config import check_htpasswd
+    from .tls import TlsFileError, client_context, server_context
+
+    flags = _Section({}, "command line", "")
+
+    def server_pair(cert: str | None, key: str | None, names: tuple[str, str]) -> None:
+        if (cert is None) != (key is None):
+            raise flags.error(
+                names[1] if cert else names[0], f"required with {names[0] if cert else names[1]}"
+            )
+        if cert is not None and key is not None:
+            try:
+                server_context(cert, key)
+            except TlsFileError as exc:
+                raise flags.error(names[exc.role == "key"], str(exc)) from None
+
+    server_pair(f.tls_cert, f.tls_key, ("--tls-cert", "--tls-key"))
+    if f.tls_cert is not None and f.tls_key is not None:
+        if cfg.listen is None:
+            raise flags.error("--tls-cert", "this node does not listen (--listen none)")
+        cfg.listen = dataclasses.replace(cfg.listen, tls_cert=f.tls_cert, tls_key=f.tls_key)
+    server_pair(f.ctl_tls_cert, f.ctl_tls_key, ("--ctl-tls-cert", "--ctl-tls-key"))
+    if f.ctl_tls_cert is not None and f.ctl_tls_key is not None:
+        cfg.control = dataclasses.replace(
+            cfg.control, tls_cert=f.ctl_tls_cert, tls_key=f.ctl_tls_key
+        )
+    if f.ctl_htpasswd is not None:
+        check_htpasswd(f.ctl_htpasswd, flags, "--ctl-htpasswd")
+        cfg.control = dataclasses.replace(cfg.control, htpasswd=f.ctl_htpasswd)
+    options = {
+        k: v for k, v in (("ca_file", f.ca_file), ("cert_file", f.cert), ("key_file", f.key)) if v
+    } | ({"insecure": True} if f.insecure else {})
+    if not options:
+        return
+    if not dial_urls:
+        flag = {"ca_file": "--ca-file", "cert_file": "--cert", "key_file": "--key"}
+        raise flags.error(
+            flag.get(next(iter(options)), "--insecure"),
+            "applies to --dial URLs and none is given (in a config file, set it per [[dial]])",
+        )
+    if f.key and not f.cert:
+        raise flags.error("--key", "needs --cert (the client certificate)")
+    try:
+        client_context(ca_file=f.ca_file or "", cert_file=f.cert or "", key_file=f.key or "")
+    except TlsFileError as exc:
+        raise flags.error(
+            {"ca": "--ca-file", "cert": "--cert", "key": "--key"}[exc.role], str(exc)
+        ) from None
+    # The --dial entries are the last ones (build_config appends them after the file's).
+    for i in range(len(cfg.dial) - len(dial_urls), len(cfg.dial)):
+        entry = cfg.dial[i]
+        cfg.dial[i] = dataclasses.replace(entry, options={**entry.options, **options})
 
 
 @app.command()
@@ -84,6 +157,25 @@ def run(
     ctl_host: Annotated[str | None, typer.Option(help="control API address")] = None,
     ctl_port: Annotated[int | None, typer.Option(help="control API port")] = None,
     ctl_allow_remote: Annotated[bool, typer.Option(help="allow a non-loopback --ctl-host")] = False,
+    tls_cert: Annotated[str | None, typer.Option(help="serve wss://: certificate (PEM)")] = None,
+    tls_key: Annotated[str | None, typer.Option(help="serve wss://: private key (PEM)")] = None,
+    ca_file: Annotated[
+        str | None, typer.Option(help="CA bundle to verify wss:// --dial servers")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="do not verify wss:// --dial servers (tests only)")
+    ] = False,
+    cert: Annotated[str | None, typer.Option(help="client certificate for --dial (mTLS)")] = None,
+    key: Annotated[str | None, typer.Option(help="client key for --dial (mTLS)")] = None,
+    ctl_tls_cert: Annotated[
+        str | None, typer.Option(help="serve the control API over https: certificate")
+    ] = None,
+    ctl_tls_key: Annotated[
+        str | None, typer.Option(help="serve the control API over https: private key")
+    ] = None,
+    ctl_htpasswd: Annotated[
+        str | None, typer.Option(help="htpasswd file: the control API requires Basic auth")
+    ] = None,
     debug: Annotated[bool, typer.Option(help="debug logging")] = False,
     log_config: Annotated[
         Path | None, typer.Option(help="logging config (ini, json, toml)")
@@ -98,6 +190,10 @@ def run(
         cfg = build_config(
             config, name, listen, path, dial or [], ctl_host, ctl_port, ctl_allow_remote
         )
+        tls_flags = TlsFlags(
+            tls_cert, tls_key, ca_file, insecure, cert, key, ctl_tls_cert, ctl_tls_key, ctl_htpasswd
+        )
+        apply_tls_flags(cfg, tls_flags, dial or [])
         loaded = _load_plugins(cfg, plugins)
         loaded.hook.wsnet_configure(config=cfg)
         cfg.check_unclaimed(loaded.names, sorted(installed()))
@@ -141,11 +237,25 @@ def ctl(
     ] = DEFAULT_URL,
     json_out: Annotated[bool, typer.Option("--json", help="print the JSON result")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for the reply")] = 60.0,
+    ctluser: Annotated[
+        str | None,
+        typer.Option(
+            envvar="WSNET_CTLUSER",
+            help=f"user for HTTP Basic auth; password from ${PASSWORD_ENV} or a prompt",
+        ),
+    ] = None,
+    ca_file: Annotated[
+        str | None, typer.Option(help="CA bundle to verify an https control API")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="do not verify an https control API's certificate")
+    ] = False,
 ) -> None:
     """Call a control-API method of a running node (`wsnet ctl help` lists them)."""
     try:
-        params = build_params(ctlurl, method, args or [], timeout)
-        result = call(ctlurl, method, params, timeout=timeout)
+        opts = CtlOptions(ctluser or "", _ctl_password(ctluser), ca_file or "", insecure)
+        params = build_params(ctlurl, method, args or [], timeout, opts)
+        result = call(ctlurl, method, params, timeout=timeout, options=opts)
     except CtlError as exc:
         typer.echo(f"wsnet ctl: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -155,6 +265,23 @@ def ctl(
         text = render(result)
         if text:
             typer.echo(text)
+
+
+def _ctl_password(user: str | None) -> str:
+    """From the environment, else asked on the terminal: never from argv (ps shows argv)."""
+    if not user:
+        return ""
+    password = os.environ.get(PASSWORD_ENV)
+    if password is not None:
+        return password
+    import getpass
+
+    try:
+        return getpass.getpass(f"control API password for {user}: ")
+    except (EOFError, KeyboardInterrupt):
+        raise CtlError(
+            f"no password for {user!r} (set ${PASSWORD_ENV} or run on a terminal)"
+        ) from None
 
 
 @app.command("plugins")

@@ -27,7 +27,7 @@ DIAL_KEYS = frozenset({"url", "peer"})  # the keys of a [[dial]] entry the core 
 # by Config.check_unclaimed.  It starts with those of the built-in ws/wss transport
 # (builtin/ws_transport.py); a transport plugin adds its own with DIAL_OPTIONS.update(...)
 # at import or in wsnet_configure, both of which happen before that check.
-DIAL_OPTIONS: set[str] = {"ca_file", "insecure", "headers"}
+DIAL_OPTIONS: set[str] = {"ca_file", "insecure", "headers", "cert_file", "key_file"}
 
 
 class Section:
@@ -135,6 +135,8 @@ class ListenConfig:
     host: str = "127.0.0.1"
     port: int = 7860
     path: str = "/wsnet"
+    tls_cert: str = ""  # both set: serve wss:// (checked at parse time, see wsnet.tls)
+    tls_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,9 @@ class ControlConfig:
     host: str = "127.0.0.1"
     port: int = 7867
     enabled: bool = True
+    tls_cert: str = ""  # both set: https://
+    tls_key: str = ""
+    htpasswd: str = ""  # set: every request needs HTTP Basic credentials from this file
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,16 +252,34 @@ def _parse_listen(raw: Mapping[str, Any], root: Section, cfg: Config) -> None:
     s = root.table("listen")
     if not s.get_bool("enabled", True):
         cfg.listen = None
-        s._seen.update(("host", "port", "path"))  # kept for when it is enabled again
+        # kept for when it is enabled again
+        s._seen.update(("host", "port", "path", "tls_cert", "tls_key"))
         s.done()
         return
     path = s.get_str("path", "/wsnet")
     if not path.startswith("/"):
         raise s.error("path", f"expected a URL path starting with '/', got {path!r}")
+    cert, key = _tls_pair(s)
     cfg.listen = ListenConfig(
-        s.get_str("host", "127.0.0.1"), s.get_int("port", 7860, lo=0, hi=65535), path
+        s.get_str("host", "127.0.0.1"), s.get_int("port", 7860, lo=0, hi=65535), path, cert, key
     )
     s.done()
+
+
+def _tls_pair(s: Section) -> tuple[str, str]:
+    """tls_cert and tls_key of a server section: both or neither, usable by OpenSSL."""
+    from .tls import TlsFileError, server_context
+
+    cert, key = s.get_str("tls_cert", ""), s.get_str("tls_key", "")
+    if bool(cert) != bool(key):
+        missing = "tls_key" if cert else "tls_cert"
+        raise s.error(missing, "required when " + ("tls_cert" if cert else "tls_key") + " is set")
+    if cert:
+        try:
+            server_context(cert, key)
+        except TlsFileError as exc:
+            raise s.error("tls_key" if exc.role == "key" else "tls_cert", str(exc)) from None
+    return cert, key
 
 
 def _parse_dial(s: Section) -> DialConfig:
@@ -279,10 +302,25 @@ def _parse_control(s: Section, cfg: Config) -> None:
             f"{host!r} is not a loopback address; the control API can "
             "reconfigure this node, so set allow_remote = true to bind it there",
         )
-    cfg.control = ControlConfig(
-        host, s.get_int("port", 7867, lo=0, hi=65535), s.get_bool("enabled", True)
-    )
+    port, enabled = s.get_int("port", 7867, lo=0, hi=65535), s.get_bool("enabled", True)
+    cert, key = _tls_pair(s)
+    htpasswd = s.get_str("htpasswd", "")
+    if htpasswd:
+        check_htpasswd(htpasswd, s, "htpasswd")
+    cfg.control = ControlConfig(host, port, enabled, cert, key, htpasswd)
     s.done()
+
+
+def check_htpasswd(path: str, s: Section, key: str) -> None:
+    """Load the htpasswd file once so that a bad one stops start-up naming it (and the line)."""
+    from .htpasswd import HtpasswdError, HtpasswdFile
+
+    try:
+        HtpasswdFile(path)
+    except HtpasswdError as exc:
+        raise s.error(key, str(exc)) from None
+    except OSError as exc:  # in case the library lets a read error through
+        raise s.error(key, f"{path!r}: {exc.strerror or exc}") from None
 
 
 def _parse_keepalive(s: Section, cfg: Config) -> None:

@@ -7,17 +7,21 @@ or by name (an object), and converted to the annotated type, so that
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import inspect
 import json
 import logging
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from .errors import ControlError, WsnetError
+from .events import AuthFailure, NodeEvent
 from .interfaces import ControlMethod
 
 log = logging.getLogger("wsnet.control")
@@ -172,7 +176,7 @@ def _error(rid: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
 
 
-def control_app(dispatcher: Dispatcher, authenticate: Any = None) -> web.Application:
+def control_app(dispatcher: Dispatcher, authenticate: Guard | None = None) -> web.Application:
     """``authenticate(request)`` (optional) raises an HTTP error to refuse a caller."""
 
     async def rpc(request: web.Request) -> web.Response:
@@ -191,3 +195,54 @@ def control_app(dispatcher: Dispatcher, authenticate: Any = None) -> web.Applica
     app.router.add_post("/", rpc)
     app.router.add_get("/", info)
     return app
+
+
+REALM = "wsnet control"
+Guard = Callable[[web.Request], Awaitable[None]]
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    """(user, password) of an ``Authorization: Basic ...`` header; None if not one."""
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not token.strip():
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+def htpasswd_guard(path: str, emit: Callable[[NodeEvent], None]) -> Guard:
+    """A control_app ``authenticate`` that demands HTTP Basic credentials from ``path``.
+
+    A refusal is 401 with ``WWW-Authenticate: Basic realm="wsnet control"``, an
+    AuthFailure event and a log line that names the user, never the password.
+    """
+    from .htpasswd import HtpasswdError, HtpasswdFile
+
+    users = HtpasswdFile(path)
+
+    async def guard(request: web.Request) -> None:
+        creds = parse_basic(request.headers.get("Authorization", ""))
+        if creds is None:
+            reason = "no HTTP Basic credentials"
+        else:
+            try:
+                # bcrypt takes tens of milliseconds: keep it off the event loop.
+                ok = await asyncio.to_thread(users.verify, *creds)
+            except HtpasswdError as exc:
+                log.error("control API: cannot check credentials: %s", exc)
+                ok = False
+            if ok:
+                return
+            reason = f"wrong user or password for {creds[0]!r}"
+        remote = request.remote or "?"
+        log.warning("control API: refused a request from %s: %s", remote, reason)
+        emit(AuthFailure(remote, "control-htpasswd", reason))
+        raise web.HTTPUnauthorized(
+            text=f"{reason}\n", headers={"WWW-Authenticate": f'Basic realm="{REALM}"'}
+        )
+
+    return guard

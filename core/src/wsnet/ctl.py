@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import ssl
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 DEFAULT_URL = "http://127.0.0.1:7867/rpc"
+PASSWORD_ENV = "WSNET_CTLPASSWORD"
 _ids = itertools.count(1)
 
 
@@ -16,7 +20,38 @@ class CtlError(Exception):
     """One line for the person at the terminal; `wsnet ctl` exits 1 with it."""
 
 
-def call(url: str, method: str, params: Any = None, timeout: float = 30.0) -> Any:
+@dataclass(frozen=True, slots=True)
+class CtlOptions:
+    """How to reach a protected control API: Basic credentials and https verification."""
+
+    user: str = ""
+    password: str = ""
+    ca_file: str = ""
+    insecure: bool = False
+
+    def ssl_context(self) -> ssl.SSLContext:
+        from .tls import TlsFileError, client_context
+
+        try:
+            return client_context(ca_file=self.ca_file, insecure=self.insecure)
+        except TlsFileError as exc:
+            raise CtlError(f"--ca-file {exc}") from None
+
+    def headers(self) -> dict[str, str]:
+        if not self.user:
+            return {}
+        token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {token}"}
+
+
+def call(
+    url: str,
+    method: str,
+    params: Any = None,
+    timeout: float = 30.0,
+    options: CtlOptions | None = None,
+) -> Any:
+    opts = options or CtlOptions()
     body = {"jsonrpc": "2.0", "id": next(_ids), "method": method}
     if params is not None:
         body["params"] = params
@@ -24,16 +59,22 @@ def call(url: str, method: str, params: Any = None, timeout: float = 30.0) -> An
         url,
         data=json.dumps(body).encode(),
         method="POST",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **opts.headers()},
     )
+    context = opts.ssl_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             reply = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        raise CtlError(f"control API at {url} answered HTTP {exc.code} {exc.reason}") from None
+        raise CtlError(_http_error(url, exc, opts)) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise CtlError(f"cannot reach the control API at {url}: {reason}") from None
+        hint = (
+            " (give its CA with --ca-file)"
+            if isinstance(reason, ssl.SSLCertVerificationError)
+            else ""
+        )
+        raise CtlError(f"cannot reach the control API at {url}: {reason}{hint}") from None
     except ValueError:
         raise CtlError(f"control API at {url} sent a reply that is not JSON") from None
     if "error" in reply:
@@ -41,7 +82,21 @@ def call(url: str, method: str, params: Any = None, timeout: float = 30.0) -> An
     return reply.get("result")
 
 
-def build_params(url: str, method: str, args: list[str], timeout: float) -> Any:
+def _http_error(url: str, exc: urllib.error.HTTPError, opts: CtlOptions) -> str:
+    text = f"control API at {url} answered HTTP {exc.code} {exc.reason}"
+    if exc.code == 401:
+        hint = (
+            f"wrong user or password for {opts.user!r}"
+            if opts.user
+            else f"it needs credentials: --ctluser NAME and the password in ${PASSWORD_ENV}"
+        )
+        text += f" ({hint})"
+    return text
+
+
+def build_params(
+    url: str, method: str, args: list[str], timeout: float, options: CtlOptions | None = None
+) -> Any:
     """Positional words become a JSON array; NAME=VALUE words an object.
 
     When both are mixed, the method's parameter order comes from `help`.
@@ -52,15 +107,17 @@ def build_params(url: str, method: str, args: list[str], timeout: float) -> Any:
         return positional or None
     if not positional:
         return named
-    free = [n for n in _param_names(url, method, timeout) if n not in named]
+    free = [n for n in _param_names(url, method, timeout, options) if n not in named]
     if len(positional) > len(free):
         raise CtlError(f"{method}: too many arguments (parameters: {', '.join(free)})")
     named.update(zip(free, positional, strict=False))
     return named
 
 
-def _param_names(url: str, method: str, timeout: float) -> list[str]:
-    for entry in call(url, "help", timeout=timeout):
+def _param_names(
+    url: str, method: str, timeout: float, options: CtlOptions | None = None
+) -> list[str]:
+    for entry in call(url, "help", timeout=timeout, options=options):
         if entry["method"] == method:
             words = [p.strip("[]").split("=", 1)[0] for p in entry["params"].split()]
             return [w for w in words if not w.startswith("**")]  # **OPTION takes NAME=VALUE

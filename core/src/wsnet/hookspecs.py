@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    import ssl
+
     import typer
 
     from .config import Config
@@ -113,3 +115,15 @@ def wsnet_register_observers(node: Node) -> Iterable[Observer]:
 def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
     """Return JSON-RPC methods for the control API (``wsnet ctl NAME ...``)."""
     return ()
+
+
+@hookspec
+def wsnet_tls_server_context(node: Node, context: ssl.SSLContext) -> None:
+    """Adjust the TLS context of the link listener before it binds.
+
+    Called once at start-up, only when the listener serves TLS ([listen]
+    tls_cert/tls_key or --tls-cert/--tls-key), after the core loaded the
+    server certificate and key.  Change ``context`` in place: e.g. set
+    ``verify_mode = ssl.CERT_REQUIRED`` and load a client CA (wsnet-mtls does).
+    Raise ``WsnetError`` to stop start-up with a message.
+    """

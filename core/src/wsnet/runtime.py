@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 from typing import Any
 
 from aiohttp import web
 
 from .config import Config, DialConfig
-from .control import Dispatcher, control_app
+from .control import Dispatcher, Guard, control_app, htpasswd_guard
 from .dialer import Dialer
 from .errors import WsnetError
 from .events import NodeStarted
@@ -20,6 +21,7 @@ from .plugins import Plugins
 from .protocol import CloseCode
 from .server import link_app
 from .stash import StashKey
+from .tls import TlsFileError, server_context
 
 log = logging.getLogger("wsnet.runtime")
 
@@ -45,12 +47,22 @@ class Runtime:
         cfg = self.node.config
         if cfg.listen is not None:
             app = link_app(self.node, cfg.listen.path)
-            port = await self._serve(app, cfg.listen.host, cfg.listen.port, "link listener")
-            self.node.listen_url = f"ws://{_hostport(cfg.listen.host, port)}{cfg.listen.path}"
+            tls = _server_tls("[listen]", cfg.listen.tls_cert, cfg.listen.tls_key)
+            if tls is not None:
+                self.node.plugins.hook.wsnet_tls_server_context(node=self.node, context=tls)
+            port = await self._serve(app, cfg.listen.host, cfg.listen.port, "link listener", tls)
+            scheme = "wss" if tls else "ws"
+            self.node.listen_url = f"{scheme}://{_hostport(cfg.listen.host, port)}{cfg.listen.path}"
         if cfg.control.enabled:
-            app = control_app(Dispatcher(self.node.control_methods))
-            port = await self._serve(app, cfg.control.host, cfg.control.port, "control API")
-            self.node.control_url = f"http://{_hostport(cfg.control.host, port)}/rpc"
+            ctl = cfg.control
+            guard: Guard | None = None
+            if ctl.htpasswd:
+                guard = htpasswd_guard(ctl.htpasswd, self.node.emit)
+            app = control_app(Dispatcher(self.node.control_methods), guard)
+            tls = _server_tls("[control]", ctl.tls_cert, ctl.tls_key)
+            port = await self._serve(app, ctl.host, ctl.port, "control API", tls)
+            scheme = "https" if tls else "http"
+            self.node.control_url = f"{scheme}://{_hostport(ctl.host, port)}/rpc"
         for comp in self.node.components:
             await comp.start()
             self._started.append(comp)
@@ -64,11 +76,18 @@ class Runtime:
             self.node.control_url or "(off)",
         )
 
-    async def _serve(self, app: web.Application, host: str, port: int, what: str) -> int:
+    async def _serve(
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        what: str,
+        tls: ssl.SSLContext | None = None,
+    ) -> int:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         self._runners.append(runner)
-        site = web.TCPSite(runner, host, port, reuse_address=True)
+        site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
         try:
             await site.start()
         except OSError as exc:
@@ -122,6 +141,20 @@ class Runtime:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _server_tls(section: str, cert: str, key: str) -> ssl.SSLContext | None:
+    """The server context of a listener, or None without TLS.
+
+    The files were checked when the config was parsed; this catches one changed since.
+    """
+    if not cert:
+        return None
+    try:
+        return server_context(cert, key)
+    except TlsFileError as exc:
+        key_name = "tls_key" if exc.role == "key" else "tls_cert"
+        raise WsnetError(f"{section} {key_name}: {exc}") from None
 
 
 def _hostport(host: str, port: int) -> str:

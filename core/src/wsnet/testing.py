@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from .ctl import CtlError, call
+from .ctl import CtlError, CtlOptions, call
 
 FAST = {"keepalive": {"interval": 0.5, "timeout": 2.0}, "reconnect": {"initial": 0.2, "max": 1.0}}
 
@@ -114,15 +114,18 @@ class NodeProcess:
     proc: subprocess.Popen[bytes] | None = None
     netns: Netns | None = None  # runs inside this namespace; ctl() goes through `ip netns exec`
     host: str = "127.0.0.1"
+    tls: bool = False  # the link listener serves wss://
+    ctl_tls: bool = False  # the control API serves https://
+    ctl_options: CtlOptions | None = None  # credentials / CA that ctl() uses
     _log: Any = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
-        return f"ws://{self.host}:{self.port}/wsnet"
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}/wsnet"
 
     @property
     def ctlurl(self) -> str:
-        return f"http://127.0.0.1:{self.ctl_port}/rpc"
+        return f"{'https' if self.ctl_tls else 'http'}://127.0.0.1:{self.ctl_port}/rpc"
 
     def start(self, wait: bool = True) -> NodeProcess:
         self._log = self.log_path.open("ab")
@@ -151,7 +154,7 @@ class NodeProcess:
         params: Any = list(args) if args else (named or None)
         if self.netns is not None:
             return _ctl_in_netns(self.netns.name, self.ctlurl, method, params)
-        return call(self.ctlurl, method, params, timeout=60)
+        return call(self.ctlurl, method, params, timeout=60, options=self.ctl_options)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -224,10 +227,13 @@ class NodeFactory:
         start: bool = True,
         port: int | None = None,
         netns: Netns | None = None,
+        ctl_options: CtlOptions | None = None,
     ) -> NodeProcess:
         """Start ``wsnet run`` named ``name``; ``config`` adds TOML sections.
 
         With ``netns`` the node runs inside that namespace and listens on its address.
+        ``ctl_options`` (user, password, ca_file, insecure) are what ``ctl()`` sends to a
+        protected control API; ``url``/``ctlurl`` say wss/https when config or flags ask for TLS.
         """
         raw: dict[str, Any] = {k: dict(v) for k, v in FAST.items()} if fast else {}
         raw.update({k: v for k, v in (config or {}).items()})
@@ -253,9 +259,13 @@ class NodeFactory:
         if netns is not None:
             argv = ["ip", "netns", "exec", netns.name, *argv]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        args = extra_args or []
         node = NodeProcess(
             name, port, ctl_port, cfg, self.tmp / f"{name}-{n}.log", argv, env,
             netns=netns, host=host,
+            tls=bool(raw["listen"].get("tls_cert")) or "--tls-cert" in args,
+            ctl_tls=bool(raw["control"].get("tls_cert")) or "--ctl-tls-cert" in args,
+            ctl_options=ctl_options,
         )  # fmt: skip
         self.nodes.append(node)
         return node.start() if start else node

@@ -1,0 +1,12 @@
+"""wsnet-mtls: client certificates on the link listener (entry point ``mtls``)."""
+
+from .auth import MtlsAuthenticator
+from .settings import MtlsSettings, parse_pin, parse_settings, principal_from_cert
+
+__all__ = [
+    "MtlsAuthenticator",
+    "MtlsSettings",
+    "parse_pin",
+    "parse_settings",
+    "principal_from_cert",
+]

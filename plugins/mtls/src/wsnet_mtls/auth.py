@@ -1,0 +1,45 @@
+"""The authenticator: the peer certificate's subject becomes the link's principal."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from wsnet import Authenticator, AuthRefused, Principal
+from wsnet.tls import fingerprint
+
+from .settings import MtlsSettings, principal_from_cert, subject_text
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+log = logging.getLogger("wsnet.mtls")
+
+
+class MtlsAuthenticator(Authenticator):
+    name = "mtls"
+
+    def __init__(self, settings: MtlsSettings) -> None:
+        self.settings = settings
+
+    async def authenticate(self, request: web.Request) -> Principal | None:
+        transport = request.transport
+        tls = transport.get_extra_info("ssl_object") if transport is not None else None
+        if tls is None:
+            return None  # not a TLS connection: another authenticator may know it
+        der = tls.getpeercert(binary_form=True)
+        if not der:
+            # CERT_REQUIRED makes the handshake fail first; kept as a second line of defence.
+            raise AuthRefused("a client certificate is required", 403)
+        sha256 = fingerprint(der)
+        cert = tls.getpeercert() or {}
+        if self.settings.pinned and sha256 not in self.settings.pinned:
+            subject = subject_text(cert.get("subject"))
+            log.warning(
+                "mtls: refused %s from %s: its certificate (sha256 %s) is not pinned",
+                subject or "?",
+                request.remote or "?",
+                sha256,
+            )
+            raise AuthRefused(f"client certificate {subject} is not pinned", 403)
+        return principal_from_cert(cert, sha256)
