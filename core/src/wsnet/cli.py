@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import getpass
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -146,6 +148,55 @@ def apply_tls_flags(cfg: Config, f: TlsFlags, dial_urls: list[str]) -> None:
         cfg.dial[i] = dataclasses.replace(entry, options={**entry.options, **options})
 
 
+def apply_dial_flags(
+    cfg: Config, user: str | None, password_file: str | None, proxy: str | None, urls: list[str]
+) -> None:
+    """--user/--password-file/--proxy onto the --dial entries; the password never from argv."""
+    from .credentials import PASSWORD_ENV as DIAL_PASSWORD_ENV
+    from .credentials import read_password_file
+    from .proxy import parse_proxy_url
+
+    flags = _Section({}, "command line", "")
+    given = [(n, v) for n, v in (("--user", user), ("--password-file", password_file),
+                                 ("--proxy", proxy)) if v is not None]  # fmt: skip
+    if not given:
+        return
+    if not urls:
+        raise flags.error(given[0][0], "applies to --dial URLs and none is given")
+    options: dict[str, Any] = {}
+    if proxy is not None:
+        if proxy != "none":
+            try:
+                parse_proxy_url(proxy)
+            except ValueError as exc:
+                raise flags.error("--proxy", str(exc)) from None
+        options["proxy"] = proxy
+    if password_file is not None:
+        if user is None:
+            raise flags.error("--password-file", "needs --user")
+        try:
+            read_password_file(password_file)
+        except ValueError as exc:
+            raise flags.error("--password-file", str(exc)) from None
+        options["password_file"] = password_file
+    if user is not None:
+        options["user"] = user
+        if password_file is None and not os.environ.get(DIAL_PASSWORD_ENV):
+            options["password"] = _prompt_password(flags, user)
+    for i in range(len(cfg.dial) - len(urls), len(cfg.dial)):
+        entry = cfg.dial[i]
+        cfg.dial[i] = dataclasses.replace(entry, options={**entry.options, **options})
+
+
+def _prompt_password(flags: _Section, user: str) -> str:
+    if not sys.stdin.isatty():
+        raise flags.error(
+            "--user", f"no password for {user!r}: use --password-file or set WSNET_PASSWORD "
+            "(there is no terminal to ask on)",
+        )  # fmt: skip
+    return getpass.getpass(f"password for {user}: ")
+
+
 @app.command()
 def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")] = None,
@@ -176,6 +227,23 @@ def run(
     ctl_htpasswd: Annotated[
         str | None, typer.Option(help="htpasswd file: the control API requires Basic auth")
     ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            help="HTTP Basic user for --dial; password: --password-file, "
+            "$WSNET_PASSWORD or a prompt"
+        ),
+    ] = None,
+    password_file: Annotated[
+        str | None, typer.Option(help="file holding the --user password (first line)")
+    ] = None,
+    proxy: Annotated[
+        str | None,
+        typer.Option(
+            help="http://[user:pass@]host:port proxy for --dial, or 'none' "
+            "(default: $https_proxy / $http_proxy)"
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="debug logging")] = False,
     log_config: Annotated[
         Path | None, typer.Option(help="logging config (ini, json, toml)")
@@ -194,6 +262,7 @@ def run(
             tls_cert, tls_key, ca_file, insecure, cert, key, ctl_tls_cert, ctl_tls_key, ctl_htpasswd
         )
         apply_tls_flags(cfg, tls_flags, dial or [])
+        apply_dial_flags(cfg, user, password_file, proxy, dial or [])
         loaded = _load_plugins(cfg, plugins)
         loaded.hook.wsnet_configure(config=cfg)
         cfg.check_unclaimed(loaded.names, sorted(installed()))

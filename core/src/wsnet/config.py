@@ -27,7 +27,10 @@ DIAL_KEYS = frozenset({"url", "peer"})  # the keys of a [[dial]] entry the core 
 # by Config.check_unclaimed.  It starts with those of the built-in ws/wss transport
 # (builtin/ws_transport.py); a transport plugin adds its own with DIAL_OPTIONS.update(...)
 # at import or in wsnet_configure, both of which happen before that check.
-DIAL_OPTIONS: set[str] = {"ca_file", "insecure", "headers", "cert_file", "key_file"}
+DIAL_OPTIONS: set[str] = {
+    "ca_file", "insecure", "headers", "cert_file", "key_file",
+    "user", "password", "password_file", "proxy",
+}  # fmt: skip
 
 
 class Section:

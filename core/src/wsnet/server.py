@@ -23,6 +23,7 @@ async def authenticate(node: Node, request: web.Request) -> Principal:
         try:
             principal = await auth.authenticate(request)
         except AuthRefused as exc:
+            log.warning("refused a link from %s (%s): %s", _remote(request), auth.name, exc.reason)
             node.emit(AuthFailure(_remote(request), auth.name, exc.reason))
             raise _http_error(exc.status, exc.reason, {**auth.challenge(), **exc.headers}) from None
         if principal is not None:

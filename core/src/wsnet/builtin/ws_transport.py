@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -10,10 +11,13 @@ from typing import Any
 import aiohttp
 
 from ..config import Config, Section
+from ..credentials import basic_authorization, password_of, read_password_file, split_userinfo
 from ..interfaces import DialedSocket, Transport
 from ..node import Node
+from ..proxy import parse_proxy_url, proxy_for
 from ..server import SUBPROTOCOL
 from ..tls import TlsFileError, client_context
+from .proxy_connector import ProxyConnector
 
 log = logging.getLogger("wsnet.transport")
 
@@ -64,12 +68,36 @@ def check_dial_options(section: Section) -> None:
         raise section.error(_TLS_KEYS[exc.role], str(exc)) from None
 
 
+def check_auth_options(section: Section) -> None:
+    """user/password/password_file and proxy of one [[dial]] entry (at start-up)."""
+    user = section.get_str("user", "")
+    section.get_str("password", "")
+    pw_file = section.get_str("password_file", "")
+    if pw_file:
+        try:
+            read_password_file(pw_file)
+        except ValueError as exc:
+            raise section.error("password_file", str(exc)) from None
+    if user and password_of(section.data, os.environ) is None:
+        raise section.error(
+            "user", f"no password for {user!r}: set password_file, or WSNET_PASSWORD"
+        )
+    proxy = section.get_str("proxy", "")
+    if proxy and proxy != "none":
+        try:
+            parse_proxy_url(proxy)
+        except ValueError as exc:
+            raise section.error("proxy", str(exc)) from None
+
+
 def wsnet_configure(config: Config) -> None:
     # Entries from the file come first in config.dial, so #N matches the file's numbering
     # (--dial entries carry no options).
     for i, dial in enumerate(config.dial, 1):
         if dial.url.partition(":")[0] in WsTransport.schemes:
-            check_dial_options(Section(dial.options, config.source, f"[[dial]] #{i}"))
+            section = Section(dial.options, config.source, f"[[dial]] #{i}")
+            check_dial_options(section)
+            check_auth_options(section)
 
 
 class WsTransport(Transport):
@@ -78,6 +106,27 @@ class WsTransport(Transport):
     def __init__(self, node: Node) -> None:
         self.node = node
         self._warned_insecure: set[str] = set()  # once per dial entry, not per retry
+        self._warned_url_password: set[str] = set()
+
+    def _credentials(self, url: str, options: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
+        """The URL without user:password@ and the headers, with Authorization if a user."""
+        clean, url_user, url_password = split_userinfo(url)
+        headers = {str(k): str(v) for k, v in dict(options.get("headers", {})).items()}
+        user = str(options.get("user", "")) or url_user
+        if not user:
+            return clean, headers
+        if url_user and clean not in self._warned_url_password:
+            self._warned_url_password.add(clean)
+            log.warning("dial %s: credentials in the URL show in logs and ps; use user and "
+                        "password_file", clean)  # fmt: skip
+        password = url_password if url_user and not options.get("user") else None
+        if password is None:
+            password = password_of(options, os.environ)
+        if password is None:
+            where = "password_file, $WSNET_PASSWORD"
+            raise ConnectionError(f"{clean}: no password for {user!r} ({where})")
+        headers["Authorization"] = basic_authorization(user, password)
+        return clean, headers
 
     def _tls(self, url: str, options: Mapping[str, Any]) -> ssl.SSLContext | bool:
         if not url.startswith("wss:"):
@@ -92,8 +141,15 @@ class WsTransport(Transport):
         return client_ssl(options)
 
     async def dial(self, url: str, options: Mapping[str, Any]) -> DialedSocket:
+        url, headers = self._credentials(url, options)
+        tls = self._tls(url, options)
+        proxy = proxy_for(url, str(options.get("proxy", "")), os.environ)
+        connector = None
+        if proxy is not None:
+            connector = ProxyConnector(proxy, tls if isinstance(tls, ssl.SSLContext) else None)
         timeout = aiohttp.ClientWSTimeout(ws_close=5.0)
         session = aiohttp.ClientSession(
+            connector=connector,
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=10.0, connect=15.0),
         )
         try:
@@ -104,9 +160,16 @@ class WsTransport(Transport):
                 compress=0,
                 autoping=True,
                 timeout=timeout,
-                ssl=self._tls(url, options),
-                headers=dict(options.get("headers", {})),
+                ssl=tls,
+                headers=headers,
             )
+        except aiohttp.WSServerHandshakeError as exc:
+            await session.close()
+            if exc.status == 401:
+                user = headers.get("Authorization") and (options.get("user") or "the URL's user")
+                who = f"wrong user or password ({user})" if user else "no credentials (set user)"
+                raise ConnectionError(f"{url} refused the link: 401 Unauthorized: {who}") from None
+            raise
         except aiohttp.ClientConnectorCertificateError as exc:
             await session.close()
             raise ConnectionError(_verify_failed(url, options, exc)) from None

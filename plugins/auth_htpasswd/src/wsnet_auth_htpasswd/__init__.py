@@ -1,0 +1,1 @@
+"""wsnet-auth-htpasswd: links must log in with HTTP Basic; users come from an htpasswd file."""
