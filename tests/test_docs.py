@@ -170,7 +170,11 @@ def test_every_core_config_key_is_documented_in_its_section() -> None:
         assert f"| `{key}` |" in body, f"configuration.md: {section} lacks a row for `{key}`"
 
 
-@pytest.mark.parametrize("option", ["ca_file", "insecure", "headers"])
+@pytest.mark.parametrize(
+    "option",
+    ["ca_file", "insecure", "cert_file", "key_file", "headers", "user", "password",
+     "password_file", "proxy"],
+)  # fmt: skip
 def test_ws_transport_dial_options_are_documented(option: str) -> None:
     source = inspect.getsource(wsnet.builtin.ws_transport)
     assert f'"{option}"' in source, f"ws_transport no longer reads {option!r}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import inspect
 import json
 import logging
@@ -22,7 +23,7 @@ from aiohttp import web
 
 from .errors import ControlError, WsnetError
 from .events import AuthFailure, NodeEvent
-from .interfaces import ControlMethod
+from .interfaces import ControlMethod, Principal
 
 log = logging.getLogger("wsnet.control")
 
@@ -31,6 +32,9 @@ INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+FORBIDDEN = -32003  # an implementation-defined server error: [authz] refused the call
+
+MethodCheck = Callable[[str], "str | None"]
 
 
 class RpcError(Exception):
@@ -128,7 +132,8 @@ class Dispatcher:
     def __init__(self, methods: Mapping[str, ControlMethod]) -> None:
         self.methods = methods
 
-    async def handle(self, body: bytes) -> Any:
+    async def handle(self, body: bytes, authorize: MethodCheck | None = None) -> Any:
+        """``authorize(method)`` (optional) returns why the caller may not call it."""
         try:
             req = json.loads(body)
         except ValueError as exc:
@@ -136,11 +141,11 @@ class Dispatcher:
         if isinstance(req, list):
             if not req:
                 return _error(None, INVALID_REQUEST, "empty batch")
-            replies = [await self._one(r) for r in req]
+            replies = [await self._one(r, authorize) for r in req]
             return [r for r in replies if r is not None] or None
-        return await self._one(req)
+        return await self._one(req, authorize)
 
-    async def _one(self, req: Any) -> dict[str, Any] | None:
+    async def _one(self, req: Any, authorize: MethodCheck | None) -> dict[str, Any] | None:
         if (
             not isinstance(req, dict)
             or req.get("jsonrpc") != "2.0"
@@ -150,7 +155,7 @@ class Dispatcher:
         rid = req.get("id")
         notification = "id" not in req
         try:
-            result = await self._call(req["method"], req.get("params"))
+            result = await self._call(req["method"], req.get("params"), authorize)
         except RpcError as exc:
             reply = _error(rid, exc.code, exc.message)
         except ControlError as exc:
@@ -164,11 +169,14 @@ class Dispatcher:
             reply = {"jsonrpc": "2.0", "id": rid, "result": result}
         return None if notification else reply
 
-    async def _call(self, name: str, params: Any) -> Any:
+    async def _call(self, name: str, params: Any, authorize: MethodCheck | None) -> Any:
         method = self.methods.get(name)
         if method is None:
             avail = ", ".join(sorted(self.methods))
             raise RpcError(METHOD_NOT_FOUND, f"unknown method {name!r} (available: {avail})")
+        denial = authorize(name) if authorize is not None else None
+        if denial:
+            raise RpcError(FORBIDDEN, f"may not call {name!r}: {denial}")
         return await method.handler(**bind(method, params))
 
 
@@ -176,13 +184,22 @@ def _error(rid: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
 
 
-def control_app(dispatcher: Dispatcher, authenticate: Guard | None = None) -> web.Application:
-    """``authenticate(request)`` (optional) raises an HTTP error to refuse a caller."""
+def control_app(
+    dispatcher: Dispatcher,
+    authenticate: Guard | None = None,
+    authorize: Callable[[Principal, str, str], str | None] | None = None,
+) -> web.Application:
+    """``authenticate(request)`` (optional) raises an HTTP error to refuse a caller
+    and returns who it is; ``authorize`` then decides which methods that caller may call.
+    """
 
     async def rpc(request: web.Request) -> web.Response:
+        check: MethodCheck | None = None
         if authenticate is not None:
-            await authenticate(request)
-        reply = await dispatcher.handle(await request.read())
+            principal = await authenticate(request)
+            if authorize is not None:
+                check = functools.partial(authorize, principal, "call")
+        reply = await dispatcher.handle(await request.read(), check)
         if reply is None:
             return web.Response(status=204)
         return web.json_response(reply, dumps=lambda o: json.dumps(o, default=str))
@@ -198,7 +215,7 @@ def control_app(dispatcher: Dispatcher, authenticate: Guard | None = None) -> we
 
 
 REALM = "wsnet control"
-Guard = Callable[[web.Request], Awaitable[None]]
+Guard = Callable[[web.Request], Awaitable[Principal]]
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:
@@ -224,7 +241,7 @@ def htpasswd_guard(path: str, emit: Callable[[NodeEvent], None]) -> Guard:
 
     users = HtpasswdFile(path)
 
-    async def guard(request: web.Request) -> None:
+    async def guard(request: web.Request) -> Principal:
         creds = parse_basic(request.headers.get("Authorization", ""))
         if creds is None:
             reason = "no HTTP Basic credentials"
@@ -236,7 +253,7 @@ def htpasswd_guard(path: str, emit: Callable[[NodeEvent], None]) -> Guard:
                 log.error("control API: cannot check credentials: %s", exc)
                 ok = False
             if ok:
-                return
+                return Principal(creds[0], "control-htpasswd")
             reason = f"wrong user or password for {creds[0]!r}"
         remote = request.remote or "?"
         log.warning("control API: refused a request from %s: %s", remote, reason)

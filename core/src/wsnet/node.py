@@ -240,6 +240,8 @@ class Node:
             self.spawn(relay_channel(self, link, cid, req), name=f"relay-{link.id}-{cid}")
             return
         code, reason = self._check_request(link, req)
+        if code == ResetCode.DENIED:
+            log.warning("link %d (%s): refused a channel: %s", link.id, link.peer, reason)
         if code is not None:
             link.session.reset(cid, code, reason)
             return
@@ -259,15 +261,24 @@ class Node:
                 ResetCode.BAD_REQUEST,
                 f"service {req.service!r} takes {service.kind.name} channels",
             )
-        denial = self.plugins.hook.wsnet_authorize(
-            node=self, principal=link.principal, action="open", target=req.service
-        )
+        denial = self.authorize(link.principal, "open", req.service)
         if denial:
             return (
                 ResetCode.DENIED,
                 f"{link.principal.name!r} may not open {req.service!r}: {denial}",
             )
         return None, ""
+
+    def authorize(self, principal: Principal, action: str, target: str) -> str | None:
+        """Why ``principal`` may not do ``action`` on ``target``, or None when it may.
+
+        Services call this to narrow the core's per-service check, e.g.
+        ``("open", "tcp:ssh")`` for one tunnel of the tcp service.
+        """
+        denial: str | None = self.plugins.hook.wsnet_authorize(
+            node=self, principal=principal, action=action, target=target
+        )
+        return denial or None
 
     async def _serve_channel(self, service: Service, ch: Channel, ctx: ChannelContext) -> None:
         try:

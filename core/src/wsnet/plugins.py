@@ -22,6 +22,7 @@ from .errors import PluginError
 
 GROUP = "wsnet.plugins"
 BUILTIN = (
+    "wsnet.builtin.authz",
     "wsnet.builtin.core_methods",
     "wsnet.builtin.diag",
     "wsnet.builtin.switch",

@@ -58,7 +58,7 @@ class Runtime:
             guard: Guard | None = None
             if ctl.htpasswd:
                 guard = htpasswd_guard(ctl.htpasswd, self.node.emit)
-            app = control_app(Dispatcher(self.node.control_methods), guard)
+            app = control_app(Dispatcher(self.node.control_methods), guard, self.node.authorize)
             tls = _server_tls("[control]", ctl.tls_cert, ctl.tls_key)
             port = await self._serve(app, ctl.host, ctl.port, "control API", tls)
             scheme = "https" if tls else "http"
