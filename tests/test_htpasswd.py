@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -45,7 +49,10 @@ def users_file(tmp_path: Path) -> Path:
 
 
 def server(factory: NodeFactory, users: Path) -> NodeProcess:
-    return factory("a", plugins=["auth_htpasswd"], config={"auth_htpasswd": {"file": str(users)}})
+    # wsnet-log turns every NodeEvent into a log line: the AuthFailure events become visible.
+    return factory(
+        "a", plugins=["auth_htpasswd", "log"], config={"auth_htpasswd": {"file": str(users)}}
+    )
 
 
 def client(
@@ -80,6 +87,8 @@ def test_wrong_password_is_401_and_retried(
     wait_until(lambda: "401 Unauthorized: wrong user or password" in c.log(), timeout=15,
                what="the dialler's refusal")  # fmt: skip
     assert a.peers() == set()
+    failures = [line for line in a.log().splitlines() if "auth.failure" in line]
+    assert failures and "alice" in failures[0], "an AuthFailure event naming the user"
     assert "not it" not in a.log() and "not it" not in c.log(), "no password in any log"
     dials = c.ctl("dials")
     assert "401" in str(dials)
@@ -148,3 +157,38 @@ def test_user_flag_takes_the_password_from_the_environment(
     assert "--user: no password for 'bob': use --password-file or set WSNET_PASSWORD" in (
         res.stderr
     )
+
+
+def test_user_flag_prompts_on_a_terminal(
+    wsnet_node_factory: NodeFactory, users_file: Path, tmp_path: Path
+) -> None:
+    """No password file, no $WSNET_PASSWORD, but a terminal: getpass asks on it."""
+    a = server(wsnet_node_factory, users_file)
+    env = {k: v for k, v in os.environ.items() if k != "WSNET_PASSWORD"}
+    argv = [sys.executable, "-m", "wsnet", "run", "--name", "tty", "--listen", "none",
+            "--ctl-port", "0", "--dial", a.url, "--user", "bob"]  # fmt: skip
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: wsnet with the pty as its controlling terminal
+        os.execvpe(argv[0], argv, env)
+    try:
+        seen = _read_until(fd, b"password for bob: ", timeout=20)
+        assert seen.endswith(b"password for bob: "), seen
+        os.write(fd, b"pa:ss:word\n")
+        wait_until(lambda: "tty" in a.peers(), timeout=20, what="bob's link after the prompt")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(fd)
+
+
+def _read_until(fd: int, marker: bytes, timeout: float) -> bytes:
+    out = b""
+    deadline = time.monotonic() + timeout
+    while marker not in out and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                out += os.read(fd, 1024)
+            except OSError:  # the child exited: EIO on the master
+                break
+    return out
