@@ -18,6 +18,7 @@ from typing import Any
 
 from wsnet.testing import remove_netns
 
+from . import l2_etherws
 from .results import Result, best_of, set_ratio
 
 NS = (f"wsnb-{os.getpid()}-a", f"wsnb-{os.getpid()}-b")
@@ -106,12 +107,17 @@ def run(repeat: int, quick: bool) -> list[Result]:
             for proc in nodes:
                 proc.terminate()
                 proc.wait(timeout=10)
+        etherws = l2_etherws.run(NS, WIRE, seconds, repeat, iperf3)
     veth = best_of("l2.veth_iperf3", "Mbit/s", base, extra={"seconds": seconds})
     wsnet = best_of("l2.tap_iperf3", "Mbit/s", tap, extra={"seconds": seconds, "offload": True})
     slow = best_of("l2.tap_iperf3_no_offload", "Mbit/s", plain, extra={"seconds": seconds})
     set_ratio(wsnet, veth)
     set_ratio(slow, veth)
-    return [veth, wsnet, slow]
+    set_ratio(etherws, veth)
+    if etherws.value == etherws.value:  # not NaN: etherws ran
+        wsnet.extra["x_etherws"] = round(wsnet.value / etherws.value, 2)
+        slow.extra["x_etherws"] = round(slow.value / etherws.value, 2)
+    return [veth, wsnet, slow, etherws]
 
 
 def _taps(offload: str) -> None:
