@@ -108,6 +108,9 @@ class StreamChannel(_Base):
         self._eof_sent = False
         self._read_waiter: asyncio.Future[None] | None = None
         self._write_waiter: asyncio.Future[None] | None = None
+        # Called when the peer grants credit: lets a protocol-based writer (a TCP
+        # bridge) resume without a task blocked in write().
+        self.on_credit: Callable[[], object] | None = None
 
     @property
     def at_eof(self) -> bool:
@@ -201,6 +204,23 @@ class StreamChannel(_Base):
             finally:
                 self._write_waiter = None
 
+    def send_nowait(self, data: bytes | memoryview) -> int:
+        """Queue as much of ``data`` as the peer's credit allows now; returns the count taken.
+
+        0 means no credit: keep the rest and retry from ``on_credit``.  This is the
+        callback-style twin of write(), for transports that pause their reading
+        instead of awaiting.  Raises ChannelRefused when the stream is closed.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._done or self._eof_sent:
+            raise ChannelRefused(ResetCode.CLOSED, "write on a closed stream")
+        n = self._owner.session.send_data(self.id, data)
+        if n:
+            self.bytes_out += n
+            self._owner.wake_writer()
+        return n
+
     def write_eof(self) -> None:
         """Half-close: the peer reads EOF; this side can still read."""
         if self._eof_sent or self._done:
@@ -235,6 +255,11 @@ class StreamChannel(_Base):
         self._wake_reader()
 
     def _on_credit(self) -> None:
+        self._wake_writer()
+        if self.on_credit is not None:
+            self.on_credit()
+
+    def _wake_writer(self) -> None:
         if self._write_waiter is not None and not self._write_waiter.done():
             self._write_waiter.set_result(None)
 
@@ -244,7 +269,7 @@ class StreamChannel(_Base):
 
     def _wake(self) -> None:
         self._wake_reader()
-        self._on_credit()
+        self._wake_writer()
 
     def info(self) -> dict[str, Any]:
         return {

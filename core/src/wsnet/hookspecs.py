@@ -99,6 +99,16 @@ def wsnet_authorize(node: Node, principal: Principal, action: str, target: str) 
     """
 
 
+@hookspec(firstresult=True)
+def wsnet_resolve_node(node: Node, name: str) -> str | None:
+    """Map a name that services address channels to (a tunnel's peer) to a node name.
+
+    Return the node to use, or None to let the next implementation decide; with
+    none, the name is used as it is.  wsnet-ha maps an HA group's name to its
+    active member here.  Called once per new connection: keep it a dict lookup.
+    """
+
+
 @hookspec
 def wsnet_register_transports(node: Node) -> Iterable[Transport]:
     """Return transports that dial links for URL schemes; later plugins override earlier."""

@@ -16,7 +16,15 @@ from typing import Any
 from .channel import Channel
 from .config import Config, DialConfig
 from .errors import ChannelRefused, WsnetError
-from .events import ChannelClosed, ChannelOpened, LinkDown, LinkRefused, LinkUp, NodeEvent
+from .events import (
+    ChannelClosed,
+    ChannelOpened,
+    LinkDown,
+    LinkRefused,
+    LinkUp,
+    NodeEvent,
+    RoutesChanged,
+)
 from .interfaces import (
     ANONYMOUS,
     Authenticator,
@@ -173,31 +181,49 @@ class Node:
         link.was_up = True
         self.links[link.id] = link
         self._by_peer[link.peer] = link
-        self.routing.link_up(link.id, link.peer)
+        changed = self.routing.link_up(link.id, link.peer)
         log.info("link %d up: %s (%s, %s)", link.id, link.peer, link.direction, link.remote)
         self.emit(LinkUp(link.peer, link.id, link.direction, link.remote, link.principal.name))
-        self._advertise()
+        self._routes_changed(changed)
 
     def _link_down(self, link: Link) -> None:
         self.links.pop(link.id, None)
         if self._by_peer.get(link.peer) is link:
             del self._by_peer[link.peer]
-        self.routing.link_down(link.id)
+        changed = self.routing.link_down(link.id)
         log.info(
             "link %d down: %s: %s (code %s)", link.id, link.peer, link.close_reason, link.close_code
         )
         self.emit(LinkDown(link.peer, link.id, link.close_code, link.close_reason))
-        self._advertise()
+        self._routes_changed(changed)
 
     def on_routes(self, link: Link, routes: dict[str, int]) -> None:
+        # Re-advertise only on a change: answering every advert would ping-pong forever.
         if self.routing.update(link.id, routes):
-            self._advertise()
+            self._routes_changed(True)
+
+    def _routes_changed(self, changed: bool) -> None:
+        # A link that comes or goes always re-advertises (the new peer needs our
+        # table); observers hear only of real changes.
+        self._advertise()
+        if changed:
+            self.emit(RoutesChanged(self.routing.reachable()))
 
     def _advertise(self) -> None:
         for link in self.links.values():
             with contextlib.suppress(ChannelError):
                 link.session.send_routes(self.routing.advert_for(link.id))
                 link.wake_writer()
+
+    def resolve(self, name: str) -> str:
+        """The node a channel for ``name`` should go to: a plugin may map names (an HA
+        group to its active member, wsnet_resolve_node); otherwise ``name`` itself."""
+        found: str | None = self.plugins.hook.wsnet_resolve_node(node=self, name=name)
+        return found or name
+
+    def reachable(self, node: str) -> bool:
+        """True if ``node`` has a route (is a peer or behind one)."""
+        return self.routing.lookup(node) is not None
 
     def link_by_peer(self, peer: str) -> Link | None:
         """The direct link to ``peer``, if any."""

@@ -29,15 +29,17 @@ class RoutingTable:
         self._adverts: dict[int, dict[str, int]] = {}  # link id -> what the peer advertised
         self._best: dict[str, Route] = {}
 
-    def link_up(self, link_id: int, peer: str) -> None:
+    def link_up(self, link_id: int, peer: str) -> bool:
+        """A link came up; True if the best routes changed."""
         self._peers[link_id] = peer
         self._adverts[link_id] = {}
-        self._recompute()
+        return self._recompute()
 
-    def link_down(self, link_id: int) -> None:
+    def link_down(self, link_id: int) -> bool:
+        """A link went down; True if the best routes changed."""
         self._peers.pop(link_id, None)
         self._adverts.pop(link_id, None)
-        self._recompute()
+        return self._recompute()
 
     def update(self, link_id: int, advert: dict[str, int]) -> bool:
         """Take a peer's advertisement; True if the best routes changed."""
@@ -66,6 +68,10 @@ class RoutingTable:
 
     def lookup(self, node: str) -> Route | None:
         return self._best.get(node)
+
+    def reachable(self) -> tuple[str, ...]:
+        """Every node name with a route, sorted."""
+        return tuple(sorted(self._best))
 
     def routes(self) -> list[Route]:
         return sorted(self._best.values(), key=lambda r: (r.hops, r.node))
