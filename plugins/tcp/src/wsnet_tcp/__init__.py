@@ -1,0 +1,1 @@
+"""wsnet-tcp: named TCP tunnels carried as stream channels over wsnet links."""

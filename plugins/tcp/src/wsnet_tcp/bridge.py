@@ -1,0 +1,177 @@
+"""One TCP connection joined to one stream channel, with flow control both ways.
+
+TCP → channel runs in the protocol callbacks: each socket read goes straight into
+the channel (``send_nowait``); what the peer's credit does not cover is held and
+the socket's reading paused until ``on_credit``.  So a connection holds at most one
+socket read beyond the channel window, whatever the speeds.
+
+Channel → TCP runs in one task: it reads a chunk (which returns credit to the
+peer) only while the socket's write buffer is under its high-water mark
+(``pause_writing``), so a slow TCP reader stops the far sender after one window.
+
+A FIN either way is carried as a half-close; a reset of the channel aborts the
+socket (RST), so a client never mistakes a failure for a complete reply; a reset
+from the TCP side resets the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+from typing import cast
+
+from wsnet import ChannelRefused, ResetCode, StreamChannel
+
+_LINGER_RST = struct.pack("ii", 1, 0)
+
+
+class Bridge(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.channel: StreamChannel | None = None
+        self.peername = ""
+        self.error = ""  # why it ended, "" for an orderly end
+        self._held: memoryview | None = None  # socket bytes the channel had no credit for
+        self._eof_in = False  # the TCP side sent FIN
+        self._up_done = asyncio.Event()  # TCP → channel finished (FIN sent or socket gone)
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self._made = asyncio.Event()
+        self.lost = False
+
+    # ------------------------------------------------------------- protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        peer = self.transport.get_extra_info("peername")
+        self.peername = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
+        if self.channel is None:
+            self.transport.pause_reading()  # until attach(): nowhere to put the bytes yet
+        self._made.set()
+
+    async def wait_made(self) -> None:
+        """For bridges made by a listener's factory: connection_made has run."""
+        await asyncio.wait_for(self._made.wait(), 10)
+
+    def attach(self, channel: StreamChannel) -> None:
+        self.channel = channel
+        channel.on_credit = self._flush
+        if self._held is not None:
+            self._flush()  # bytes that came before the channel existed
+        elif self._eof_in:
+            self._send_eof()
+        elif self.transport is not None and not self.lost:
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        ch = self.channel
+        if ch is None or self._held is not None:
+            # Before attach() (uvloop starts reading after connection_made even when it
+            # paused), or a read that raced a pause: keep it, in order, and pause.
+            self._held = memoryview(bytes(self._held or b"") + data)
+            if self.transport is not None:
+                self.transport.pause_reading()
+            return
+        try:
+            n = ch.send_nowait(data)
+        except ChannelRefused:
+            self._abort_socket()
+            return
+        if n < len(data):
+            self._held = memoryview(data)[n:]
+            if self.transport is not None:
+                self.transport.pause_reading()
+
+    def _flush(self) -> None:
+        held, ch = self._held, self.channel
+        if held is None or ch is None:
+            return
+        try:
+            n = ch.send_nowait(held)
+        except ChannelRefused:
+            self._abort_socket()
+            return
+        if n < len(held):
+            self._held = held[n:]
+            return
+        self._held = None
+        if self._eof_in:
+            self._send_eof()
+        elif self.transport is not None and not self.lost:
+            self.transport.resume_reading()
+
+    def eof_received(self) -> bool:
+        self._eof_in = True
+        if self._held is None and self.channel is not None:
+            self._send_eof()
+        return True  # keep the socket open: the other direction may still flow
+
+    def _send_eof(self) -> None:
+        if self.channel is not None:
+            self.channel.write_eof()
+        self._up_done.set()
+
+    def pause_writing(self) -> None:
+        self._writable.clear()
+
+    def resume_writing(self) -> None:
+        self._writable.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self._writable.set()
+        self._up_done.set()
+        ch = self.channel
+        if ch is not None and not ch.closed:
+            why = f"TCP connection {self.peername} " + (f"failed: {exc}" if exc else "closed")
+            if exc is not None or not (self._eof_in and ch.at_eof):
+                ch.abort(ResetCode.CLOSED, why)
+
+    # ------------------------------------------------------------------ pump
+    async def run(self) -> str:
+        """Carry channel → TCP until both directions ended; returns why it failed, or ""."""
+        ch, tr = self.channel, self.transport
+        assert ch is not None and tr is not None
+        try:
+            while chunk := await ch.read_chunk():
+                if self.lost:
+                    raise ChannelRefused(ResetCode.CLOSED, "the TCP connection was closed")
+                tr.write(chunk)
+                if not self._writable.is_set():
+                    await self._writable.wait()
+            if not self.lost and tr.can_write_eof():
+                tr.write_eof()
+            await self._up_done.wait()
+            await self._drained(tr)
+        except ChannelRefused as exc:
+            self.error = exc.reason or f"reset (code {exc.code})"
+            self._abort_socket()
+        finally:
+            if not tr.is_closing():
+                tr.close()
+        return self.error
+
+    async def _drained(self, tr: asyncio.Transport) -> None:
+        # close() flushes the buffer itself; this only waits out a paused writer so the
+        # task's end means the bytes were handed to the kernel.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._writable.wait(), 30)
+
+    def abort(self, reason: str) -> None:
+        """End the connection with a TCP reset; ``reason`` is kept as the error."""
+        self.error = self.error or reason
+        if self.channel is not None and not self.channel.closed:
+            self.channel.abort(ResetCode.CLOSED, reason)
+        self._abort_socket()
+
+    def _abort_socket(self) -> None:
+        self._held = None
+        tr = self.transport
+        if tr is not None and not tr.is_closing():
+            # SO_LINGER 0: close() sends RST instead of FIN, so the client sees a reset.
+            sock = tr.get_extra_info("socket")
+            with contextlib.suppress(OSError, AttributeError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
+            tr.abort()

@@ -1,0 +1,79 @@
+"""`wsnet tcp ...`: one-off tunnels on a running node, without a config file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from wsnet.ctl import DEFAULT_URL, CtlError, call, render
+
+from .spec import parse_forward
+
+tcp_app = typer.Typer(help="TCP tunnels of a running node (plugin wsnet-tcp).",
+                      no_args_is_help=True)  # fmt: skip
+CtlUrl = Annotated[str, typer.Option(envvar="WSNET_CTLURL", help="control API URL")]
+COLUMNS = ("name", "role", "address", "peer", "state", "active", "total", "errors",
+           "bytes_in", "bytes_out")  # fmt: skip
+
+
+def _call(url: str, method: str, params: dict[str, Any]) -> Any:
+    try:
+        return call(url, method, {k: v for k, v in params.items() if v not in (None, "")})
+    except CtlError as exc:
+        typer.echo(f"wsnet tcp: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+@tcp_app.command("forward")
+def forward(
+    specs: Annotated[
+        list[str],
+        typer.Argument(help="[BIND:]PORT=NAME@NODE[:[HOST:]PORT], e.g. 8022=ssh@nodeB:22"),
+    ],
+    ctlurl: CtlUrl = DEFAULT_URL,
+) -> None:
+    """Listen on PORT and carry each connection to tunnel NAME of NODE.
+
+    NAME@NODE alone uses the connect side NODE has for NAME; NAME@NODE:PORT or
+    NAME@NODE:HOST:PORT asks NODE to connect there ([tcp] targets on NODE must allow it).
+    """
+    parsed = []
+    for text in specs:
+        try:
+            parsed.append(parse_forward(text))
+        except ValueError as exc:
+            typer.echo(f"wsnet tcp forward: {exc}", err=True)
+            raise typer.Exit(2) from None
+    for spec in parsed:
+        params = {"name": spec.name, "listen": str(spec.address), "peer": spec.peer,
+                  "target": str(spec.target) if spec.target else ""}  # fmt: skip
+        _call(ctlurl, "addtunnel", params)
+        via = f" → {spec.target} on {spec.peer}" if spec.target else f" on {spec.peer}"
+        typer.echo(f"{spec.address} → tunnel {spec.name}{via}")
+
+
+@tcp_app.command("list")
+def list_(
+    json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    ctlurl: CtlUrl = DEFAULT_URL,
+) -> None:
+    """Tunnels with state, connection counts and bytes (the `tunnels` method)."""
+    result = _call(ctlurl, "tunnels", {})
+    if json_:
+        import json
+
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        typer.echo(render(result, COLUMNS))
+
+
+@tcp_app.command("del")
+def delete(
+    name: str,
+    role: Annotated[str, typer.Option(help="listen or connect (default: both)")] = "",
+    reset: Annotated[bool, typer.Option(help="also reset the tunnel's open connections")] = False,
+    ctlurl: CtlUrl = DEFAULT_URL,
+) -> None:
+    """Remove tunnel NAME; open connections carry on unless --reset."""
+    typer.echo(render(_call(ctlurl, "deltunnel", {"name": name, "role": role, "reset": reset})))

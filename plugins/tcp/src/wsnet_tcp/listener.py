@@ -1,0 +1,168 @@
+"""The listen side of a tunnel: a TCP listener bound while its peer can be reached.
+
+The listener follows the peer (``refresh`` runs on every route change):
+- peer reachable: bound; every accepted connection becomes a channel to the peer;
+- peer gone, ``pending_timeout`` 0 (default): unbound at once, so new connections
+  are refused by the kernel, immediately and unmistakably;
+- peer gone, ``pending_timeout`` N: still bound for N seconds, new connections wait
+  (not read) for the peer to return; after N seconds the peer counts as gone for
+  good and the listener is released; it is bound again when the peer returns.
+A member told to stand by (HA) closes its listeners for a while: ``suspend``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from wsnet import ChannelRefused, ResetCode, StreamChannel
+
+from .bridge import Bridge
+from .spec import TunnelSpec
+from .stats import Counters
+
+if TYPE_CHECKING:
+    from .manager import Manager
+
+log = logging.getLogger("wsnet.tcp")
+
+
+class ListenTunnel:
+    def __init__(self, spec: TunnelSpec, manager: Manager) -> None:
+        self.spec = spec
+        self.manager = manager
+        self.counters = Counters()
+        self.state = "waiting for peer"
+        self._server: asyncio.Server | None = None
+        self._gone_since: float | None = None  # monotonic time the peer was last lost
+        self._suspended_until = 0.0
+        self._dirty = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._conns: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ life cycle
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._reconcile_loop(), name=f"tcp-{self.spec.name}")
+        self.refresh()
+
+    async def aclose(self, reset: bool = True) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._unbind("removed")
+        if reset:
+            for bridge in list(self.counters.live):
+                bridge.abort("tunnel removed")
+            for task in list(self._conns):
+                task.cancel()
+
+    def refresh(self) -> None:
+        """Something changed (routes, HA roles): bring the listener in line, soon."""
+        self._dirty.set()
+
+    def suspend(self, seconds: float) -> None:
+        """Close the listener for ``seconds`` (an HA standby's socket-close period)."""
+        self._suspended_until = time.monotonic() + seconds
+        self.refresh()
+
+    # ----------------------------------------------------------- reconciling
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            wake_in = await self._reconcile()
+            if wake_in is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._dirty.wait(), wake_in)
+                self._dirty.set()
+
+    async def _reconcile(self) -> float | None:
+        """Bind or unbind; returns seconds until a deadline needs another look."""
+        now = time.monotonic()
+        if now < self._suspended_until:
+            self._unbind(f"closed for {self._suspended_until - now:.0f}s (standby)")
+            return self._suspended_until - now
+        if self.manager.peer_reachable(self.spec.peer):
+            self._gone_since = None
+            await self._bind()
+            return None
+        wait = self.manager.pending_timeout
+        if self._gone_since is None:
+            self._gone_since = now
+        left = self._gone_since + wait - now
+        if wait > 0 and left > 0:
+            await self._bind(f"waiting for peer (connections held up to {wait:g}s)")
+            return left
+        self._unbind("waiting for peer")
+        return None
+
+    async def _bind(self, state: str = "listening") -> None:
+        if self._server is None:
+            addr = self.spec.address
+            try:
+                self._server = await asyncio.get_running_loop().create_server(
+                    self._make_bridge, addr.host, addr.port, reuse_address=True
+                )
+            except OSError as exc:
+                msg = f"cannot listen on {addr}: {os.strerror(exc.errno) if exc.errno else exc}"
+                if self.state != f"error: {msg}":
+                    log.error("tcp tunnel %s: %s", self.spec.name, msg)
+                self.state = f"error: {msg}"
+                return
+            log.info("tcp tunnel %s: listening on %s for %s", self.spec.name, addr, self.spec.peer)
+        self.state = state
+
+    def _unbind(self, state: str) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+            log.info("tcp tunnel %s: listener on %s closed: %s", self.spec.name,
+                     self.spec.address, state)  # fmt: skip
+        self.state = state
+
+    # ---------------------------------------------------------- connections
+    def _make_bridge(self) -> Bridge:
+        bridge = Bridge()
+        task = asyncio.create_task(self._serve(bridge), name=f"tcp-{self.spec.name}-conn")
+        self._conns.add(task)
+        task.add_done_callback(self._conns.discard)
+        return bridge
+
+    async def _serve(self, bridge: Bridge) -> None:
+        counters = self.counters
+        try:
+            await bridge.wait_made()
+            peer = await self.manager.wait_peer(self.spec.peer)
+            if peer is None:
+                raise ChannelRefused(ResetCode.UNREACHABLE, f"{self.spec.peer!r} is unreachable")
+            if bridge.lost:
+                return  # the client gave up while it waited for the peer
+            args: dict[str, Any] = {"tunnel": self.spec.name}
+            if self.spec.target is not None:
+                args["target"] = str(self.spec.target)
+            ch = await self.manager.node.open_channel(peer, "tcp", args=args, wait=False)
+        except ChannelRefused as exc:
+            counters.fail(exc.reason)
+            bridge.abort(exc.reason)
+            return
+        if not isinstance(ch, StreamChannel):  # pragma: no cover - open_channel's default kind
+            ch.close()
+            return
+        counters.started(bridge)
+        bridge.attach(ch)
+        error = ""
+        try:
+            error = await bridge.run()
+        finally:
+            counters.ended(bridge, error)
+            if error:
+                log.info("tcp tunnel %s: connection from %s ended: %s", self.spec.name,
+                         bridge.peername, error)  # fmt: skip
+
+    def info(self) -> dict[str, Any]:
+        return {**self.spec.describe(), "state": self.state, **self.counters.snapshot()}

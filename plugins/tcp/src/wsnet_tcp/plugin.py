@@ -1,0 +1,141 @@
+"""Hook implementations of wsnet-tcp: ``[tcp]`` config, the ``tcp`` service, the
+tunnel manager, ``tunnels``/``addtunnel``/``deltunnel`` and ``wsnet tcp``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import typer
+
+from wsnet import (
+    Component,
+    Config,
+    ControlError,
+    ControlMethod,
+    Observer,
+    Section,
+    Service,
+    StashKey,
+    WsnetError,
+)
+from wsnet.node import Node
+
+from .cli import tcp_app
+from .manager import Manager, Settings
+from .service import TcpService
+from .spec import SpecError, TunnelSpec, make_spec
+
+SETTINGS: StashKey[Settings] = StashKey("tcp.settings")
+MANAGER: StashKey[Manager] = StashKey("tcp.manager")
+COLUMNS = (
+    "name",
+    "role",
+    "address",
+    "peer",
+    "state",
+    "active",
+    "total",
+    "errors",
+    "bytes_in",
+    "bytes_out",
+)
+
+
+def wsnet_configure(config: Config) -> None:
+    s = config.section("tcp")
+    pending = s.get_float("pending_timeout", 0.0, lo=float("-inf"))  # 0 is allowed
+    if pending < 0:
+        raise s.error("pending_timeout", f"expected a number >= 0 (seconds), got {pending:g}")
+    connect_timeout = s.get_float("connect_timeout", 10.0)
+    targets = s.get_str_list("targets", [])
+    for i, pattern in enumerate(targets):
+        if ":" not in pattern:
+            raise s.error(
+                "targets", f"entry #{i + 1}: expected HOST:PORT (globs allowed), got {pattern!r}"
+            )
+    tables = s.tables("tunnel")
+    tunnels = tuple(_tunnel(t) for t in tables)
+    s.done()
+    seen: set[tuple[str, str]] = set()
+    for spec, t in zip(tunnels, tables, strict=True):
+        if spec.key in seen:
+            raise t.error("name", f"a second {spec.role} tunnel named {spec.name!r}")
+        seen.add(spec.key)
+    config.stash[SETTINGS] = Settings(pending, connect_timeout, tuple(targets), tunnels)
+
+
+def _tunnel(t: Section) -> TunnelSpec:
+    t.path = "[[tcp.tunnel]]" + t.path.removeprefix("[[tunnel]]")
+    keys = {k: t.get_str(k, "") for k in ("listen", "connect", "peer", "target")}
+    name = t.get_str("name")
+    t.done()
+    try:
+        return make_spec(name, **keys)
+    except SpecError as exc:
+        raise t.error(exc.key, str(exc)) from None
+
+
+def _manager(node: Node) -> Manager:
+    mgr = node.stash.get(MANAGER, None)
+    if mgr is None:
+        mgr = Manager(node, node.config.stash.get(SETTINGS, None) or Settings())
+        node.stash[MANAGER] = mgr
+    return mgr
+
+
+def wsnet_register_services(node: Node) -> Iterable[Service]:
+    return [TcpService(_manager(node))]
+
+
+def wsnet_register_components(node: Node) -> Iterable[Component]:
+    return [_manager(node)]
+
+
+def wsnet_register_observers(node: Node) -> Iterable[Observer]:
+    return [_manager(node)]
+
+
+def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
+    mgr = _manager(node)
+
+    async def tunnels() -> list[dict[str, Any]]:
+        return mgr.info()
+
+    async def addtunnel(
+        name: str, listen: str = "", connect: str = "", peer: str = "", target: str = ""
+    ) -> dict[str, Any]:
+        try:
+            spec = make_spec(name, listen=listen, connect=connect, peer=peer, target=target)
+            mgr.add(spec)
+        except (ValueError, WsnetError) as exc:
+            raise ControlError(f"addtunnel {name}: {exc}") from None
+        return spec.describe()
+
+    async def deltunnel(name: str, role: str = "", reset: bool = False) -> dict[str, Any]:
+        if role not in ("", "listen", "connect"):
+            raise ControlError(f"role must be listen or connect, got {role!r}")
+        removed = await mgr.remove(name, role, reset)
+        if not removed:
+            raise ControlError(f"no tunnel {name!r}" + (f" with a {role} side" if role else ""))
+        return {"name": name, "removed": removed}
+
+    return [
+        ControlMethod(
+            "tunnels", tunnels, "TCP tunnels: role, address, state, connections, bytes", COLUMNS
+        ),
+        ControlMethod(
+            "addtunnel",
+            addtunnel,
+            "add a tunnel: NAME listen=H:P peer=NODE [target=H:P] | NAME connect=H:P",
+        ),
+        ControlMethod(
+            "deltunnel",
+            deltunnel,
+            "remove tunnel NAME [role=listen|connect] [reset=true: cut connections]",
+        ),
+    ]
+
+
+def wsnet_register_commands(app: typer.Typer) -> None:
+    app.add_typer(tcp_app, name="tcp")

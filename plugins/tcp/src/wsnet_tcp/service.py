@@ -1,0 +1,101 @@
+"""The connect side: the ``tcp`` service turns each channel into a TCP connection.
+
+A channel names its tunnel (``args.tunnel``).  It is connected to that tunnel's
+``connect`` address here, or to ``args.target`` when the listen side asked for
+one and ``[tcp] targets`` allows it.  Whatever goes wrong (no such tunnel, not
+allowed, connect refused or timed out) resets only this channel, with a reason
+the listen side logs and counts; the listen side then resets its TCP client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from wsnet import ChannelContext, ResetCode, Service, StreamChannel
+from wsnet.channel import Channel
+
+from .bridge import Bridge
+from .manager import Manager
+from .spec import Address, check_name, parse_address, target_allowed
+
+log = logging.getLogger("wsnet.tcp")
+
+
+class Refused(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+class TcpService(Service):
+    name = "tcp"
+
+    def __init__(self, manager: Manager) -> None:
+        self.manager = manager
+
+    async def handle(self, channel: Channel, ctx: ChannelContext) -> None:
+        assert isinstance(channel, StreamChannel)
+        node = self.manager.node.name
+        try:
+            tunnel, address, role = self._route(ctx)
+        except Refused as exc:
+            log.warning("tcp: channel from %s refused: %s", ctx.request.src or ctx.peer, exc.reason)
+            channel.abort(exc.code, f"node {node!r}: {exc.reason}")
+            return
+        counters = self.manager.counters_for(tunnel, role)
+        bridge = Bridge()
+        bridge.attach(channel)
+        try:
+            await asyncio.wait_for(
+                asyncio.get_running_loop().create_connection(
+                    lambda: bridge, address.host, address.port
+                ),
+                self.manager.settings.connect_timeout,
+            )
+        except OSError as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "timed out"
+            reason = f"node {node!r}: tunnel {tunnel!r}: connect to {address} failed: {why}"
+            counters.fail(reason)
+            log.warning("tcp: %s", reason)
+            channel.abort(ResetCode.SERVICE_ERROR, reason)
+            return
+        counters.started(bridge)
+        error = ""
+        try:
+            error = await bridge.run()
+        finally:
+            counters.ended(bridge, error)
+
+    def _route(self, ctx: ChannelContext) -> tuple[str, Address, str]:
+        """(tunnel name, address to connect, counters role) or Refused."""
+        args = ctx.request.args
+        name = args.get("tunnel")
+        try:
+            check_name(name if isinstance(name, str) else "")
+        except ValueError as exc:
+            raise Refused(ResetCode.BAD_REQUEST, str(exc)) from None
+        assert isinstance(name, str)
+        denial = self.manager.node.authorize(ctx.principal, "open", f"tcp:{name}")
+        if denial:
+            raise Refused(ResetCode.DENIED, f"{ctx.principal.name!r} may not open tcp:{name}: "
+                                            f"{denial}")  # fmt: skip
+        target = args.get("target")
+        if target is not None:
+            return name, self._ad_hoc(name, target), "target"
+        spec = self.manager.connects.get(name)
+        if spec is None:
+            have = ", ".join(sorted(self.manager.connects)) or "none"
+            raise Refused(ResetCode.NO_SERVICE, f"no tcp tunnel {name!r} to connect (have: {have})")
+        return name, spec.address, "connect"
+
+    def _ad_hoc(self, name: str, target: object) -> Address:
+        try:
+            address = parse_address(target if isinstance(target, str) else "")
+        except ValueError as exc:
+            raise Refused(ResetCode.BAD_REQUEST, f"target: {exc}") from None
+        if not target_allowed(list(self.manager.settings.targets), address):
+            raise Refused(ResetCode.DENIED, f"tunnel {name!r}: target {address} is not in "
+                                            "[tcp] targets")  # fmt: skip
+        return address

@@ -1,0 +1,46 @@
+"""Per-tunnel counters: kept per connection end, never per packet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .bridge import Bridge
+
+
+@dataclass(slots=True)
+class Counters:
+    total: int = 0  # connections carried (accepted, or connected for a peer)
+    refused: int = 0  # ended with an error (no peer, far connect failed, denied, reset)
+    bytes_in: int = 0  # received from the link, written to TCP, by ended connections
+    bytes_out: int = 0
+    last_error: str = ""
+    live: set[Bridge] = field(default_factory=set)
+
+    def started(self, bridge: Bridge) -> None:
+        self.total += 1
+        self.live.add(bridge)
+
+    def ended(self, bridge: Bridge, error: str) -> None:
+        self.live.discard(bridge)
+        if bridge.channel is not None:
+            self.bytes_in += bridge.channel.bytes_in
+            self.bytes_out += bridge.channel.bytes_out
+        if error:
+            self.fail(error)
+
+    def fail(self, error: str) -> None:
+        self.refused += 1
+        self.last_error = error
+
+    def snapshot(self) -> dict[str, Any]:
+        live_in = sum(b.channel.bytes_in for b in self.live if b.channel is not None)
+        live_out = sum(b.channel.bytes_out for b in self.live if b.channel is not None)
+        return {
+            "active": len(self.live),
+            "total": self.total,
+            "errors": self.refused,
+            "bytes_in": self.bytes_in + live_in,
+            "bytes_out": self.bytes_out + live_out,
+            "last_error": self.last_error,
+        }

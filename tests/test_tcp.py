@@ -1,0 +1,279 @@
+"""wsnet-tcp end to end: real `wsnet run` nodes on loopback, real TCP servers behind them."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tcp_helpers import (
+    Firehose,
+    closed_port,
+    connect_refused,
+    echo_handler,
+    echo_roundtrip,
+    rss_kib,
+    server_thread,
+)
+from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+
+
+def _pair(
+    factory: NodeFactory, a_tcp: dict[str, Any], b_tcp: dict[str, Any]
+) -> tuple[NodeProcess, NodeProcess]:
+    """Node a listens for links, b dials it; each with its own [tcp] section."""
+    a = factory("a", plugins=["tcp"], config={"tcp": a_tcp})
+    b = factory("b", listen=False, dial=[a.url], plugins=["tcp"], config={"tcp": b_tcp})
+    wait_until(lambda: "b" in a.peers() and "a" in b.peers(), what="link a<->b")
+    return a, b
+
+
+def _listening(node: NodeProcess, name: str) -> bool:
+    rows = [t for t in node.ctl("tunnels") if t["name"] == name and t["role"] == "listen"]
+    return bool(rows) and rows[0]["state"] == "listening"
+
+
+def _tunnel(node: NodeProcess, name: str, role: str) -> dict[str, Any]:
+    rows = [t for t in node.ctl("tunnels") if t["name"] == name and t["role"] == role]
+    assert rows, node.ctl("tunnels")
+    return dict(rows[0])
+
+
+def test_100_concurrent_connections_both_directions(wsnet_node_factory: NodeFactory) -> None:
+    """a listens → b connects, and b listens → a connects; every byte verified by hash."""
+    pa, pb = free_port(), free_port()
+    with server_thread(echo_handler) as echo_a, server_thread(echo_handler) as echo_b:
+        a, b = _pair(
+            wsnet_node_factory,
+            {"tunnel": [
+                {"name": "to-b", "listen": f"127.0.0.1:{pa}", "peer": "b"},
+                {"name": "to-a", "connect": f"127.0.0.1:{echo_a.port}"},
+            ]},
+            {"tunnel": [
+                {"name": "to-b", "connect": f"127.0.0.1:{echo_b.port}"},
+                {"name": "to-a", "listen": f"127.0.0.1:{pb}", "peer": "a"},
+            ]},
+        )  # fmt: skip
+        wait_until(lambda: _listening(a, "to-b") and _listening(b, "to-a"), what="listeners")
+        rng = random.Random(6)
+        sizes = [rng.choice([0, 1, 1000, 65536, 300_000, 1 << 20, 2_500_000]) for _ in range(100)]
+
+        async def many(port: int) -> list[Any]:
+            return await asyncio.gather(*(echo_roundtrip(port, n) for n in sizes))
+
+        for port in (pa, pb):
+            results = asyncio.run(many(port))
+            bad = [r for r in results if not r.ok]
+            assert not bad, f"{len(bad)} transfers corrupted, e.g. {bad[0]}"
+        total = sum(sizes)
+        ta, tb = _tunnel(a, "to-b", "listen"), _tunnel(b, "to-b", "connect")
+        assert ta["total"] == 100 and tb["total"] == 100
+        assert ta["errors"] == 0 and tb["errors"] == 0
+        assert ta["bytes_out"] == total and ta["bytes_in"] == total
+        assert _tunnel(b, "to-a", "listen")["total"] == 100
+
+
+def test_http_server_behind_a_tunnel(wsnet_node_factory: NodeFactory, tmp_path: Path) -> None:
+    """`python -m http.server` on b's side, fetched through a's listener."""
+    www = tmp_path / "www"
+    www.mkdir()
+    body = random.randbytes(3_000_000)
+    (www / "blob.bin").write_bytes(body)
+    http_port, lport = free_port(), free_port()
+    srv = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(http_port), "--bind", "127.0.0.1"],
+        cwd=www, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        a, _b = _pair(
+            wsnet_node_factory,
+            {"tunnel": [{"name": "web", "listen": f"127.0.0.1:{lport}", "peer": "b"}]},
+            {"tunnel": [{"name": "web", "connect": f"127.0.0.1:{http_port}"}]},
+        )
+        wait_until(lambda: _listening(a, "web"), what="listener")
+        wait_until(lambda: not connect_refused(http_port), what="http.server")
+        for _ in range(3):
+            with urllib.request.urlopen(f"http://127.0.0.1:{lport}/blob.bin", timeout=20) as r:
+                assert r.status == 200
+                assert r.read() == body
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"http://127.0.0.1:{lport}/missing", timeout=20)
+        assert err.value.code == 404
+    finally:
+        srv.terminate()
+        srv.wait(10)
+
+
+def test_far_connect_refused_closes_near_socket_fast(wsnet_node_factory: NodeFactory) -> None:
+    lport, dead = free_port(), closed_port()
+    a, b = _pair(
+        wsnet_node_factory,
+        {"tunnel": [{"name": "dead", "listen": f"127.0.0.1:{lport}", "peer": "b"}]},
+        {"tunnel": [{"name": "dead", "connect": f"127.0.0.1:{dead}"}]},
+    )
+    wait_until(lambda: _listening(a, "dead"), what="listener")
+    with socket.create_connection(("127.0.0.1", lport), timeout=5) as s:
+        s.sendall(b"hello")
+        t0 = time.monotonic()
+        with pytest.raises(ConnectionResetError):  # a reset, never a clean EOF
+            _read_to_eof(s)
+        assert time.monotonic() - t0 < 1.0
+    row = _tunnel(a, "dead", "listen")
+    assert row["errors"] == 1
+    assert f"connect to 127.0.0.1:{dead} failed: Connection refused" in row["last_error"]
+    assert "Connection refused" in b.log()
+    # The link and the other channels are untouched.
+    assert b.ctl("ping", node="a", count=2)["count"] == 2
+
+
+def test_unknown_tunnel_and_bad_target_are_refused(wsnet_node_factory: NodeFactory) -> None:
+    with server_thread(echo_handler) as echo:
+        a, _b = _pair(wsnet_node_factory, {}, {"targets": [f"127.0.0.1:{echo.port}"]})
+        p1, p2, p3 = free_port(), free_port(), free_port()
+        a.ctl("addtunnel", name="nope", listen=f"127.0.0.1:{p1}", peer="b")
+        a.ctl("addtunnel", name="adhoc", listen=f"127.0.0.1:{p2}", peer="b",
+              target=f"127.0.0.1:{echo.port}")  # fmt: skip
+        a.ctl("addtunnel", name="evil", listen=f"127.0.0.1:{p3}", peer="b",
+              target="127.0.0.1:22")  # fmt: skip
+        wait_until(lambda: all(_listening(a, n) for n in ("nope", "adhoc", "evil")), what="up")
+        assert asyncio.run(echo_roundtrip(p2, 100_000)).ok
+        for port in (p1, p3):
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=5) as s,
+                pytest.raises(ConnectionResetError),
+            ):
+                s.recv(10)
+        assert "no tcp tunnel 'nope'" in _tunnel(a, "nope", "listen")["last_error"]
+        assert (
+            "target 127.0.0.1:22 is not in [tcp] targets"
+            in _tunnel(a, "evil", "listen")["last_error"]
+        )
+
+
+def test_listener_follows_its_peer(wsnet_node_factory: NodeFactory) -> None:
+    """Bound only while the peer is linked: released when it dies, bound again on return."""
+    lport = free_port()
+    with server_thread(echo_handler) as echo:
+        b_tcp = {"tunnel": [{"name": "e", "listen": f"127.0.0.1:{lport}", "peer": "a"}]}
+        a = wsnet_node_factory("a", plugins=["tcp"], config={
+            "tcp": {"tunnel": [{"name": "e", "connect": f"127.0.0.1:{echo.port}"}]}})  # fmt: skip
+        b = wsnet_node_factory("b", listen=False, dial=[a.url], plugins=["tcp"],
+                               config={"tcp": b_tcp})  # fmt: skip
+        wait_until(lambda: _listening(b, "e"), what="listener")
+        assert asyncio.run(echo_roundtrip(lport, 10_000)).ok
+        port_a = a.port
+        a.kill()
+        wait_until(lambda: connect_refused(lport), timeout=6, what="listener released")
+        assert _tunnel(b, "e", "listen")["state"] == "waiting for peer"
+        a2 = wsnet_node_factory("a", plugins=["tcp"], port=port_a, config={
+            "tcp": {"tunnel": [{"name": "e", "connect": f"127.0.0.1:{echo.port}"}]}})  # fmt: skip
+        wait_until(lambda: _listening(b, "e"), timeout=10, what="listener bound again")
+        assert asyncio.run(echo_roundtrip(lport, 10_000)).ok
+        assert a2.peers() == {"b"}
+
+
+def test_pending_timeout_holds_connections_for_the_peer(wsnet_node_factory: NodeFactory) -> None:
+    lport = free_port()
+    with server_thread(echo_handler) as echo:
+        a = wsnet_node_factory("a", plugins=["tcp"], start=False, config={
+            "tcp": {"tunnel": [{"name": "e", "connect": f"127.0.0.1:{echo.port}"}]}})  # fmt: skip
+        b = wsnet_node_factory("b", listen=False, dial=[a.url], plugins=["tcp"], config={
+            "tcp": {"pending_timeout": 8, "tunnel": [
+                {"name": "e", "listen": f"127.0.0.1:{lport}", "peer": "a"}]}})  # fmt: skip
+        wait_until(lambda: not connect_refused(lport), what="listener bound before the peer")
+
+        async def late() -> Any:
+            job = asyncio.ensure_future(echo_roundtrip(lport, 50_000))
+            await asyncio.sleep(1.0)
+            a.start()  # the peer appears while the connection waits
+            return await job
+
+        assert asyncio.run(late()).ok
+        assert _tunnel(b, "e", "listen")["errors"] == 0
+
+
+def test_three_node_chain_by_node_name(wsnet_node_factory: NodeFactory) -> None:
+    """left → hub → right: the tunnel's peer is two links away; the hub relays."""
+    lport = free_port()
+    with server_thread(echo_handler) as echo:
+        hub = wsnet_node_factory("hub")
+        right = wsnet_node_factory(
+            "right",
+            listen=False,
+            dial=[hub.url],
+            plugins=["tcp"],
+            config={"tcp": {"tunnel": [{"name": "far", "connect": f"127.0.0.1:{echo.port}"}]}},
+        )
+        left = wsnet_node_factory("left", listen=False, dial=[hub.url], plugins=["tcp"],
+                                  config={"tcp": {"tunnel": [
+                                      {"name": "far", "listen": f"127.0.0.1:{lport}",
+                                       "peer": "right"}]}})  # fmt: skip
+        wait_until(lambda: _listening(left, "far"), what="route to right")
+        results = asyncio.run(_gather(lport, [200_000] * 20))
+        assert all(r.ok for r in results)
+        assert _tunnel(right, "far", "connect")["total"] == 20
+        assert "tcp" not in hub.ctl("status")["services"]  # the hub only relays
+
+
+async def _gather(port: int, sizes: list[int]) -> list[Any]:
+    return await asyncio.gather(*(echo_roundtrip(port, n) for n in sizes))
+
+
+def test_slow_reader_does_not_slow_others_and_memory_stays_bounded(
+    wsnet_node_factory: NodeFactory,
+) -> None:
+    """A client reading 1 KiB/s from a firehose, and a 32 MiB echo beside it on the same link."""
+    fire = Firehose()
+    lfire, lecho = free_port(), free_port()
+    with server_thread(fire) as hose, server_thread(echo_handler) as echo:
+        a, b = _pair(
+            wsnet_node_factory,
+            {"tunnel": [
+                {"name": "hose", "listen": f"127.0.0.1:{lfire}", "peer": "b"},
+                {"name": "echo", "listen": f"127.0.0.1:{lecho}", "peer": "b"},
+            ]},
+            {"tunnel": [
+                {"name": "hose", "connect": f"127.0.0.1:{hose.port}"},
+                {"name": "echo", "connect": f"127.0.0.1:{echo.port}"},
+            ]},
+        )  # fmt: skip
+        wait_until(lambda: _listening(a, "hose") and _listening(a, "echo"), what="listeners")
+        size = 32 << 20
+        alone = asyncio.run(echo_roundtrip(lecho, size))
+        assert alone.ok
+        rss0 = {n.name: rss_kib(n.proc.pid) for n in (a, b) if n.proc}
+        with socket.create_connection(("127.0.0.1", lfire), timeout=5) as slow:
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+            got = 0
+            t_end = time.monotonic() + 6
+            beside = None
+            while time.monotonic() < t_end:
+                got += len(slow.recv(1024))
+                if beside is None and time.monotonic() > t_end - 4:
+                    beside = asyncio.run(echo_roundtrip(lecho, size))  # while the hose is held
+                time.sleep(1.0)  # 1 KiB per second
+            in_flight = fire.written - got
+            rss1 = {n.name: rss_kib(n.proc.pid) for n in (a, b) if n.proc}
+            chans = a.ctl("channels")
+        assert beside is not None and beside.ok
+        # "does not slow": the echo beside the stalled stream is not held back by it.
+        assert beside.seconds < max(3 * alone.seconds, alone.seconds + 2.0), (alone, beside)
+        # Bounded: the source could write only what the path buffers (window + sockets),
+        # not the gigabytes it would push in 6 s if wsnet kept reading from it.
+        assert in_flight < 16 << 20, f"{in_flight} bytes in flight"
+        assert all(c["buffered"] <= 1 << 20 for c in chans), chans
+        for name in rss0:
+            assert rss1[name] - rss0[name] < 24 << 10, (name, rss0, rss1)
+
+
+def _read_to_eof(s: socket.socket) -> None:
+    while s.recv(1024):
+        pass
