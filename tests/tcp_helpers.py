@@ -97,10 +97,22 @@ class ServerThread:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self.loop.call_soon_threadsafe(self._server.close)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
+        """Close the server, cancel and await every handler, then close the loop."""
+
+        async def shutdown() -> None:
+            if self._server is not None:
+                self._server.close()
+            me = asyncio.current_task()
+            tasks = [t for t in asyncio.all_tasks() if t is not me]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        if self._thread.is_alive():
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+        self.loop.close()
 
 
 @contextmanager
@@ -152,3 +164,28 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def ident_handler(name: bytes) -> object:
+    """A server that first says who it is (``name`` + newline), then echoes."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(name + b"\n")
+        await echo_handler(reader, writer)
+
+    return handler
+
+
+def who_answers(port: int, timeout: float = 2.0) -> str:
+    """Connect, read the first line: which member's server is behind the tunnel ("" if none)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            data = b""
+            while not data.endswith(b"\n"):
+                part = s.recv(64)
+                if not part:
+                    return ""
+                data += part
+            return data.decode().strip()
+    except OSError:
+        return ""

@@ -1,0 +1,1 @@
+"""wsnet-ha: active/standby groups of member nodes (entry point ``ha``)."""

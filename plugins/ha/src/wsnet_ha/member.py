@@ -1,0 +1,48 @@
+"""A member node's side: the ``ha`` service where hubs announce its role.
+
+The notice is turned into an ``HaRoleChanged`` event; wsnet-tcp hears it and, when
+``close_listeners`` > 0, closes its listeners towards that hub for that long
+(tcp-over-websocket's standby socket close).  Roles are kept for ``wsnet ctl ha``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from wsnet import ChannelContext, ResetCode, Service, StreamChannel
+from wsnet.channel import Channel
+from wsnet.events import HaRoleChanged
+from wsnet.node import Node
+
+log = logging.getLogger("wsnet.ha")
+ROLES = ("active", "standby")
+
+
+class MemberService(Service):
+    name = "ha"
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.roles: dict[tuple[str, str], dict[str, Any]] = {}  # (hub, group) -> row
+
+    async def handle(self, channel: Channel, ctx: ChannelContext) -> None:
+        assert isinstance(channel, StreamChannel)
+        args = ctx.request.args
+        group, role, close_for = args.get("group"), args.get("role"), args.get("close_listeners")
+        if (
+            not isinstance(group, str)
+            or role not in ROLES
+            or not isinstance(close_for, int | float)
+        ):
+            channel.abort(ResetCode.BAD_REQUEST, "ha notice needs group, role, close_listeners")
+            return
+        hub = ctx.request.src or ctx.peer
+        log.info("ha %s: %s says this node is %s%s", group, hub, role,
+                 f" (listeners closed for {close_for:g}s)" if close_for > 0 else "")  # fmt: skip
+        self.roles[(hub, group)] = {"group": group, "hub": hub, "role": role,
+                                    "since": round(time.time(), 3)}  # fmt: skip
+        self.node.emit(HaRoleChanged(group, hub, str(role), float(close_for)))
+        await channel.read()
+        channel.write_eof()

@@ -1,0 +1,127 @@
+"""Hook implementations of wsnet-ha: ``[[ha.group]]`` config, the hub and member
+roles, name resolution for groups, ``wsnet ctl ha`` / ``hapromote`` and ``wsnet ha``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import typer
+
+from wsnet import (
+    Component,
+    Config,
+    ControlError,
+    ControlMethod,
+    Observer,
+    Section,
+    Service,
+    StashKey,
+)
+from wsnet.node import Node
+
+from .cli import COLUMNS, ha_app
+from .group import GroupConfig
+from .hub import Hub
+from .member import MemberService
+
+GROUPS: StashKey[tuple[GroupConfig, ...]] = StashKey("ha.groups")
+HUB: StashKey[Hub] = StashKey("ha.hub")
+MEMBER: StashKey[MemberService] = StashKey("ha.member")
+
+
+def wsnet_configure(config: Config) -> None:
+    s = config.section("ha")
+    tables = s.tables("group")
+    s.done()
+    groups = tuple(_group(t) for t in tables)
+    seen: set[str] = set()
+    for g, t in zip(groups, tables, strict=True):
+        if g.name in seen:
+            raise t.error("name", f"a second group named {g.name!r}")
+        seen.add(g.name)
+    config.stash[GROUPS] = groups
+
+
+def _group(t: Section) -> GroupConfig:
+    t.path = "[[ha.group]]" + t.path.removeprefix("[[group]]")
+    name = t.get_str("name")
+    members = t.get_str_list("members")
+    if len(members) < 2 or len(set(members)) != len(members):
+        raise t.error("members", f"expected at least two different node names, got {members!r}")
+    if name in members:
+        raise t.error("name", f"{name!r} is also a member: a group needs a name of its own")
+    g = GroupConfig(
+        name, tuple(members),
+        preempt=t.get_bool("preempt", False),
+        promote_on_activity=t.get_bool("promote_on_activity", False),
+        standby_close=t.get_float("standby_close", 0.0, lo=float("-inf")),
+    )  # fmt: skip
+    if g.standby_close < 0:
+        raise t.error("standby_close", f"expected seconds >= 0, got {g.standby_close:g}")
+    t.done()
+    return g
+
+
+def _hub(node: Node) -> Hub:
+    hub = node.stash.get(HUB, None)
+    if hub is None:
+        hub = Hub(node, node.config.stash.get(GROUPS, ()))
+        node.stash[HUB] = hub
+    return hub
+
+
+def _member(node: Node) -> MemberService:
+    svc = node.stash.get(MEMBER, None)
+    if svc is None:
+        svc = MemberService(node)
+        node.stash[MEMBER] = svc
+    return svc
+
+
+def wsnet_register_services(node: Node) -> Iterable[Service]:
+    return [_member(node)]
+
+
+def wsnet_register_components(node: Node) -> Iterable[Component]:
+    return [_hub(node)]
+
+
+def wsnet_register_observers(node: Node) -> Iterable[Observer]:
+    return [_hub(node)]
+
+
+def wsnet_resolve_node(node: Node, name: str) -> str | None:
+    hub = node.stash.get(HUB, None)
+    return hub.resolve(name) if hub is not None else None
+
+
+def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
+    hub, member = _hub(node), _member(node)
+
+    async def ha() -> list[dict[str, Any]]:
+        rows = hub.info()
+        for row in member.roles.values():
+            rows.append({"group": row["group"], "member": node.name, "priority": "",
+                         "state": row["role"], "active": "", "changes": "",
+                         "last_cause": f"told by {row['hub']}", "last_reason": ""})  # fmt: skip
+        return rows
+
+    async def hapromote(group: str, member: str) -> dict[str, Any]:
+        if group not in hub.groups:
+            raise ControlError(f"no HA group {group!r} on this node")
+        try:
+            change = hub.promote(group, member)
+        except ValueError as exc:
+            raise ControlError(f"hapromote {group}: {exc}") from None
+        return {"group": group, "active": change.active, "previous": change.previous}
+
+    return [
+        ControlMethod("ha", ha, "HA groups: members, priority, active/standby/down, last change",
+                      COLUMNS),
+        ControlMethod("hapromote", hapromote, "make MEMBER the active member of GROUP now"),
+    ]  # fmt: skip
+
+
+def wsnet_register_commands(app: typer.Typer) -> None:
+    app.add_typer(ha_app, name="ha")
