@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from wsnet.ctl import DEFAULT_URL, CtlError, call, render
 
+from .migrate import MigrateError, from_tcp_over_websocket, to_toml
 from .spec import parse_forward
 
 tcp_app = typer.Typer(help="TCP tunnels of a running node (plugin wsnet-tcp).",
@@ -61,8 +64,6 @@ def list_(
     """Tunnels with state, connection counts and bytes (the `tunnels` method)."""
     result = _call(ctlurl, "tunnels", {})
     if json_:
-        import json
-
         typer.echo(json.dumps(result, indent=2))
     else:
         typer.echo(render(result, COLUMNS))
@@ -77,3 +78,18 @@ def delete(
 ) -> None:
     """Remove tunnel NAME; open connections carry on unless --reset."""
     typer.echo(render(_call(ctlurl, "deltunnel", {"name": name, "role": role, "reset": reset})))
+
+
+@tcp_app.command("from-tow")
+def from_tow(
+    config: Annotated[Path, typer.Argument(help="a tcp-over-websocket config.json")],
+) -> None:
+    """Print the wsnet TOML that does what a tcp-over-websocket config.json does."""
+    try:
+        raw = json.loads(config.read_text())
+        data, notes = from_tcp_over_websocket(raw)
+    except (OSError, ValueError) as exc:  # MigrateError and JSONDecodeError are ValueErrors
+        what = "bad config" if isinstance(exc, MigrateError) else "cannot read"
+        typer.echo(f"wsnet tcp from-tow: {config}: {what}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(to_toml(data, [f"translated from {config} (tcp-over-websocket)", *notes]), nl=False)
