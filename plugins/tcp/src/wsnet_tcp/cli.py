@@ -16,7 +16,7 @@ from .spec import parse_forward
 tcp_app = typer.Typer(help="TCP tunnels of a running node (plugin wsnet-tcp).",
                       no_args_is_help=True)  # fmt: skip
 CtlUrl = Annotated[str, typer.Option(envvar="WSNET_CTLURL", help="control API URL")]
-COLUMNS = ("name", "role", "address", "peer", "state", "active", "total", "errors",
+COLUMNS = ("name", "role", "address", "peer", "target", "state", "active", "total", "errors",
            "bytes_in", "bytes_out")  # fmt: skip
 
 

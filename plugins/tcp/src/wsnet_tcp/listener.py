@@ -147,7 +147,7 @@ class ListenTunnel:
                 args["target"] = str(self.spec.target)
             ch = await self.manager.node.open_channel(peer, "tcp", args=args, wait=False)
         except ChannelRefused as exc:
-            counters.fail(exc.reason)
+            counters.attempt_failed(exc.reason)
             bridge.abort(exc.reason)
             return
         if not isinstance(ch, StreamChannel):  # pragma: no cover - open_channel's default kind

@@ -21,25 +21,13 @@ from wsnet import (
 )
 from wsnet.node import Node
 
-from .cli import tcp_app
+from .cli import COLUMNS, tcp_app
 from .manager import Manager, Settings
 from .service import TcpService
 from .spec import SpecError, TunnelSpec, make_spec
 
 SETTINGS: StashKey[Settings] = StashKey("tcp.settings")
 MANAGER: StashKey[Manager] = StashKey("tcp.manager")
-COLUMNS = (
-    "name",
-    "role",
-    "address",
-    "peer",
-    "state",
-    "active",
-    "total",
-    "errors",
-    "bytes_in",
-    "bytes_out",
-)
 
 
 def wsnet_configure(config: Config) -> None:

@@ -57,7 +57,7 @@ class TcpService(Service):
         except OSError as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "timed out"
             reason = f"node {node!r}: tunnel {tunnel!r}: connect to {address} failed: {why}"
-            counters.fail(reason)
+            counters.attempt_failed(reason)
             log.warning("tcp: %s", reason)
             channel.abort(ResetCode.SERVICE_ERROR, reason)
             return

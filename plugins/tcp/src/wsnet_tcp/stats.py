@@ -29,6 +29,11 @@ class Counters:
         if error:
             self.fail(error)
 
+    def attempt_failed(self, error: str) -> None:
+        """A connection that never got to carry bytes (no peer, connect refused)."""
+        self.total += 1
+        self.fail(error)
+
     def fail(self, error: str) -> None:
         self.refused += 1
         self.last_error = error
