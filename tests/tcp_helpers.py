@@ -36,8 +36,8 @@ async def echo_handler(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
             await writer.drain()
         writer.write_eof()
         await writer.drain()
-    except ConnectionError:
-        pass
+    except (ConnectionError, asyncio.CancelledError):
+        pass  # the client left, or the test server shuts down
     finally:
         writer.close()
 
@@ -153,8 +153,8 @@ class Firehose:
                 writer.write(block)
                 await writer.drain()
                 self.written += len(block)
-        except ConnectionError:
-            pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client left, or the test server shuts down
         finally:
             writer.close()
 

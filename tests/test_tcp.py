@@ -265,7 +265,9 @@ def test_slow_reader_does_not_slow_others_and_memory_stays_bounded(
             chans = a.ctl("channels")
         assert beside is not None and beside.ok
         # "does not slow": the echo beside the stalled stream is not held back by it.
-        assert beside.seconds < max(3 * alone.seconds, alone.seconds + 2.0), (alone, beside)
+        # Generous for a loaded 2-core machine; a stalled link would take the whole 4 s window
+        # or time out, and without per-channel credit the echo would wait behind the hose.
+        assert beside.seconds < 3 * alone.seconds + 2.0, (alone, beside)
         # Bounded: the source could write only what the path buffers (window + sockets),
         # not the gigabytes it would push in 6 s if wsnet kept reading from it.
         assert in_flight < 16 << 20, f"{in_flight} bytes in flight"
