@@ -9,12 +9,15 @@ its queue, are dropped and counted.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from .errors import ChannelRefused
 from .protocol import ChannelError, OpenRequest, ResetCode, Session
+
+log = logging.getLogger("wsnet.channel")
 
 
 class ChannelOwner(Protocol):
@@ -192,7 +195,7 @@ class StreamChannel(_Base):
                 raise self._error
             if self._done or self._eof_sent:
                 raise ChannelRefused(ResetCode.CLOSED, "write on a closed stream")
-            n = self._owner.session.send_data(self.id, view[off:])
+            n = self._send(view[off:])
             if n:
                 off += n
                 self.bytes_out += n
@@ -215,18 +218,29 @@ class StreamChannel(_Base):
             raise self._error
         if self._done or self._eof_sent:
             raise ChannelRefused(ResetCode.CLOSED, "write on a closed stream")
-        n = self._owner.session.send_data(self.id, data)
+        n = self._send(data)
         if n:
             self.bytes_out += n
             self._owner.wake_writer()
         return n
+
+    def _send(self, data: bytes | memoryview) -> int:
+        try:
+            return self._owner.session.send_data(self.id, data)
+        except ChannelError:
+            # The session already ended this channel (a RESET or FIN later in the message
+            # being dispatched); this object hears of it a moment later.
+            raise ChannelRefused(ResetCode.CLOSED, "the stream was closed by the peer") from None
 
     def write_eof(self) -> None:
         """Half-close: the peer reads EOF; this side can still read."""
         if self._eof_sent or self._done:
             return
         self._eof_sent = True
-        finished = self._owner.session.send_eof(self.id)
+        try:
+            finished = self._owner.session.send_eof(self.id)
+        except ChannelError:
+            return  # already ended by the peer (see _send); the RESET/FIN follows
         self._owner.wake_writer()
         if finished:
             self._finish("")
@@ -257,7 +271,11 @@ class StreamChannel(_Base):
     def _on_credit(self) -> None:
         self._wake_writer()
         if self.on_credit is not None:
-            self.on_credit()
+            try:
+                self.on_credit()
+            except Exception as exc:  # a callback's bug must not take the link down
+                log.exception("channel %d: on_credit callback failed", self.id)
+                self.abort(ResetCode.SERVICE_ERROR, f"on_credit failed: {exc}")
 
     def _wake_writer(self) -> None:
         if self._write_waiter is not None and not self._write_waiter.done():
