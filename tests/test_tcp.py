@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -279,3 +281,33 @@ def test_slow_reader_does_not_slow_others_and_memory_stays_bounded(
 def _read_to_eof(s: socket.socket) -> None:
     while s.recv(1024):
         pass
+
+
+@pytest.mark.skipif(shutil.which("iperf3") is None, reason="iperf3 is not installed")
+def test_iperf3_through_a_tunnel_both_ways(wsnet_node_factory: NodeFactory) -> None:
+    """Real bulk traffic, 4 parallel streams each way: the races of many channels at speed."""
+    srv_port, lport = free_port(), free_port()
+    srv = subprocess.Popen(["iperf3", "-s", "-p", str(srv_port), "-B", "127.0.0.1"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        a, b = _pair(
+            wsnet_node_factory,
+            {"tunnel": [{"name": "perf", "listen": f"127.0.0.1:{lport}", "peer": "b"}]},
+            {"tunnel": [{"name": "perf", "connect": f"127.0.0.1:{srv_port}"}]},
+        )
+        wait_until(lambda: _listening(a, "perf"), what="listener")
+        wait_until(lambda: not connect_refused(srv_port), what="iperf3 server")
+        for direction in ([], ["-R"]):
+            res = subprocess.run(
+                ["iperf3", "-c", "127.0.0.1", "-p", str(lport), "-t", "2", "-P", "4", "-J",
+                 *direction], capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert res.returncode == 0, res.stdout[-2000:] + res.stderr
+            report = json.loads(res.stdout)
+            assert report["end"]["sum_received"]["bytes"] > 10 << 20
+        for node in (a, b):
+            assert "Traceback" not in node.log(), node.log()[-3000:]
+        assert b.peers() == {"a"}
+    finally:
+        srv.terminate()
+        srv.wait(10)
