@@ -40,6 +40,7 @@ from .protocol import (
     Session,
 )
 from .protocol.messages import DEFAULT_TTL
+from .tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from .node import Node
@@ -174,11 +175,14 @@ class Link:
                 await self.ws.close(code=code, message=reason.encode()[:120])
 
     async def _teardown(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        try:
+            await cancel_and_wait(self._tasks)
+        finally:
+            # Also when this task is cancelled meanwhile (shutdown): close and reset
+            # the channels first; cancel_and_wait re-raises the cancellation after.
+            await self._finish_teardown()
+
+    async def _finish_teardown(self) -> None:
         if not self._closing:
             await self.close(self.close_code or CloseCode.GOING_AWAY, self.close_reason)
         lost = f"link to {self.peer or self.remote} lost: {self.close_reason}"

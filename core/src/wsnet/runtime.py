@@ -21,6 +21,7 @@ from .plugins import Plugins
 from .protocol import CloseCode
 from .server import link_app
 from .stash import StashKey
+from .tasks import cancel_and_wait
 from .tls import TlsFileError, server_context
 
 log = logging.getLogger("wsnet.runtime")
@@ -108,9 +109,7 @@ class Runtime:
         for dialer in found:
             self.dialers.remove(dialer)
             if dialer.task is not None:
-                dialer.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await dialer.task
+                await cancel_and_wait([dialer.task])
         return bool(found)
 
     async def aclose(self) -> None:

@@ -10,7 +10,6 @@ verified end to end).  They need no plugin, so a bare node can prove its links.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import os
@@ -22,6 +21,7 @@ from ..channel import Channel, StreamChannel
 from ..errors import ControlError
 from ..interfaces import ChannelContext, ControlMethod, Service
 from ..node import Node
+from ..tasks import cancel_and_wait
 
 _BLOCK = os.urandom(1 << 20)  # incompressible payload, made once per process
 
@@ -153,8 +153,7 @@ def methods(local: Node) -> list[ControlMethod]:
             )
             if isinstance(ch, StreamChannel):
                 ch.abort(reason="speedtest ended")
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.gather(*pending, return_exceptions=True)
+        await cancel_and_wait(pending)
         moved = sum(p.get("confirmed", 0) for p in per_channel)
         return {
             "node": node,

@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wsnet import ChannelRefused, ResetCode, StreamChannel
+from wsnet.tasks import cancel_and_wait
 
 from .bridge import Bridge
 from .spec import TunnelSpec
@@ -51,9 +52,7 @@ class ListenTunnel:
 
     async def aclose(self, reset: bool = True) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
         self._unbind("removed")
         if reset:
             for bridge in list(self.counters.live):
