@@ -155,6 +155,19 @@ class StreamChannel(_Base):
             return memoryview(b"")
         return self._take(len(self._chunks[0]))
 
+    async def read_chunks(self) -> list[memoryview]:
+        """Every piece received so far, zero-copy (waits for one); [] at end of stream.
+
+        For writers that can send many buffers in one call (``transport.writelines``
+        is one writev): a full window costs one system call instead of one per frame.
+        """
+        if not await self._readable():
+            return []
+        chunks = list(self._chunks)
+        self._chunks.clear()
+        self._consumed(sum(len(c) for c in chunks))
+        return chunks
+
     async def read(self, n: int = -1) -> bytes:
         """Up to ``n`` bytes (all until EOF when n < 0); b"" at end of stream."""
         if n < 0:

@@ -135,10 +135,10 @@ class Bridge(asyncio.Protocol):
         ch, tr = self.channel, self.transport
         assert ch is not None and tr is not None
         try:
-            while chunk := await ch.read_chunk():
+            while chunks := await ch.read_chunks():
                 if self.lost:
                     raise ChannelRefused(ResetCode.CLOSED, "the TCP connection was closed")
-                tr.write(chunk)
+                tr.writelines(chunks)  # one writev for everything that arrived
                 if not self._writable.is_set():
                     await self._writable.wait()
             if not self.lost and tr.can_write_eof():
