@@ -12,14 +12,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import codec, l2, nodes, tcp
+from . import codec, l2, nodes, tcp, tunnels
 from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
 from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
 
 GIB = 1 << 30
 QUICK_BYTES = 64 << 20
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
-ORDER = ("codec", "baseline_tcp", "latency", "bulk", "memory", "l2")
+ORDER = ("codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "l2")
 
 
 @dataclass
@@ -98,6 +98,10 @@ def run_memory(run: Run) -> list[Result]:
     return nodes.memory(run.pair(), run.nbytes, 100 if run.quick else 1000)
 
 
+def run_tunnels(run: Run) -> list[Result]:
+    return tunnels.run(run.procs, run.nbytes, run.repeat, run.quick)
+
+
 def run_l2(run: Run) -> list[Result]:
     return l2.run(run.repeat, run.quick)
 
@@ -108,6 +112,7 @@ BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "latency": run_latency,
     "bulk": run_bulk,
     "memory": run_memory,
+    "tunnels": run_tunnels,
     "l2": run_l2,
 }
 

@@ -1,6 +1,7 @@
 """Plain-TCP peer for the baselines, run as its own process: ``python -m bench.peer MODE PORT``.
 
 ``sink`` counts bytes until EOF and answers with the count (8 bytes, big endian);
+``nsink`` takes an 8-byte length first and answers once that many bytes arrived;
 ``echo`` returns what it reads.  A separate process so that, like two wsnet
 nodes, sender and receiver each get their own core.  Listens on 127.0.0.1 only.
 """
@@ -36,6 +37,28 @@ class SinkProtocol(asyncio.Protocol):
         return True
 
 
+class CountedSinkProtocol(SinkProtocol):
+    """``nsink``: the first 8 bytes say how many follow; the count is answered once they
+    arrived.  For paths that carry no half-close (a WebSocket bridge such as websockify)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expected = -1
+        self.head = b""
+
+    def data_received(self, data: bytes) -> None:
+        if self.expected < 0:
+            need = COUNT_SIZE - len(self.head)
+            self.head += data[:need]
+            data = data[need:]
+            if len(self.head) < COUNT_SIZE:
+                return
+            self.expected = int.from_bytes(self.head, "big")
+        self.total += len(data)
+        if self.total >= self.expected and self.transport is not None:
+            self.transport.write(self.total.to_bytes(COUNT_SIZE, "big"))
+
+
 class EchoProtocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -55,7 +78,9 @@ class EchoProtocol(asyncio.Protocol):
 
 async def serve(mode: str, port: int, lifetime: float) -> None:
     loop = asyncio.get_running_loop()
-    factory = SinkProtocol if mode == "sink" else EchoProtocol
+    factories: dict[str, type[asyncio.Protocol]] = {
+        "sink": SinkProtocol, "nsink": CountedSinkProtocol, "echo": EchoProtocol}  # fmt: skip
+    factory = factories[mode]
     server = await loop.create_server(factory, "127.0.0.1", port)
     async with server:
         # Bounded even if the parent dies without killing us.
@@ -63,8 +88,8 @@ async def serve(mode: str, port: int, lifetime: float) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (2, 3) or argv[0] not in ("sink", "echo"):
-        print("usage: python -m bench.peer sink|echo PORT [LIFETIME_S]", file=sys.stderr)
+    if len(argv) not in (2, 3) or argv[0] not in ("sink", "nsink", "echo"):
+        print("usage: python -m bench.peer sink|nsink|echo PORT [LIFETIME_S]", file=sys.stderr)
         return 2
     lifetime = float(argv[2]) if len(argv) == 3 else 3600.0
     uvloop.run(serve(argv[0], int(argv[1]), lifetime))
