@@ -206,7 +206,8 @@ def start_tow(procs: Procs, sink: int, echo: int) -> Path_ | str:
 # ------------------------------------------------------------------ helpers
 def _tree(pid: int) -> list[int]:
     """``pid`` and its descendants, from /proc/PID/task/*/children."""
-    out, todo = [], [pid]
+    out: list[int] = []
+    todo = [pid]
     while todo and len(out) < 100_000:
         cur = todo.pop()
         out.append(cur)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,3 +45,22 @@ def test_quick_codec_run_writes_positive_results(tmp_path: Path) -> None:
     # The table names every result that the JSON holds.
     for name in CODEC_NAMES:
         assert name in proc.stdout
+
+
+def test_quick_tunnels_run_measures_wsnet_and_names_missing_peers(tmp_path: Path) -> None:
+    """The tunnels group end to end; peers absent here, so their rows must say why."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [*BENCH, "--quick", "--only", "tunnels", "--repeat", "1", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "WSNET_BENCH_PEERS": str(tmp_path / "no-peers")},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    results = {r["name"]: r for r in json.loads(out.read_text())["results"]}
+    for fig in ("one_stream", "16_streams", "setup_rate"):
+        wsnet = results[f"tunnels.wsnet.{fig}"]
+        assert wsnet["value"] > 0 and 0 < wsnet["ratio_to_baseline"] < 2, wsnet
+    assert results["tunnels.wsnet.idle_rss"]["unit"] == "MiB"
+    for peer in ("websockify", "tow"):
+        row = results[f"tunnels.{peer}.one_stream"]
+        assert "not installed: run bench/peers/" in row["extra"]["note"], row
