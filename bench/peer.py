@@ -61,6 +61,7 @@ class CountedSinkProtocol(SinkProtocol):
     def eof_received(self) -> bool:
         return False  # the count went out already: just close
 
+
 class EchoProtocol(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None

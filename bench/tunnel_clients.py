@@ -14,7 +14,7 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import aiohttp
 
@@ -137,21 +137,38 @@ async def setup_rate(ep: Endpoint, count: int, concurrency: int, size: int = 102
     return count / (time.perf_counter() - t0)
 
 
-@contextlib.asynccontextmanager
-async def idle_connections(ep: Endpoint, count: int) -> Any:
-    """Hold ``count`` established connections (each proved by a 1-byte echo)."""
+async def open_idle(ep: Endpoint, count: int) -> tuple[list[Conn], str]:
+    """Open up to ``count`` connections, each proved by a 1-byte echo, 50 at a time.
+
+    Stops at the first failure (a peer that cannot hold that many): returns the
+    connections that are up and the error ("" when all ``count`` are up).
+    """
     conns: list[Conn] = []
-    sem = asyncio.Semaphore(50)
+    error = ""
+    for start in range(0, count, 50):
+        batch = await asyncio.gather(
+            *(_one_idle(ep) for _ in range(min(50, count - start))), return_exceptions=True
+        )
+        for res in batch:
+            if isinstance(res, BaseException):
+                error = error or f"{type(res).__name__}: {res}"
+            else:
+                conns.append(res)
+        if error:
+            break
+    return conns, error
 
-    async def one() -> None:
-        async with sem:
-            conn = await connect(ep)
-            conns.append(conn)
-            await conn.send(b"x")
-            await conn.recv_exactly(1)
 
+async def _one_idle(ep: Endpoint) -> Conn:
+    conn = await connect(ep)
     try:
-        await asyncio.gather(*(one() for _ in range(count)))
-        yield conns
-    finally:
-        await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+        await conn.send(b"x")
+        await conn.recv_exactly(1)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+async def close_all(conns: list[Conn]) -> None:
+    await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)

@@ -60,7 +60,8 @@ def test_quick_tunnels_run_measures_wsnet_and_names_missing_peers(tmp_path: Path
     for fig in ("one_stream", "16_streams", "setup_rate"):
         wsnet = results[f"tunnels.wsnet.{fig}"]
         assert wsnet["value"] > 0 and 0 < wsnet["ratio_to_baseline"] < 2, wsnet
-    assert results["tunnels.wsnet.idle_rss"]["unit"] == "MiB"
+    idle = results["tunnels.wsnet.idle_memory"]
+    assert idle["unit"] == "KiB/conn" and idle["extra"]["held"] == 200, idle
     for peer in ("websockify", "tow"):
         row = results[f"tunnels.{peer}.one_stream"]
         assert "not installed: run bench/peers/" in row["extra"]["note"], row
