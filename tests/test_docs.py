@@ -60,6 +60,7 @@ KNOWN_CORE_KEYS = {
     ("[limits]", "max_message"),
     ("[limits]", "max_channels"),
     ("[limits]", "datagram_backlog"),
+    ("[limits]", "max_window"),
 }
 
 

@@ -348,8 +348,13 @@ def _parse_limits(s: Section, cfg: Config) -> None:
     d = Limits()
     max_frame = s.get_int("max_frame", d.max_frame, lo=1024, hi=16 << 20)
     try:
+        window = s.get_int("window", d.window, lo=1024, hi=2**31 - 1)
+        max_window = s.get_int("max_window", max(d.max_window, window), lo=1024, hi=2**31 - 1)
+        if max_window < window:
+            raise s.error("max_window", f"expected at least window ({window}), got {max_window}")
         cfg.limits = Limits(
-            window=s.get_int("window", d.window, lo=1024, hi=2**31 - 1),
+            window=window,
+            max_window=max_window,
             max_frame=max_frame,
             max_message=s.get_int(
                 "max_message", max(d.max_message, max_frame + 4096), lo=2048, hi=64 << 20

@@ -48,6 +48,10 @@ class Limits:
     """What this side accepts; sent to the peer in HELLO."""
 
     window: int = 1 << 20  # initial credit granted per stream channel
+    # Auto-tuning: a channel whose reader consumes a whole window within FAST_ROUND
+    # seconds gets its window doubled, up to this.  A slow reader never grows its
+    # window, so per-channel buffering stays at `window` where it matters.
+    max_window: int = 8 << 20
     max_frame: int = 128 * 1024  # largest frame payload accepted
     max_message: int = (1 << 20) + 4096  # largest WebSocket message accepted
     max_channels: int = 4096  # channels open at once on this link
@@ -61,6 +65,8 @@ class Limits:
             raise ValueError("max_message must hold at least one max_frame frame")
         if not 0 < self.window <= MAX_CREDIT:
             raise ValueError(f"window must be in 1..{MAX_CREDIT}")
+        if not self.window <= self.max_window <= MAX_CREDIT:
+            raise ValueError(f"max_window must be in window..{MAX_CREDIT}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,9 @@ class Keepalive:
     interval: float = 1.0  # send a PING this often
     timeout: float = 4.0  # declare the peer dead after this long without any frame
     hello_timeout: float = 10.0
+
+
+FAST_ROUND = 0.02  # seconds: a reader that drains a window this fast is window-limited
 
 
 class _Channel:
@@ -81,9 +90,12 @@ class _Channel:
         "local_fin",
         "recv_credit",
         "remote_fin",
+        "round_bytes",
+        "round_start",
         "send_credit",
         "service",
         "unacked",
+        "window",
     )
 
     def __init__(
@@ -96,6 +108,9 @@ class _Channel:
         self.send_credit = send  # bytes the peer lets us send
         self.recv_credit = recv  # bytes we let the peer send
         self.unacked = 0  # bytes consumed but not yet returned as credit
+        self.window = recv  # credit granted in all: grows for fast readers
+        self.round_start = 0.0  # auto-tuning: when the current window's worth began
+        self.round_bytes = 0  # ... and how much of it was consumed since
         self.local_fin = False
         self.remote_fin = False
         self.bytes_in = 0
@@ -142,7 +157,6 @@ class Session:
         self._started = self._last_recv = self._last_ping = clock()
         self._ping_seq = 0
         self._ping_sent: dict[int, float] = {}
-        self._threshold = max(1, self.limits.window // 4)
         hello = Hello(
             node=node,
             capabilities=capabilities,
@@ -460,10 +474,30 @@ class Session:
         if ch is None or ch.kind != ChannelKind.STREAM or ch.remote_fin:
             return
         ch.unacked += n
-        if ch.unacked >= self._threshold:
-            self._queue(FrameType.WINDOW, 0, cid, m.encode_u32(ch.unacked))
-            ch.recv_credit += ch.unacked
+        if ch.unacked >= max(1, ch.window // 4):
+            increment = ch.unacked + self._grow(ch)
+            self._queue(FrameType.WINDOW, 0, cid, m.encode_u32(increment))
+            ch.recv_credit += increment
             ch.unacked = 0
+
+    def _grow(self, ch: _Channel) -> int:
+        """Extra credit that doubles ``ch``'s window when its reader keeps up (else 0).
+
+        The credit loop (DATA out, WINDOW back) takes a while across processes; a window
+        smaller than rate x that delay caps a fast stream.  Growing only for readers that
+        drain a whole window within FAST_ROUND keeps slow readers at the initial window.
+        """
+        now = self._clock()
+        if not ch.round_bytes:
+            ch.round_start = now
+        ch.round_bytes += ch.unacked
+        if ch.round_bytes < ch.window:
+            return 0
+        fast = now - ch.round_start < FAST_ROUND
+        ch.round_bytes, ch.round_start = 0, now
+        extra = min(ch.window, self.limits.max_window - ch.window) if fast else 0
+        ch.window += extra
+        return extra
 
     def send_routes(self, routes: dict[str, int]) -> None:
         self._queue(FrameType.ROUTES, 0, 0, m.encode_routes(routes))
