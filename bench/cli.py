@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import traceback
@@ -143,16 +144,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    # Turn SIGTERM into SystemExit so the finally below kills every child.
-    raise SystemExit(128 + signum)
+def _on_sigterm(procs: Procs) -> Callable[[int, FrameType | None], None]:
+    """A SIGTERM handler that kills every child and exits 143.
+
+    Raising SystemExit from the handler is not enough: when the signal lands while
+    uvloop runs a transport callback, uvloop logs the exception and carries on, and the
+    run (with its children) outlives the SIGTERM.
+    """
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        procs.close()
+        os._exit(128 + signum)
+
+    return handler
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
     failed = False
     with Procs() as procs:
+        signal.signal(signal.SIGTERM, _on_sigterm(procs))
         run = Run(procs, args.bytes, args.repeat, args.quick)
         for name in args.only:
             print(f"running {name} ...", file=sys.stderr, flush=True)

@@ -84,7 +84,9 @@ def run(procs: Procs, nbytes: int, repeat: int, quick: bool) -> list[Result]:
             for p in path.procs:
                 p.kill()
         for row, ref in zip(rows, base, strict=True):
-            if row.unit != "KiB/conn":
+            # No ratio for idle memory (plain TCP adds no process) nor for a failed row
+            # (set_ratio would print "nan" for its NaN value).
+            if row.unit not in ("KiB/conn", "skipped"):
                 set_ratio(row, ref)
         out += rows
     return out
