@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job, on loopback: two wsnet nodes linked over WebSocket, traffic crossing the link.
+# The main job, on loopback: two wsnet nodes linked over WebSocket, traffic crossing the link,
+# then a TCP tunnel added at run time carrying an HTTP request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
