@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tcp_helpers import echo_roundtrip, ident_handler, server_thread, who_answers
+from tcp_helpers import echo_roundtrip, ident_handler, run_config, server_thread, who_answers
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
 KEEPALIVE_TIMEOUT = 2.0  # wsnet.testing.FAST: interval 0.5 s, timeout 2 s
@@ -182,33 +181,8 @@ BAD = [
 
 @pytest.mark.parametrize(("text", "expected"), BAD, ids=[b[1][:40] for b in BAD])
 def test_bad_ha_config_names_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
-    cfg = tmp_path / "bad.toml"
-    cfg.write_text("[node]\nplugins = ['ha']\n" + text)
-    argv = [sys.executable, "-m", "wsnet", "run", "--config", str(cfg), "--ctl-port", "0"]
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    res = run_config(tmp_path, "[node]\nplugins = ['ha']\n" + text)
     assert res.returncode == 2, res.stderr
-    assert res.stderr.strip().startswith(f"wsnet: error: {cfg}: ") and expected in res.stderr
-
-
-def test_a_silent_member_is_failed_over_by_the_keepalive_deadline(
-    wsnet_node_factory: NodeFactory, idents: dict[str, int]
-) -> None:
-    """SIGSTOP: the member's sockets stay open, only the keepalive can tell it is gone."""
-    lport = free_port()
-    hub = hub_node(wsnet_node_factory, lport)
-    m1 = start_member(wsnet_node_factory, "m1", hub, idents["m1"])
-    wait_until(lambda: who_answers(lport) == "m1", what="m1 serves")
-    start_member(wsnet_node_factory, "m2", hub, idents["m2"])
-    wait_until(lambda: ha_rows(hub)["m2"]["state"] == "standby", what="m2 standby")
-    m1.send_signal(signal.SIGSTOP)
-    t0 = time.monotonic()
-    try:
-        wait_until(lambda: who_answers(lport, timeout=0.5) == "m2", timeout=KEEPALIVE_TIMEOUT + 3,
-                   interval=0.05, what="failover to m2")  # fmt: skip
-        took = time.monotonic() - t0
-        assert took <= KEEPALIVE_TIMEOUT + 1.0, f"failover took {took:.2f}s"
-    finally:
-        m1.send_signal(signal.SIGCONT)
-    # m1 wakes up, finds its link closed, dials again and rejoins as standby.
-    wait_until(lambda: ha_rows(hub)["m1"]["state"] == "standby", timeout=15, what="m1 rejoins")
-    assert who_answers(lport) == "m2"
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"wsnet: error: {tmp_path / 'bad.toml'}: ")
+    assert expected in lines[0]

@@ -55,8 +55,10 @@ def test_tap_pair_ping_arp_fdb_ageing(
         netns=left,
         plugins=["tap"],
         config={
-            "switch": {"ageing": 3.0},
-            "switch.port": [{"kind": "tap", "name": tap, "address": "10.77.0.1/24"}],
+            "switch": {
+                "ageing": 3.0,
+                "port": [{"kind": "tap", "name": tap, "address": "10.77.0.1/24"}],
+            },
         },
     )
     b = wsnet_node_factory("b", netns=right, listen=False, dial=[a.url], plugins=["tap"])

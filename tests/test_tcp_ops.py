@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tcp_helpers import connect_refused, echo_handler, echo_roundtrip, server_thread
+from tcp_helpers import connect_refused, echo_handler, echo_roundtrip, run_config, server_thread
 from wsnet.ctl import CtlError
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
@@ -119,10 +119,8 @@ BAD = [
 
 @pytest.mark.parametrize(("text", "expected"), BAD, ids=[b[1][:40] for b in BAD])
 def test_bad_tcp_config_names_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
-    cfg = tmp_path / "bad.toml"
-    cfg.write_text("[node]\nplugins = ['tcp']\n" + text)
-    argv = [sys.executable, "-m", "wsnet", "run", "--config", str(cfg), "--ctl-port", "0"]
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    res = run_config(tmp_path, "[node]\nplugins = ['tcp']\n" + text)
     assert res.returncode == 2, res.stderr
-    assert res.stderr.strip().startswith(f"wsnet: error: {cfg}: ")
-    assert expected in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"wsnet: error: {tmp_path / 'bad.toml'}: ")
+    assert expected in lines[0]

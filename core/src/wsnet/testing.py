@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from . import tomlw
 from .ctl import CtlError, CtlOptions, call
 
 FAST = {"keepalive": {"interval": 0.5, "timeout": 2.0}, "reconnect": {"initial": 0.2, "max": 1.0}}
@@ -61,43 +62,8 @@ def wait_until(
 
 
 def toml_dumps(data: Mapping[str, Any]) -> str:
-    """A small TOML writer for test configs (tables, arrays of tables, scalars, lists)."""
-    lines: list[str] = []
-    scalars = {
-        k: v
-        for k, v in data.items()
-        if not isinstance(v, dict | list)
-        or ((isinstance(v, list) and not all(isinstance(i, dict) for i in v)) or v == [])
-    }
-    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in scalars.items()]
-    for key, value in data.items():
-        if isinstance(value, dict):
-            lines.append(f"\n[{key}]")
-            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()]
-        elif isinstance(value, list) and value and all(isinstance(i, dict) for i in value):
-            for item in value:
-                lines.append(f"\n[[{key}]]")
-                lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in item.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(i) for i in v) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(i)}" for k, i in v.items()) + "}"
-    raise TypeError(f"cannot write {v!r} as TOML")
-
-
-def _toml_key(key: str) -> str:
-    """Bare keys as they are; anything else (dots, '*', spaces) as a quoted string."""
-    return key if key and all(c.isalnum() or c in "-_" for c in key) else _toml_value(key)
+    """A config as TOML text (``wsnet.tomlw.dumps``; kept here for fixtures' users)."""
+    return tomlw.dumps(data)
 
 
 @dataclass

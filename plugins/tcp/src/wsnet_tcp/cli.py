@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from wsnet.ctl import DEFAULT_URL, CtlError, call, render
+from wsnet.tomlw import dumps as toml_dumps
 
-from .migrate import MigrateError, from_tcp_over_websocket, to_toml
+from .migrate import MigrateError, from_tcp_over_websocket
 from .spec import parse_forward
 
 tcp_app = typer.Typer(help="TCP tunnels of a running node (plugin wsnet-tcp).",
@@ -92,4 +93,6 @@ def from_tow(
         what = "bad config" if isinstance(exc, MigrateError) else "cannot read"
         typer.echo(f"wsnet tcp from-tow: {config}: {what}: {exc}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(to_toml(data, [f"translated from {config} (tcp-over-websocket)", *notes]), nl=False)
+    typer.echo(
+        toml_dumps(data, [f"translated from {config} (tcp-over-websocket)", *notes]), nl=False
+    )

@@ -14,7 +14,7 @@ Settings with no meaning in wsnet (logging, Windows service) are listed as comme
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -102,39 +102,3 @@ def _connects(cfg: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def to_toml(data: Mapping[str, Any], notes: Sequence[str] = ()) -> str:
-    """The small TOML subset a wsnet config needs: tables, arrays of tables, scalars, lists."""
-    lines = [f"# {n}" for n in notes]
-    for key, value in data.items():
-        if isinstance(value, list):
-            for item in value:
-                lines += ["", f"[[{key}]]", *_pairs(item)]
-            continue
-        scalars = {k: v for k, v in value.items() if not _is_tables(v)}
-        if scalars or not value:
-            lines += ["", f"[{key}]", *_pairs(scalars)]
-        for sub, items in value.items():
-            if _is_tables(items):
-                for item in items:
-                    lines += ["", f"[[{key}.{sub}]]", *_pairs(item)]
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def _is_tables(v: Any) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, Mapping) for x in v)
-
-
-def _pairs(table: Mapping[str, Any]) -> list[str]:
-    return [f"{k} = {_value(v)}" for k, v in table.items()]
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
