@@ -61,6 +61,7 @@ KNOWN_CORE_KEYS = {
     ("[limits]", "max_channels"),
     ("[limits]", "datagram_backlog"),
     ("[limits]", "max_window"),
+    ("[limits]", "window_budget"),
 }
 
 

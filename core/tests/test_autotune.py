@@ -66,3 +66,17 @@ def test_max_window_equal_to_window_turns_tuning_off() -> None:
     a, b, cid = pair(Limits(window=MIB, max_window=MIB), clock)
     credits = [pump_round(a, b, cid, clock, 0.0) for _ in range(4)]
     assert credits == [MIB] * 4
+
+
+def test_growth_on_one_link_stays_within_window_budget() -> None:
+    """Two fast channels, a budget for one doubling: the second does not grow."""
+    clock = Clock()
+    a, b, first = pair(Limits(window=MIB, max_window=8 * MIB, window_budget=MIB), clock)
+    second = a.open_channel(ChannelKind.STREAM, "svc")
+    for m in a.data_to_send():
+        b.receive_message(m)
+    assert pump_round(a, b, first, clock, 0.0) == 2 * MIB  # takes the whole budget
+    assert pump_round(a, b, second, clock, 0.0) == MIB
+    assert pump_round(a, b, first, clock, 0.0) == 2 * MIB  # no more either
+    b.reset(first)  # a channel that ends gives its share back
+    assert pump_round(a, b, second, clock, 0.0) == 2 * MIB

@@ -174,7 +174,11 @@ def test_core_section_must_be_a_table(section: str) -> None:
         ("control", "allow_remote, enabled, host, htpasswd, port, tls_cert, tls_key"),
         ("keepalive", "hello_timeout, interval, timeout"),
         ("reconnect", "factor, initial, max"),
-        ("limits", "datagram_backlog, max_channels, max_frame, max_message, max_window, window"),
+        (
+            "limits",
+            "datagram_backlog, max_channels, max_frame, max_message, max_window, window, "
+            "window_budget",
+        ),
     ],
 )
 def test_unknown_key_rejected_listing_known_keys(section: str, known: str) -> None:

@@ -355,6 +355,7 @@ def _parse_limits(s: Section, cfg: Config) -> None:
         cfg.limits = Limits(
             window=window,
             max_window=max_window,
+            window_budget=s.get_int("window_budget", d.window_budget, lo=0, hi=2**40),
             max_frame=max_frame,
             max_message=s.get_int(
                 "max_message", max(d.max_message, max_frame + 4096), lo=2048, hi=64 << 20

@@ -52,6 +52,9 @@ class Limits:
     # seconds gets its window doubled, up to this.  A slow reader never grows its
     # window, so per-channel buffering stays at `window` where it matters.
     max_window: int = 8 << 20
+    # ... and all the growth on one link together stays below this, so that many fast
+    # channels cannot make a node buffer channels x max_window.
+    window_budget: int = 64 << 20
     max_frame: int = 128 * 1024  # largest frame payload accepted
     max_message: int = (1 << 20) + 4096  # largest WebSocket message accepted
     max_channels: int = 4096  # channels open at once on this link
@@ -67,6 +70,8 @@ class Limits:
             raise ValueError(f"window must be in 1..{MAX_CREDIT}")
         if not self.window <= self.max_window <= MAX_CREDIT:
             raise ValueError(f"max_window must be in window..{MAX_CREDIT}")
+        if self.window_budget < 0:
+            raise ValueError("window_budget must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,9 +500,19 @@ class Session:
             return 0
         fast = now - ch.round_start < FAST_ROUND
         ch.round_bytes, ch.round_start = 0, now
-        extra = min(ch.window, self.limits.max_window - ch.window) if fast else 0
+        if not fast:
+            return 0
+        extra = min(ch.window, self.limits.max_window - ch.window, self._budget_left())
+        extra = max(0, extra)
         ch.window += extra
         return extra
+
+    def _budget_left(self) -> int:
+        # Summed on demand: growth happens a few times per channel, and a channel that
+        # ends gives its share back without any bookkeeping.
+        base = self.limits.window
+        grown = sum(c.window - base for c in self._channels.values() if c.window > base)
+        return self.limits.window_budget - grown
 
     def send_routes(self, routes: dict[str, int]) -> None:
         self._queue(FrameType.ROUTES, 0, 0, m.encode_routes(routes))
