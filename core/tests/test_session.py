@@ -341,6 +341,14 @@ def test_window_up_to_max_credit_ok_above_is_flow_control_reset() -> None:
     assert pump(a, b) == [ChannelReset(c2, ResetCode.FLOW_CONTROL, "credit above 2**31-1")]
 
 
+def test_window_increment_zero_is_flow_control_reset() -> None:
+    a, b = pair()
+    c1, c2 = open_stream(a, b), open_stream(a, b)
+    events = a.receive_message(encode_frame(FrameType.WINDOW, 0, c1, m.encode_u32(0)))
+    assert events == [ChannelReset(c1, ResetCode.FLOW_CONTROL, "WINDOW increment 0")]
+    assert a.channel_ids() == [c2]  # the other channel carries on
+
+
 def test_window_on_datagram_channel_resets_it() -> None:
     a, b = pair()
     dg = a.open_channel(ChannelKind.DATAGRAM, "l2")

@@ -308,6 +308,8 @@ class Session:
             self.stats.frames_ignored += 1
         elif ch.kind != ChannelKind.STREAM:
             self._fail_channel(ch, "WINDOW on a datagram channel", events)
+        elif increment == 0:  # as HTTP/2: a zero increment is an error, not a no-op
+            self._fail_channel(ch, "WINDOW increment 0", events, ResetCode.FLOW_CONTROL)
         elif ch.send_credit + increment > MAX_CREDIT:
             self._fail_channel(ch, "credit above 2**31-1", events, ResetCode.FLOW_CONTROL)
         else:
