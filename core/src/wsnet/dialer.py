@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -115,8 +116,13 @@ class Dialer:
         }
 
 
+# aiohttp names the TLS setting of a failed connect: "ssl:default", "ssl:True" or the
+# repr of an SSLContext ("ssl:<ssl.SSLContext object at 0x7f...>"), noise in a log line.
+_SSL_NOISE = re.compile(r" ssl:(?:default|True|False|None|<ssl\.SSLContext object at 0x[0-9a-f]+>)")
+
+
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    text = _SSL_NOISE.sub("", str(exc)) or type(exc).__name__
     status = getattr(exc, "status", None)
     if isinstance(status, int) and status:
         text = f"HTTP {status}: {getattr(exc, 'message', '') or text}"
