@@ -155,3 +155,19 @@ def test_bad_dial_tls_options_name_entry_and_key(tmp_path: Path, pki: Pki) -> No
     res = wsnet("run", "--config", str(cfg), "--listen", "none", "--ctl-port", str(free_port()))
     assert res.returncode == 2
     assert f"{cfg}: [[dial]] #1 cert_file: '{missing}': No such file or directory" in res.stderr
+
+
+def test_dial_at_run_time_takes_tls_options(wsnet_node_factory: NodeFactory, pki: Pki) -> None:
+    """`wsnet ctl dial wss://... ca_file=...`: the run-time twin of a [[dial]] entry."""
+    a = wsnet_node_factory("a", config=tls_listen(pki))
+    b = wsnet_node_factory("b", listen=False)
+    bad = wsnet("ctl", "--ctlurl", b.ctlurl, "dial", a.url, "ca_file=/nonexistent/ca.pem")
+    assert bad.returncode == 1
+    assert "dial: ca_file: " in bad.stderr and "No such file or directory" in bad.stderr
+    half = wsnet("ctl", "--ctlurl", b.ctlurl, "dial", a.url, f"key_file={pki.client.key}")
+    assert half.returncode == 1 and "key_file: needs cert_file" in half.stderr
+    assert b.ctl("dials") == []  # nothing was started by the refused calls
+    ok = wsnet("ctl", "--ctlurl", b.ctlurl, "dial", a.url, f"ca_file={pki.ca.cert}")
+    assert ok.returncode == 0, ok.stderr
+    wait_until(lambda: "a" in b.peers(), what="wss link dialled at run time")
+    assert b.ctl("ping", node="a", count=2)["count"] == 2

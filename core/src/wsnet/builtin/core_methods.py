@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..config import DialConfig
+from ..config import DialConfig, Section
 from ..control import signature_text
-from ..errors import ControlError
+from ..errors import ConfigError, ControlError
 from ..interfaces import ControlMethod
 from ..node import Node
 from ..plugins import describe_installed
+from .ws_transport import check_auth_options, check_dial_options
 
 
 def methods(node: Node) -> list[ControlMethod]:
@@ -40,13 +41,35 @@ def methods(node: Node) -> list[ControlMethod]:
         rt = node.stash.get(RUNTIME, None)
         return [d.info() for d in rt.dialers] if rt else []
 
-    async def dial(url: str, peer: str = "") -> dict[str, Any]:
+    async def dial(
+        url: str,
+        peer: str = "",
+        ca_file: str = "",
+        insecure: bool = False,
+        cert_file: str = "",
+        key_file: str = "",
+        user: str = "",
+        password_file: str = "",
+        proxy: str = "",
+    ) -> dict[str, Any]:
         rt = node.stash.get(RUNTIME, None)
         if rt is None:
             raise ControlError("this node has no runtime to dial from")
         if not url.startswith(("ws://", "wss://")):
             raise ControlError(f"expected a ws:// or wss:// URL, got {url!r}")
-        return rt.add_dialer(DialConfig(url=url, peer=peer)).info()
+        # The [[dial]] options a run-time link may need (no `password`: it would travel
+        # on a command line; password_file or $WSNET_PASSWORD instead).
+        given = {"ca_file": ca_file, "insecure": insecure, "cert_file": cert_file,
+                 "key_file": key_file, "user": user, "password_file": password_file,
+                 "proxy": proxy}  # fmt: skip
+        options = {k: v for k, v in given.items() if v not in ("", False)}
+        section = Section(options, "dial", "")
+        try:
+            check_dial_options(section)
+            check_auth_options(section)
+        except ConfigError as exc:
+            raise ControlError(f"{exc.key}: {exc.detail}") from None
+        return rt.add_dialer(DialConfig(url=url, peer=peer, options=options)).info()
 
     async def plugins() -> list[dict[str, Any]]:
         loaded = set(node.plugins.names)
