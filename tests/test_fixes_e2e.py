@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import pytest
+
+from wsnet.ctl import CtlError
 from wsnet.testing import NodeFactory, NodeProcess, toml_dumps, wait_until
+
+if TYPE_CHECKING:
+    from conftest import Pki
 
 
 def wsnet(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -86,12 +94,20 @@ def test_dial_as_a_table_is_named_with_brackets(tmp_path: Path) -> None:
 
 
 def test_runtime_dial_with_missing_ca_file_reports_the_option(
-    wsnet_node_factory: NodeFactory, tmp_path: Path
+    wsnet_node_factory: NodeFactory, tmp_path: Path, pki: Pki
 ) -> None:
-    # `addport client` passes options at run time, past wsnet_configure's check.
+    # `addport client` options are checked like a [[dial]] entry's: refused at once ...
     a = wsnet_node_factory("a", listen=False)
     missing = tmp_path / "ca.pem"
+    with pytest.raises(CtlError, match=f"addport client: ca_file: '{missing}': No such file"):
+        a.ctl("addport", kind="client", name="wss://127.0.0.1:9/wsnet", ca_file=str(missing))
+    with pytest.raises(CtlError, match="password: not accepted here"):
+        a.ctl("addport", kind="client", name="wss://127.0.0.1:9/wsnet", password="x")
+    assert a.ctl("dials") == []
+    # ... and a file that disappears later is named by the dial attempts that need it.
+    shutil.copy(pki.ca.cert, missing)
     a.ctl("addport", kind="client", name="wss://127.0.0.1:9/wsnet", ca_file=str(missing))
+    missing.unlink()
     expected = f"ca_file '{missing}': No such file or directory"
     wait_until(
         lambda: any(d["last_error"] == expected for d in a.ctl("dials")),

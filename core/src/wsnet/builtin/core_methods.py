@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..config import DialConfig, Section
+from ..config import DialConfig
 from ..control import signature_text
 from ..errors import ConfigError, ControlError
 from ..interfaces import ControlMethod
 from ..node import Node
 from ..plugins import describe_installed
-from .ws_transport import check_auth_options, check_dial_options
+from .ws_transport import check_run_time_options
 
 
 def methods(node: Node) -> list[ControlMethod]:
@@ -63,10 +63,8 @@ def methods(node: Node) -> list[ControlMethod]:
                  "key_file": key_file, "user": user, "password_file": password_file,
                  "proxy": proxy}  # fmt: skip
         options = {k: v for k, v in given.items() if v not in ("", False)}
-        section = Section(options, "dial", "")
         try:
-            check_dial_options(section)
-            check_auth_options(section)
+            check_run_time_options(options)
         except ConfigError as exc:
             raise ControlError(f"{exc.key}: {exc.detail}") from None
         return rt.add_dialer(DialConfig(url=url, peer=peer, options=options)).info()

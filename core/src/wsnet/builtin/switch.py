@@ -13,13 +13,14 @@ from typing import Any
 
 from ..channel import DatagramChannel
 from ..config import Config, DialConfig, Section
-from ..errors import ControlError
+from ..errors import ConfigError, ControlError
 from ..events import LinkDown, LinkUp, NodeEvent
 from ..interfaces import ChannelContext, Component, ControlMethod, Observer, Service
 from ..node import Node
 from ..protocol import ChannelKind, ResetCode
 from ..stash import StashKey
 from ..switch.l2 import ETHER_SERVICE, L2, VNET_CAPABILITY, PortSpec, SwitchConfig
+from .ws_transport import check_run_time_options
 
 CONFIG: StashKey[SwitchConfig] = StashKey("switch.config")
 L2_KEY: StashKey[L2] = StashKey("switch.l2")
@@ -142,6 +143,10 @@ async def _add_client(node: Node, url: str, options: dict[str, Any]) -> dict[str
     if not url.startswith(("ws://", "wss://")):
         raise ControlError(f"addport client: expected a ws:// or wss:// URL, got {url!r}")
     peer = str(options.pop("peer", ""))
+    try:
+        check_run_time_options(options)
+    except ConfigError as exc:
+        raise ControlError(f"addport client: {exc.key}: {exc.detail}") from None
     dialer = rt.add_dialer(DialConfig(url=url, peer=peer, options=options))
     await asyncio.sleep(0)
     return dialer.info()

@@ -12,6 +12,7 @@ import aiohttp
 
 from ..config import Config, Section
 from ..credentials import basic_authorization, password_of, read_password_file, split_userinfo
+from ..errors import ConfigError
 from ..interfaces import DialedSocket, Transport
 from ..node import Node
 from ..proxy import parse_proxy_url, proxy_for
@@ -88,6 +89,19 @@ def check_auth_options(section: Section) -> None:
             parse_proxy_url(proxy)
         except ValueError as exc:
             raise section.error("proxy", str(exc)) from None
+
+
+def check_run_time_options(options: Mapping[str, Any]) -> None:
+    """Every check of a run-time dial's options (`ctl dial`, `addport client`), unknown
+    keys included; raises ConfigError naming the key.  ``password`` is refused: given
+    at run time it would travel on a command line."""
+    if "password" in options:
+        raise ConfigError("run time", "password", "not accepted here (it would be on a "
+                          "command line): use password_file, or $WSNET_PASSWORD")  # fmt: skip
+    section = Section(dict(options), "run time", "")
+    check_dial_options(section)
+    check_auth_options(section)
+    section.done()
 
 
 def wsnet_configure(config: Config) -> None:
