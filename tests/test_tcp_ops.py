@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -65,14 +66,23 @@ def test_addtunnel_rejects_bad_input_and_a_busy_port(wsnet_node_factory: NodeFac
         a.ctl("addtunnel", name="x")
     with pytest.raises(CtlError, match="needs peer"):
         a.ctl("addtunnel", name="x", listen="127.0.0.1:1")
-    busy = a.ctl_port  # the control API holds it
+    holder = socket.socket()  # someone else holds the port the tunnel wants
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    busy = holder.getsockname()[1]
     b = wsnet_node_factory("b", listen=False, dial=[a.url], plugins=["tcp"])
     wait_until(lambda: "b" in a.peers(), what="link")
-    a.ctl("addtunnel", name="busy", listen=f"127.0.0.1:{busy}", peer="b")
-    wait_until(lambda: rows(a)[("busy", "listen")]["state"].startswith("error"), what="error")
-    assert "cannot listen on 127.0.0.1:" in rows(a)[("busy", "listen")]["state"]
-    assert "Address already in use" in rows(a)[("busy", "listen")]["state"]
-    assert a.ctl("status")["node"] == "a" and b.peers() == {"a"}
+    try:
+        a.ctl("addtunnel", name="busy", listen=f"127.0.0.1:{busy}", peer="b")
+        wait_until(lambda: rows(a)[("busy", "listen")]["state"].startswith("error"), what="err")
+        assert "cannot listen on 127.0.0.1:" in rows(a)[("busy", "listen")]["state"]
+        assert "Address already in use" in rows(a)[("busy", "listen")]["state"]
+        assert a.ctl("status")["node"] == "a" and b.peers() == {"a"}
+    finally:
+        holder.close()
+    # Retried without any route change: bound once the port is free.
+    wait_until(lambda: rows(a)[("busy", "listen")]["state"] == "listening", timeout=8,
+               what="bound after the port was freed")  # fmt: skip
 
 
 @pytest.mark.skipif(shutil.which("htpasswd") is None, reason="apache2-utils not installed")

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .manager import Manager
 
 log = logging.getLogger("wsnet.tcp")
+RETRY = 5.0  # seconds between attempts to bind an address that was taken
 
 
 class ListenTunnel:
@@ -74,7 +75,11 @@ class ListenTunnel:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
-            wake_in = await self._reconcile()
+            try:
+                wake_in = await self._reconcile()
+            except Exception:  # a bug here must not leave the tunnel stuck for good
+                log.exception("tcp tunnel %s: reconciling the listener failed", self.spec.name)
+                wake_in = RETRY
             if wake_in is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._dirty.wait(), wake_in)
@@ -88,19 +93,19 @@ class ListenTunnel:
             return self._suspended_until - now
         if self.manager.peer_reachable(self.spec.peer):
             self._gone_since = None
-            await self._bind()
-            return None
+            return None if await self._bind() else RETRY
         wait = self.manager.pending_timeout
         if self._gone_since is None:
             self._gone_since = now
         left = self._gone_since + wait - now
         if wait > 0 and left > 0:
-            await self._bind(f"waiting for peer (connections held up to {wait:g}s)")
-            return left
+            bound = await self._bind(f"waiting for peer (connections held up to {wait:g}s)")
+            return left if bound else min(left, RETRY)
         self._unbind("waiting for peer")
         return None
 
-    async def _bind(self, state: str = "listening") -> None:
+    async def _bind(self, state: str = "listening") -> bool:
+        """Listen (if not yet); False when the address cannot be bound (retried later)."""
         if self._server is None:
             addr = self.spec.address
             try:
@@ -112,9 +117,10 @@ class ListenTunnel:
                 if self.state != f"error: {msg}":
                     log.error("tcp tunnel %s: %s", self.spec.name, msg)
                 self.state = f"error: {msg}"
-                return
+                return False
             log.info("tcp tunnel %s: listening on %s for %s", self.spec.name, addr, self.spec.peer)
         self.state = state
+        return True
 
     def _unbind(self, state: str) -> None:
         if self._server is not None:
@@ -136,6 +142,10 @@ class ListenTunnel:
         counters = self.counters
         try:
             await bridge.wait_made()
+        except TimeoutError:  # the connection never completed: nothing to serve
+            bridge.abort("connection not made")
+            return
+        try:
             peer = await self.manager.wait_peer(self.spec.peer)
             if peer is None:
                 raise ChannelRefused(ResetCode.UNREACHABLE, f"{self.spec.peer!r} is unreachable")
