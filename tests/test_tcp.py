@@ -7,6 +7,7 @@ import json
 import random
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -322,3 +323,36 @@ def _iperf3_listening(port: int) -> bool:
     """Is something listening on ``port``, without connecting to it (that would use up -1)?"""
     out = subprocess.run(["ss", "-Htln", f"sport = :{port}"], capture_output=True, text=True)
     return bool(out.stdout.strip())
+
+
+def test_far_reset_ends_a_connection_whose_client_is_not_reading(
+    wsnet_node_factory: NodeFactory,
+) -> None:
+    """The target sends more than the client takes, then resets; the client reads nothing
+    meanwhile.  The near side must end (RST) the connection at once, not wait for the
+    client to read.  6 MiB: more than the near socket takes (so the near node waits for it
+    to become writable) and less than a grown window (so the far node reads all of it and
+    does see the target's RST; a reader paused for want of credit would not)."""
+    lport = free_port()
+
+    async def blast_then_reset(_r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"x" * (6 << 20))
+        await asyncio.sleep(1.0)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    with server_thread(blast_then_reset) as target:
+        a, _b = _pair(
+            wsnet_node_factory,
+            {"tunnel": [{"name": "blast", "listen": f"127.0.0.1:{lport}", "peer": "b"}]},
+            {"tunnel": [{"name": "blast", "connect": f"127.0.0.1:{target.port}"}]},
+        )
+        wait_until(lambda: _listening(a, "blast"), what="listener")
+        with socket.create_connection(("127.0.0.1", lport), timeout=5) as idle:
+            idle.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            wait_until(lambda: _tunnel(a, "blast", "listen")["errors"] == 1, timeout=5,
+                       what="the reset to end the connection")  # fmt: skip
+            assert _tunnel(a, "blast", "listen")["active"] == 0
+            with pytest.raises(ConnectionResetError):
+                _read_to_eof(idle)

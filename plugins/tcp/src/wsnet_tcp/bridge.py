@@ -139,11 +139,10 @@ class Bridge(asyncio.Protocol):
                 if self.lost:
                     raise ChannelRefused(ResetCode.CLOSED, "the TCP connection was closed")
                 tr.writelines(chunks)  # one writev for everything that arrived
-                if not self._writable.is_set():
-                    await self._writable.wait()
+                await self._until(self._writable, ch)
             if not self.lost and tr.can_write_eof():
                 tr.write_eof()
-            await self._up_done.wait()
+            await self._until(self._up_done, ch)
             await self._drained(tr)
         except ChannelRefused as exc:
             self.error = exc.reason or f"reset (code {exc.code})"
@@ -152,6 +151,23 @@ class Bridge(asyncio.Protocol):
             if not tr.is_closing():
                 tr.close()
         return self.error
+
+    async def _until(self, event: asyncio.Event, ch: StreamChannel) -> None:
+        """Wait for ``event``, unless the channel is reset first (then raise): a reset
+        must end the connection even while the TCP side neither reads nor writes."""
+        if event.is_set():
+            return
+        waiters = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(ch.wait_closed())}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+        if not event.is_set():  # the channel ended first
+            reason = await ch.wait_closed()
+            if reason:  # a reset: end the connection now
+                raise ChannelRefused(ResetCode.CLOSED, reason)
+            await event.wait()  # an orderly end: the TCP side still has to take the rest
 
     async def _drained(self, tr: asyncio.Transport) -> None:
         # close() flushes the buffer itself; this only waits out a paused writer so the
