@@ -204,15 +204,9 @@ class StreamChannel(_Base):
         view = memoryview(data)
         off, total = 0, len(view)
         while off < total:
-            if self._error is not None:
-                raise self._error
-            if self._done or self._eof_sent:
-                raise ChannelRefused(ResetCode.CLOSED, "write on a closed stream")
-            n = self._send(view[off:])
+            n = self.send_nowait(view[off:])
             if n:
                 off += n
-                self.bytes_out += n
-                self._owner.wake_writer()
                 continue
             self._write_waiter = asyncio.get_running_loop().create_future()
             try:
