@@ -91,6 +91,12 @@ def check_auth_options(section: Section) -> None:
             raise section.error("proxy", str(exc)) from None
 
 
+def check_options(section: Section) -> None:
+    """Every check of the built-in transport's options of one dial (TLS, auth, proxy)."""
+    check_dial_options(section)
+    check_auth_options(section)
+
+
 def check_run_time_options(options: Mapping[str, Any]) -> None:
     """Every check of a run-time dial's options (`ctl dial`, `addport client`), unknown
     keys included; raises ConfigError naming the key.  ``password`` is refused: given
@@ -99,8 +105,7 @@ def check_run_time_options(options: Mapping[str, Any]) -> None:
         raise ConfigError("run time", "password", "not accepted here (it would be on a "
                           "command line): use password_file, or $WSNET_PASSWORD")  # fmt: skip
     section = Section(dict(options), "run time", "")
-    check_dial_options(section)
-    check_auth_options(section)
+    check_options(section)
     section.done()
 
 
@@ -109,9 +114,7 @@ def wsnet_configure(config: Config) -> None:
     # (--dial entries carry no options).
     for i, dial in enumerate(config.dial, 1):
         if dial.url.partition(":")[0] in WsTransport.schemes:
-            section = Section(dial.options, config.source, f"[[dial]] #{i}")
-            check_dial_options(section)
-            check_auth_options(section)
+            check_options(Section(dial.options, config.source, f"[[dial]] #{i}"))
 
 
 class WsTransport(Transport):
