@@ -74,20 +74,17 @@ class Bridge(asyncio.Protocol):
             if self.transport is not None:
                 self.transport.pause_reading()
             return
-        try:
-            n = ch.send_nowait(data)
-        except ChannelRefused:
-            self._abort_socket()
-            return
-        if n < len(data):
-            self._held = memoryview(data)[n:]
-            if self.transport is not None:
-                self.transport.pause_reading()
+        self._held = memoryview(data)
+        self._push(resume=False)
 
     def _flush(self) -> None:
+        """``on_credit``: send what was held back, and read again once it is all out."""
+        if self._held is not None and self.channel is not None:
+            self._push(resume=True)
+
+    def _push(self, resume: bool) -> None:
         held, ch = self._held, self.channel
-        if held is None or ch is None:
-            return
+        assert held is not None and ch is not None
         try:
             n = ch.send_nowait(held)
         except ChannelRefused:
@@ -95,11 +92,13 @@ class Bridge(asyncio.Protocol):
             return
         if n < len(held):
             self._held = held[n:]
+            if not resume and self.transport is not None:
+                self.transport.pause_reading()  # no credit: stop reading until on_credit
             return
         self._held = None
         if self._eof_in:
             self._send_eof()
-        elif self.transport is not None and not self.lost:
+        elif resume and self.transport is not None and not self.lost:
             self.transport.resume_reading()
 
     def eof_received(self) -> bool:

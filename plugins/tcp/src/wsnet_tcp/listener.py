@@ -94,7 +94,7 @@ class ListenTunnel:
         if self.manager.peer_reachable(self.spec.peer):
             self._gone_since = None
             return None if await self._bind() else RETRY
-        wait = self.manager.pending_timeout
+        wait = self.manager.settings.pending_timeout
         if self._gone_since is None:
             self._gone_since = now
         left = self._gone_since + wait - now
@@ -162,16 +162,11 @@ class ListenTunnel:
         if not isinstance(ch, StreamChannel):  # pragma: no cover - open_channel's default kind
             ch.close()
             return
-        counters.started(bridge)
         bridge.attach(ch)
-        error = ""
-        try:
-            error = await bridge.run()
-        finally:
-            counters.ended(bridge, error)
-            if error:
-                log.info("tcp tunnel %s: connection from %s ended: %s", self.spec.name,
-                         bridge.peername, error)  # fmt: skip
+        error = await counters.carry(bridge)
+        if error:
+            log.info("tcp tunnel %s: connection from %s ended: %s", self.spec.name,
+                     bridge.peername, error)  # fmt: skip
 
     def info(self) -> dict[str, Any]:
         return {**self.spec.describe(), "state": self.state, **self.counters.snapshot()}

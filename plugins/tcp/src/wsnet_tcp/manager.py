@@ -36,7 +36,6 @@ class Manager(Component, Observer):
     def __init__(self, node: Node, settings: Settings) -> None:
         self.node = node
         self.settings = settings
-        self.pending_timeout = settings.pending_timeout
         self.listeners: dict[str, ListenTunnel] = {}
         self.connects: dict[str, TunnelSpec] = {}
         self.connect_counters: dict[tuple[str, str], Counters] = {}
@@ -106,7 +105,7 @@ class Manager(Component, Observer):
 
     async def wait_peer(self, peer: str) -> str | None:
         """The node to open the channel to, waiting up to pending_timeout for one."""
-        deadline = time.monotonic() + self.pending_timeout
+        deadline = time.monotonic() + self.settings.pending_timeout
         while True:
             target = self.node.resolve(peer)
             if self.node.reachable(target):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from wsnet import ChannelContext, ResetCode, Service, StreamChannel
+from wsnet import ChannelContext, ChannelRefused, ResetCode, Service, StreamChannel
 from wsnet.channel import Channel
 
 from .bridge import Bridge
@@ -20,13 +20,6 @@ from .manager import Manager
 from .spec import Address, check_name, parse_address, target_allowed
 
 log = logging.getLogger("wsnet.tcp")
-
-
-class Refused(Exception):
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 class TcpService(Service):
@@ -40,7 +33,7 @@ class TcpService(Service):
         node = self.manager.node.name
         try:
             tunnel, address, role = self._route(ctx)
-        except Refused as exc:
+        except ChannelRefused as exc:
             log.warning("tcp: channel from %s refused: %s", ctx.request.src or ctx.peer, exc.reason)
             channel.abort(exc.code, f"node {node!r}: {exc.reason}")
             return
@@ -61,41 +54,37 @@ class TcpService(Service):
             log.warning("tcp: %s", reason)
             channel.abort(ResetCode.SERVICE_ERROR, reason)
             return
-        counters.started(bridge)
-        error = ""
-        try:
-            error = await bridge.run()
-        finally:
-            counters.ended(bridge, error)
+        await counters.carry(bridge)
 
     def _route(self, ctx: ChannelContext) -> tuple[str, Address, str]:
-        """(tunnel name, address to connect, counters role) or Refused."""
+        """(tunnel name, address to connect, counters role) or ChannelRefused."""
         args = ctx.request.args
         name = args.get("tunnel")
         try:
             check_name(name if isinstance(name, str) else "")
         except ValueError as exc:
-            raise Refused(ResetCode.BAD_REQUEST, str(exc)) from None
+            raise ChannelRefused(ResetCode.BAD_REQUEST, str(exc)) from None
         assert isinstance(name, str)
         denial = self.manager.node.authorize(ctx.principal, "open", f"tcp:{name}")
         if denial:
-            raise Refused(ResetCode.DENIED, f"{ctx.principal.name!r} may not open tcp:{name}: "
-                                            f"{denial}")  # fmt: skip
+            who = ctx.principal.name
+            raise ChannelRefused(ResetCode.DENIED, f"{who!r} may not open tcp:{name}: {denial}")
         target = args.get("target")
         if target is not None:
             return name, self._ad_hoc(name, target), "target"
         spec = self.manager.connects.get(name)
         if spec is None:
             have = ", ".join(sorted(self.manager.connects)) or "none"
-            raise Refused(ResetCode.NO_SERVICE, f"no tcp tunnel {name!r} to connect (have: {have})")
+            why = f"no tcp tunnel {name!r} to connect (have: {have})"
+            raise ChannelRefused(ResetCode.NO_SERVICE, why)
         return name, spec.address, "connect"
 
     def _ad_hoc(self, name: str, target: object) -> Address:
         try:
             address = parse_address(target if isinstance(target, str) else "")
         except ValueError as exc:
-            raise Refused(ResetCode.BAD_REQUEST, f"target: {exc}") from None
+            raise ChannelRefused(ResetCode.BAD_REQUEST, f"target: {exc}") from None
         if not target_allowed(list(self.manager.settings.targets), address):
-            raise Refused(ResetCode.DENIED, f"tunnel {name!r}: target {address} is not in "
+            raise ChannelRefused(ResetCode.DENIED, f"tunnel {name!r}: target {address} is not in "
                                             "[tcp] targets")  # fmt: skip
         return address

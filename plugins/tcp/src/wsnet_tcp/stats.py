@@ -17,6 +17,16 @@ class Counters:
     last_error: str = ""
     live: set[Bridge] = field(default_factory=set)
 
+    async def carry(self, bridge: Bridge) -> str:
+        """Count ``bridge`` while it runs; returns why it failed ("" for an orderly end)."""
+        self.started(bridge)
+        error = ""
+        try:
+            error = await bridge.run()
+        finally:
+            self.ended(bridge, error)
+        return error
+
     def started(self, bridge: Bridge) -> None:
         self.total += 1
         self.live.add(bridge)
