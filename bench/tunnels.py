@@ -38,8 +38,8 @@ TOW_PYTHON = PEERS / "tcp-over-websocket" / "bin" / "python"
 
 
 @dataclass
-class Path_:
-    """One way from a client to the targets: endpoints and the processes in between."""
+class Carrier:
+    """What carries the traffic from a client to the targets: endpoints and processes."""
 
     name: str
     sink: Endpoint
@@ -64,9 +64,9 @@ def run(procs: Procs, nbytes: int, repeat: int, quick: bool) -> list[Result]:
     _, sink = start_tcp_peer(procs, "nsink")
     _, echo = start_tcp_peer(procs, "echo")
     out: list[Result] = []
-    base = measure(Path_("tcp", Endpoint(sink), Endpoint(echo)), sizes, repeat)
+    base = measure(Carrier("tcp", Endpoint(sink), Endpoint(echo)), sizes, repeat)
     out += base
-    starters: list[tuple[str, Callable[[Procs, int, int], Path_ | str]]] = [
+    starters: list[tuple[str, Callable[[Procs, int, int], Carrier | str]]] = [
         ("wsnet", start_wsnet), ("websockify", start_websockify), ("tow", start_tow)]  # fmt: skip
     for name, start in starters:
         try:
@@ -95,7 +95,7 @@ def run(procs: Procs, nbytes: int, repeat: int, quick: bool) -> list[Result]:
 FIGURES = ("one_stream", "16_streams", "setup_rate", "idle_memory")
 
 
-def measure(path: Path_, sizes: Sizes, repeat: int) -> list[Result]:
+def measure(path: Carrier, sizes: Sizes, repeat: int) -> list[Result]:
     """The four figures of one path (best of ``repeat`` for the timed ones).
 
     Each figure stands alone: a peer that fails one of them (websockify cannot hold
@@ -127,7 +127,7 @@ def measure(path: Path_, sizes: Sizes, repeat: int) -> list[Result]:
     return rows
 
 
-def _affordable(path: Path_, nbytes: int, budget_s: float = 10.0) -> int:
+def _affordable(path: Carrier, nbytes: int, budget_s: float = 10.0) -> int:
     """``nbytes``, or what the path moves in ``budget_s`` when it is slow (a 1 GiB transfer
     at 4 MB/s would take four minutes per sample); at least 16 MiB, in whole MiB."""
     probe = 16 << 20
@@ -135,7 +135,7 @@ def _affordable(path: Path_, nbytes: int, budget_s: float = 10.0) -> int:
     return max(probe, min(nbytes, int(rate * budget_s) >> 20 << 20))
 
 
-def idle_memory(path: Path_, count: int) -> Result:
+def idle_memory(path: Carrier, count: int) -> Result:
     """Memory per idle connection (KiB, PSS growth / connections held)."""
 
     async def hold() -> tuple[float, int, str]:
@@ -157,7 +157,7 @@ def idle_memory(path: Path_, count: int) -> Result:
 
 
 # ------------------------------------------------------------------ the paths
-def start_wsnet(procs: Procs, sink: int, echo: int) -> Path_:
+def start_wsnet(procs: Procs, sink: int, echo: int) -> Carrier:
     link, lsink, lecho = free_port(), free_port(), free_port()
     ctl_a, ctl_b = free_port(), free_port()
     a_cfg = _toml(procs.dir / "a.toml", [
@@ -172,18 +172,18 @@ def start_wsnet(procs: Procs, sink: int, echo: int) -> Path_:
         _tunnel("echo", f'connect = "127.0.0.1:{echo}"')])  # fmt: skip
     run_ = [sys.executable, "-m", "wsnet", "run", "--config"]
     nodes = [procs.spawn("tun-a", [*run_, str(a_cfg)]), procs.spawn("tun-b", [*run_, str(b_cfg)])]
-    path = Path_("wsnet", Endpoint(lsink), Endpoint(lecho), nodes)
+    path = Carrier("wsnet", Endpoint(lsink), Endpoint(lecho), nodes)
     _wait_ready(path, "wsnet tunnels")
     return path
 
 
-def start_websockify(procs: Procs, sink: int, echo: int) -> Path_ | str:
+def start_websockify(procs: Procs, sink: int, echo: int) -> Carrier | str:
     if not WEBSOCKIFY.exists():
         return f"{WEBSOCKIFY} not installed: run bench/peers/websockify.sh"
     wsink, wecho = free_port(), free_port()
     ps = [procs.spawn(f"websockify-{n}", [str(WEBSOCKIFY), f"127.0.0.1:{p}", f"127.0.0.1:{t}"])
           for n, p, t in (("sink", wsink, sink), ("echo", wecho, echo))]  # fmt: skip
-    path = Path_("websockify", Endpoint(url=f"ws://127.0.0.1:{wsink}/"),
+    path = Carrier("websockify", Endpoint(url=f"ws://127.0.0.1:{wsink}/"),
                  Endpoint(url=f"ws://127.0.0.1:{wecho}/"), ps)  # fmt: skip
     wait_for(lambda: all(_alive(p) for p in ps) and port_open(wsink) and port_open(wecho),
              timeout=20, what="websockify")  # fmt: skip
@@ -191,7 +191,7 @@ def start_websockify(procs: Procs, sink: int, echo: int) -> Path_ | str:
     return path
 
 
-def start_tow(procs: Procs, sink: int, echo: int) -> Path_ | str:
+def start_tow(procs: Procs, sink: int, echo: int) -> Carrier | str:
     """tcp-over-websocket: the client listens, the server connects to the targets.
 
     Client-side listeners, because a server-side listener drops connections until a
@@ -231,7 +231,7 @@ def start_tow(procs: Procs, sink: int, echo: int) -> Path_ | str:
             str(TOW_PYTHON), "-m", "tcp_over_websocket.run_tcp_over_websocket_service",
             str(home)]))  # fmt: skip
         time.sleep(1.0 if name == "server" else 0)
-    path = Path_("tow", Endpoint(lsink), Endpoint(lecho), ps)
+    path = Carrier("tow", Endpoint(lsink), Endpoint(lecho), ps)
     _wait_ready(path, "tcp-over-websocket", timeout=60)
     return path
 
@@ -277,7 +277,7 @@ def _alive(p: Proc) -> bool:
     return True
 
 
-def _wait_ready(path: Path_, what: str, timeout: float = 30) -> None:
+def _wait_ready(path: Carrier, what: str, timeout: float = 30) -> None:
     """Until a 1 KiB echo and a small bulk pass end to end through ``path``."""
 
     def probe() -> bool:

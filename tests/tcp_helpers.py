@@ -7,8 +7,6 @@ import asyncio
 import hashlib
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -191,11 +189,3 @@ def who_answers(port: int, timeout: float = 2.0) -> str:
             return data.decode().strip()
     except OSError:
         return ""
-
-
-def run_config(tmp: Path, text: str) -> subprocess.CompletedProcess[str]:
-    """`wsnet run --config FILE` on ``text``; for configs that must be refused at start-up."""
-    cfg = tmp / "bad.toml"
-    cfg.write_text(text)
-    argv = [sys.executable, "-m", "wsnet", "run", "--config", str(cfg), "--ctl-port", "0"]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from config_run import run_config_file
+
 CASES = [
     ("[node]\nname = 'has space'\n", "[node] name: expected 1-63 letters"),
     ("[node]\nnmae = 'a'\n", "[node] nmae: unknown key (known keys here: name, plugins)"),
@@ -30,16 +32,11 @@ CASES = [
 ]
 
 
-def run(config: Path) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "wsnet", "run", "--config", str(config), "--ctl-port", "0"]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
-
-
 @pytest.mark.parametrize(("text", "expected"), CASES, ids=[c[1][:40] for c in CASES])
 def test_error_names_file_and_key(tmp_path: Path, text: str, expected: str) -> None:
     cfg = tmp_path / "bad.toml"
     cfg.write_text(text)
-    res = run(cfg)
+    res = run_config_file(cfg)
     assert res.returncode == 2, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, res.stderr
@@ -48,7 +45,7 @@ def test_error_names_file_and_key(tmp_path: Path, text: str, expected: str) -> N
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    res = run(tmp_path / "absent.toml")
+    res = run_config_file(tmp_path / "absent.toml")
     assert res.returncode == 2
     assert f"{tmp_path / 'absent.toml'}: -: cannot read: No such file or directory" in res.stderr
 

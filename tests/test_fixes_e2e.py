@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from config_run import run_config_file
 from wsnet.ctl import CtlError
 from wsnet.testing import NodeFactory, NodeProcess, toml_dumps, wait_until
 
@@ -29,9 +30,7 @@ def run_config(
 ) -> tuple[Path, subprocess.CompletedProcess[str]]:
     cfg = tmp_path / "node.toml"
     cfg.write_text(toml_dumps(raw))
-    return cfg, wsnet(
-        "run", "--config", str(cfg), "--ctl-port", "0", "--listen", "none", timeout=30
-    )
+    return cfg, run_config_file(cfg, "--listen", "none")
 
 
 def test_dialling_node_shutdown_tells_the_peer_why(

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from config_run import run_config_file
 from wsnet.credentials import basic_authorization
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 
@@ -132,8 +133,7 @@ def test_unsupported_hash_stops_start_up_with_its_line(
     path.write_text("# users\nok:{SHA}AsWT/Zr4JUuFnUJqdrbNQoR/vsE=\nold:abJnggxhB/yWI\n")
     cfg = tmp_path / "bad.toml"
     cfg.write_text(f'[node]\nplugins = ["auth_htpasswd"]\n[auth_htpasswd]\nfile = "{path}"\n')
-    res = subprocess.run([sys.executable, "-m", "wsnet", "run", "-c", str(cfg)],
-                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    res = run_config_file(cfg)
     assert res.returncode == 2
     assert res.stderr.strip() == (
         f"wsnet: error: {cfg}: [auth_htpasswd] file: '{path}' line 3 (user 'old'): "

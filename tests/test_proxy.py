@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from config_run import run_config_file
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
 if TYPE_CHECKING:
@@ -127,8 +127,7 @@ def test_denied_connect_and_environment(
 def test_bad_proxy_setting_names_the_key(tmp_path: Path) -> None:
     cfg = tmp_path / "p.toml"
     cfg.write_text('[[dial]]\nurl = "ws://127.0.0.1:9/wsnet"\nproxy = "socks5://127.0.0.1:1080"\n')
-    res = subprocess.run([sys.executable, "-m", "wsnet", "run", "-c", str(cfg)],
-                         capture_output=True, text=True, timeout=30)  # fmt: skip
+    res = run_config_file(cfg)
     assert res.returncode == 2
     assert res.stderr.strip() == (
         f"wsnet: error: {cfg}: [[dial]] #1 proxy: proxy 'socks5://127.0.0.1:1080': "

@@ -39,6 +39,19 @@ def _pair(
     return a, b
 
 
+def _one_tunnel(
+    factory: NodeFactory, name: str, lport: int, target: int
+) -> tuple[NodeProcess, NodeProcess]:
+    """a listens on ``lport`` for tunnel ``name``, b connects it to ``target``; once bound."""
+    a, b = _pair(
+        factory,
+        {"tunnel": [{"name": name, "listen": f"127.0.0.1:{lport}", "peer": "b"}]},
+        {"tunnel": [{"name": name, "connect": f"127.0.0.1:{target}"}]},
+    )
+    wait_until(lambda: _listening(a, name), what=f"listener of {name}")
+    return a, b
+
+
 def _listening(node: NodeProcess, name: str) -> bool:
     rows = [t for t in node.ctl("tunnels") if t["name"] == name and t["role"] == "listen"]
     return bool(rows) and rows[0]["state"] == "listening"
@@ -96,12 +109,7 @@ def test_http_server_behind_a_tunnel(wsnet_node_factory: NodeFactory, tmp_path: 
         cwd=www, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        a, _b = _pair(
-            wsnet_node_factory,
-            {"tunnel": [{"name": "web", "listen": f"127.0.0.1:{lport}", "peer": "b"}]},
-            {"tunnel": [{"name": "web", "connect": f"127.0.0.1:{http_port}"}]},
-        )
-        wait_until(lambda: _listening(a, "web"), what="listener")
+        _one_tunnel(wsnet_node_factory, "web", lport, http_port)
         wait_until(lambda: not connect_refused(http_port), what="http.server")
         for _ in range(3):
             with urllib.request.urlopen(f"http://127.0.0.1:{lport}/blob.bin", timeout=20) as r:
@@ -117,12 +125,7 @@ def test_http_server_behind_a_tunnel(wsnet_node_factory: NodeFactory, tmp_path: 
 
 def test_far_connect_refused_closes_near_socket_fast(wsnet_node_factory: NodeFactory) -> None:
     lport, dead = free_port(), closed_port()
-    a, b = _pair(
-        wsnet_node_factory,
-        {"tunnel": [{"name": "dead", "listen": f"127.0.0.1:{lport}", "peer": "b"}]},
-        {"tunnel": [{"name": "dead", "connect": f"127.0.0.1:{dead}"}]},
-    )
-    wait_until(lambda: _listening(a, "dead"), what="listener")
+    a, b = _one_tunnel(wsnet_node_factory, "dead", lport, dead)
     with socket.create_connection(("127.0.0.1", lport), timeout=5) as s:
         s.sendall(b"hello")
         t0 = time.monotonic()
@@ -289,12 +292,7 @@ def _read_to_eof(s: socket.socket) -> None:
 def test_iperf3_through_a_tunnel_both_ways(wsnet_node_factory: NodeFactory) -> None:
     """Real bulk traffic, 4 parallel streams each way: the races of many channels at speed."""
     srv_port, lport = free_port(), free_port()
-    a, b = _pair(
-        wsnet_node_factory,
-        {"tunnel": [{"name": "perf", "listen": f"127.0.0.1:{lport}", "peer": "b"}]},
-        {"tunnel": [{"name": "perf", "connect": f"127.0.0.1:{srv_port}"}]},
-    )
-    wait_until(lambda: _listening(a, "perf"), what="listener")
+    a, b = _one_tunnel(wsnet_node_factory, "perf", lport, srv_port)
     for direction in ([], ["-R"]):
         # A one-off server per run (-1): an iperf3 server still finishing the previous
         # test answers "busy", which is not what this test is about.
@@ -343,12 +341,7 @@ def test_far_reset_ends_a_connection_whose_client_is_not_reading(
         writer.transport.abort()
 
     with server_thread(blast_then_reset) as target:
-        a, _b = _pair(
-            wsnet_node_factory,
-            {"tunnel": [{"name": "blast", "listen": f"127.0.0.1:{lport}", "peer": "b"}]},
-            {"tunnel": [{"name": "blast", "connect": f"127.0.0.1:{target.port}"}]},
-        )
-        wait_until(lambda: _listening(a, "blast"), what="listener")
+        a, _b = _one_tunnel(wsnet_node_factory, "blast", lport, target.port)
         with socket.create_connection(("127.0.0.1", lport), timeout=5) as idle:
             idle.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             wait_until(lambda: _tunnel(a, "blast", "listen")["errors"] == 1, timeout=5,

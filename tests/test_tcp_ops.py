@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tcp_helpers import connect_refused, echo_handler, echo_roundtrip, run_config, server_thread
+from config_run import run_config
+from tcp_helpers import connect_refused, echo_handler, echo_roundtrip, server_thread
 from wsnet.ctl import CtlError
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
