@@ -33,9 +33,14 @@ def pair(limits: Limits, clock: Clock) -> tuple[Session, Session, int]:
 def pump_round(a: Session, b: Session, cid: int, clock: Clock, seconds: float) -> int:
     """a sends all its credit; b consumes it in 4 steps over ``seconds``; returns a's credit."""
     data = b"x" * a.send_credit(cid)
-    assert a.send_data(cid, data) == len(data)
-    for m in a.data_to_send():
-        b.receive_message(m)
+    sent = 0
+    for _ in range(100):  # the send buffer takes a part at a time
+        sent += a.send_data(cid, data[sent:])
+        for m in a.data_to_send():
+            b.receive_message(m)
+        if sent == len(data):
+            break
+    assert sent == len(data)
     for part in range(4):
         clock.now += seconds / 4
         b.consumed(cid, len(data) // 4 + (len(data) % 4 if part == 3 else 0))
@@ -77,6 +82,28 @@ def test_growth_on_one_link_stays_within_window_budget() -> None:
         b.receive_message(m)
     assert pump_round(a, b, first, clock, 0.0) == 2 * MIB  # takes the whole budget
     assert pump_round(a, b, second, clock, 0.0) == MIB
-    assert pump_round(a, b, first, clock, 0.0) == 2 * MIB  # no more either
+    # The second proved fast too: the first now shrinks to its half of the budget.
+    assert pump_round(a, b, first, clock, 0.0) == MIB + MIB // 2
     b.reset(first)  # a channel that ends gives its share back
     assert pump_round(a, b, second, clock, 0.0) == 2 * MIB
+
+
+def test_a_channel_above_its_fair_share_gives_the_excess_back() -> None:
+    """One channel took the whole budget; once another grows too, the first shrinks to
+    its share (budget / channels that grew) by returning less than it consumed."""
+    clock = Clock()
+    limits = Limits(window=MIB, max_window=8 * MIB, window_budget=4 * MIB)
+    a, b, first = pair(limits, clock)
+    second = a.open_channel(ChannelKind.STREAM, "svc")
+    for m in a.data_to_send():
+        b.receive_message(m)
+    for _ in range(5):
+        pump_round(a, b, first, clock, 0.0)
+    assert b.channel_info(first)["window"] == 5 * MIB  # 1 MiB base + the 4 MiB budget
+    credits = [pump_round(a, b, second, clock, 0.0) for _ in range(3)]
+    assert credits == [MIB] * 3  # no budget left for it yet
+    for _ in range(4):
+        pump_round(a, b, first, clock, 10 * FAST_ROUND)  # consumed slowly: no growth
+    assert b.channel_info(first)["window"] == 3 * MIB  # base + half the budget
+    credits = [pump_round(a, b, second, clock, 0.0) for _ in range(4)]
+    assert max(credits) == 3 * MIB  # now the second grows to its share too

@@ -231,13 +231,13 @@ def test_open_and_accept_with_ids_by_parity() -> None:
     assert b.open_channel(ChannelKind.STREAM, "x") == 4
 
 
-def test_accepting_own_channel_or_unknown_channel_is_local_error() -> None:
+def test_accepting_own_channel_is_local_error_and_a_forgotten_one_is_a_no_op() -> None:
     a, _b = pair()
     cid = a.open_channel(ChannelKind.STREAM, "svc")
     with pytest.raises(ChannelError, match="opened by this side"):
         a.accept(cid)
-    with pytest.raises(ChannelError, match="channel 99 is not open"):
-        a.accept(99)
+    # The peer may have reset it in the message being dispatched: not an error.
+    assert a.accept(99) is False
 
 
 def test_accept_for_a_channel_the_peer_opened_resets_it() -> None:
@@ -473,7 +473,7 @@ def test_channel_limit_local_error_and_peer_reset() -> None:
     a, b = pair(limits_b=Limits(max_channels=1))
     c1 = a.open_channel(ChannelKind.STREAM, "svc")
     # a respects b's advertised limit locally ...
-    with pytest.raises(ChannelError, match="too many channels"):
+    with pytest.raises(ChannelError, match="channel limit 1 reached"):
         a.open_channel(ChannelKind.STREAM, "svc")
     # ... but both sides may open at once: b's own OPEN races with a's.
     c2 = b.open_channel(ChannelKind.STREAM, "svc")
@@ -543,8 +543,8 @@ def test_datagram_backlog_drops_until_drained() -> None:
         if not a.send_datagram(dg, b"d" * 100):
             break
         accepted += 1
-    # Each datagram costs 110 queued bytes; the one that would pass the backlog is dropped.
-    assert accepted == (backlog - 100) // (HEADER_SIZE + 100) + 1
+    # Each datagram costs its 100 bytes; the one that would pass the backlog is dropped.
+    assert accepted == backlog // 100
     assert a.pending_bytes + 100 > backlog
     assert a.channel_info(dg)["drops"] == 1
     assert not a.send_datagram(dg, b"d" * 100)
@@ -627,7 +627,7 @@ def test_open_for_a_channel_in_use_is_protocol_error() -> None:
     a, b = pair()
     cid = open_stream(a, b)
     msg = encode_frame(FrameType.OPEN, 0, cid, m.encode_open(OpenRequest(ChannelKind.STREAM, "x")))
-    with pytest.raises(ProtocolError, match="already in use"):
+    with pytest.raises(ProtocolError, match="ids must grow"):
         b.receive_message(msg)
 
 
@@ -687,10 +687,18 @@ def test_explicit_ping_is_answered() -> None:
     clk = Clock()
     a, b = pair(clock=clk)
     a.ping()
-    a.ping()
     pump(a, b)
     clk.now += 0.5
-    assert pump(b, a) == [PongReceived(0.5), PongReceived(0.5)]
+    assert pump(b, a) == [PongReceived(0.5)]
+
+
+def test_pings_never_read_queue_one_pong() -> None:
+    """A peer that pings and never reads makes this side hold one PONG, not one per PING."""
+    _a, b = pair()
+    for seq in range(1000):
+        b.receive_message(encode_frame(FrameType.PING, 0, 0, m.encode_u64(seq)))
+    assert b.pending_bytes == HEADER_SIZE + 8
+    assert frames_of(b.data_to_send()) == [(FrameType.PONG, 0, 0, m.encode_u64(999))]
 
 
 def test_hello_timeout() -> None:
@@ -743,7 +751,9 @@ def test_large_send_data_split_into_max_frame_frames() -> None:
     assert a.send_data(cid, payload) == 10_000
     messages = a.data_to_send()
     frames = frames_of(messages)
-    assert [len(f[3]) for f in frames] == [1024] * 9 + [784]
+    # Frames of at most max_frame bytes, cut where a message is full.
+    assert all(len(f[3]) <= 1024 for f in frames)
+    assert b"".join(f[3] for f in frames) == payload
     assert all(f[0] == FrameType.DATA and f[2] == cid for f in frames)
     assert all(len(msg) <= 4096 for msg in messages)
     events: list[Event] = []
@@ -773,6 +783,7 @@ frame_specs = st.lists(
         st.integers(0, 8),  # channel ids that hit open channels as well as unknown ones
         st.one_of(
             st.binary(max_size=40),
+            st.binary(min_size=1000, max_size=1100),  # beyond the credit of an open stream
             st.builds(m.encode_u32, st.integers(0, 2**32 - 1)),
             st.builds(m.encode_reset, st.integers(0, 65535), st.text(max_size=5)),
             st.builds(
@@ -787,7 +798,7 @@ frame_specs = st.lists(
 
 
 def _established() -> tuple[Session, Session]:
-    lim = small(window=64, max_frame=64)
+    lim = small(window=1024, max_frame=1024)
     a, b = pair(limits_a=lim, limits_b=lim)
     open_stream(a, b)
     a.open_channel(ChannelKind.DATAGRAM, "l2")

@@ -20,6 +20,7 @@ from .events import (
     RoutesReceived,
 )
 from .frames import HEADER_SIZE, Flag, Frame, FrameType, decode_message, encode_frame
+from .limits import Keepalive, Limits
 from .messages import (
     NODE_NAME_RE,
     PROTOCOL_VERSION,
@@ -27,7 +28,7 @@ from .messages import (
     Hello,
     OpenRequest,
 )
-from .session import Keepalive, Limits, Session
+from .session import Session
 
 __all__ = [
     "HEADER_SIZE",

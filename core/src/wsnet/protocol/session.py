@@ -2,18 +2,25 @@
 
 One Session is one side of one link.  The I/O layer feeds it every binary
 WebSocket message (receive_message), calls tick() about once a second, sends
-whatever data_to_send() returns, and turns local wishes into calls such as
-open_channel(), send_data() and consumed().  See docs/protocol.md.
+what next_message() returns, wakes the writers that writable() names, and turns
+local wishes into calls such as open_channel(), send_data() and consumed().
+
+Errors are kept where they belong, as HTTP/2 separates stream and connection errors:
+a frame that breaks the rules of one channel resets that channel (ChannelReset with
+the code, RESET to the peer), and only what docs/protocol.md names as a connection
+error raises ProtocolError.  Calls for a channel the session already forgot (the peer
+reset it a moment ago) are no-ops or raise ChannelError, never anything else.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from . import messages as m
+from .chstate import ChannelState
+from .credit import FAST_ROUND, Windows
 from .errors import ChannelError, CloseCode, ProtocolError, ResetCode
 from .events import (
     ChannelAccepted,
@@ -29,109 +36,27 @@ from .events import (
     PongReceived,
     RoutesReceived,
 )
-from .frames import (
-    HEADER_SIZE,
-    MAX_CHANNEL_ID,
-    Flag,
-    Frame,
-    FrameType,
-    decode_message,
-    encode_header,
-)
+from .frames import HEADER_SIZE, MAX_CHANNEL_ID, Flag, Frame, FrameType, decode_message
+from .limits import MAX_CREDIT, MIN_FRAME, MIN_WINDOW, Keepalive, Limits
 from .messages import ChannelKind, Hello, OpenRequest
+from .output import QUANTUM, Output
 
-MAX_CREDIT = 2**31 - 1  # as HTTP/2: a window above this is a flow-control error
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What this side accepts; sent to the peer in HELLO."""
-
-    window: int = 1 << 20  # initial credit granted per stream channel
-    # Auto-tuning: a channel whose reader consumes a whole window within FAST_ROUND
-    # seconds gets its window doubled, up to this.  A slow reader never grows its
-    # window, so per-channel buffering stays at `window` where it matters.
-    max_window: int = 8 << 20
-    # ... and all the growth on one link together stays below this, so that many fast
-    # channels cannot make a node buffer channels x max_window.
-    window_budget: int = 64 << 20
-    max_frame: int = 128 * 1024  # largest frame payload accepted
-    max_message: int = (1 << 20) + 4096  # largest WebSocket message accepted
-    max_channels: int = 4096  # channels open at once on this link
-    max_control: int = 64 * 1024  # largest HELLO/OPEN/ROUTES payload accepted
-    # Queued outbound bytes before datagrams are dropped: 64 TSO super-frames.  At 1 MiB a
-    # single iperf3 stream through TAPs lost ~900 super-frames in 5 s (40k retransmits).
-    datagram_backlog: int = 4 << 20
-
-    def __post_init__(self) -> None:
-        if self.max_message < HEADER_SIZE + self.max_frame:
-            raise ValueError("max_message must hold at least one max_frame frame")
-        if not 0 < self.window <= MAX_CREDIT:
-            raise ValueError(f"window must be in 1..{MAX_CREDIT}")
-        if not self.window <= self.max_window <= MAX_CREDIT:
-            raise ValueError(f"max_window must be in window..{MAX_CREDIT}")
-        if self.window_budget < 0:
-            raise ValueError("window_budget must be >= 0")
-
-
-@dataclass(frozen=True, slots=True)
-class Keepalive:
-    interval: float = 1.0  # send a PING this often
-    timeout: float = 4.0  # declare the peer dead after this long without any frame
-    hello_timeout: float = 10.0
-
-
-FAST_ROUND = 0.02  # seconds: a reader that drains a window this fast is window-limited
-
-
-class _Channel:
-    __slots__ = (
-        "bytes_in",
-        "bytes_out",
-        "drops",
-        "id",
-        "kind",
-        "local",
-        "local_fin",
-        "recv_credit",
-        "remote_fin",
-        "round_bytes",
-        "round_start",
-        "send_credit",
-        "service",
-        "unacked",
-        "window",
-    )
-
-    def __init__(
-        self, cid: int, kind: ChannelKind, service: str, local: bool, send: int, recv: int
-    ):
-        self.id = cid
-        self.kind = kind
-        self.service = service
-        self.local = local  # opened by this side
-        self.send_credit = send  # bytes the peer lets us send
-        self.recv_credit = recv  # bytes we let the peer send
-        self.unacked = 0  # bytes consumed but not yet returned as credit
-        self.window = recv  # credit granted in all: grows for fast readers
-        self.round_start = 0.0  # auto-tuning: when the current window's worth began
-        self.round_bytes = 0  # ... and how much of it was consumed since
-        self.local_fin = False
-        self.remote_fin = False
-        self.bytes_in = 0
-        self.bytes_out = 0
-        self.drops = 0
+__all__ = ["FAST_ROUND", "MAX_CREDIT", "Keepalive", "Limits", "Session"]
 
 
 class SessionStats:
-    __slots__ = ("bytes_in", "bytes_out", "datagrams_dropped", "frames_ignored", "messages_in")
+    __slots__ = ("bytes_in", "datagrams_dropped", "frames_ignored", "messages_in", "output")
 
-    def __init__(self) -> None:
+    def __init__(self, output: Output) -> None:
+        self.output = output
         self.bytes_in = 0
-        self.bytes_out = 0
         self.messages_in = 0
         self.frames_ignored = 0  # frames for channels already gone (a normal race)
         self.datagrams_dropped = 0
+
+    @property
+    def bytes_out(self) -> int:
+        return self.output.bytes_out
 
 
 class Session:
@@ -153,12 +78,15 @@ class Session:
         self.keepalive = keepalive or Keepalive()
         self.peer: Hello | None = None
         self.rtt: float | None = None
-        self.stats = SessionStats()
+        self._out = Output()
+        self.stats = SessionStats(self._out)
+        self._windows = Windows(self.limits)
         self._clock = clock
-        self._channels: dict[int, _Channel] = {}
+        self._channels: dict[int, ChannelState] = {}
+        self._sources: dict[str, int] = {}  # open channels per source
+        self._buffered = 0  # received stream bytes the applications have not consumed
         self._next_id = 1 if initiator else 2  # initiator odd, acceptor even: no collisions
-        self._out: list[tuple[bytes, bytes | memoryview]] = []
-        self._out_bytes = 0
+        self._last_remote_id = 0  # the peer's ids only grow: a reused id is an error
         self._started = self._last_recv = self._last_ping = clock()
         self._ping_seq = 0
         self._ping_sent: dict[int, float] = {}
@@ -170,7 +98,7 @@ class Session:
             max_message=self.limits.max_message,
             max_channels=self.limits.max_channels,
         )
-        self._queue(FrameType.HELLO, 0, 0, m.encode_hello(hello))
+        self._out.control(FrameType.HELLO, 0, m.encode_hello(hello))
 
     # ------------------------------------------------------------------ output
     @property
@@ -179,99 +107,122 @@ class Session:
 
     @property
     def pending_bytes(self) -> int:
-        """Bytes queued for data_to_send(); bounded by credit and the datagram backlog."""
-        return self._out_bytes
+        """Bytes queued for sending; bounded by send_buffer, credit and the backlogs."""
+        return self._out.pending_bytes
 
-    def _queue(self, ftype: int, flags: int, cid: int, payload: bytes | memoryview = b"") -> None:
-        self._out.append((encode_header(ftype, flags, cid, len(payload)), payload))
-        self._out_bytes += HEADER_SIZE + len(payload)
+    @property
+    def has_output(self) -> bool:
+        return self._out.pending
+
+    @property
+    def buffered(self) -> int:
+        """Received stream bytes not yet consumed, all channels together (<= link_buffer)."""
+        return self._buffered
+
+    def next_message(self) -> bytes | None:
+        """The next WebSocket message to send (control first, then data in turns), or None."""
+        limit = self.peer.max_message if self.peer else self.limits.max_message
+        max_frame = self.peer.max_frame if self.peer else self.limits.max_frame
+        # One byte under: aiohttp (wsnet 0.1.0's receiver) refuses a message of exactly
+        # its max_msg_size, though the limit is inclusive (docs/protocol.md section 2).
+        return self._out.next_message(limit - 1, max_frame)
 
     def data_to_send(self) -> list[bytes]:
-        """Queued frames packed into as few WebSocket messages as the peer accepts."""
-        if not self._out:
-            return []
-        limit = self.peer.max_message if self.peer else self.limits.max_message
+        """Everything queued, packed into as few messages as the peer accepts."""
         messages: list[bytes] = []
-        parts: list[bytes | memoryview] = []
-        size = 0
-        for header, payload in self._out:
-            n = HEADER_SIZE + len(payload)
-            if size and size + n > limit:
-                messages.append(b"".join(parts))
-                parts, size = [], 0
-            parts.append(header)
-            if payload:
-                parts.append(payload)
-            size += n
-        messages.append(b"".join(parts))
-        self.stats.bytes_out += self._out_bytes
-        self._out.clear()
-        self._out_bytes = 0
+        while (message := self.next_message()) is not None:
+            messages.append(message)
         return messages
+
+    def writable(self) -> list[int]:
+        """Channels whose writers waited for send-buffer room and should try again now."""
+        room = self.limits.send_buffer - self._out.data_bytes
+        return self._out.take_waiting(room, self._share()) if room > 0 else []
+
+    def _share(self) -> int:
+        """What one channel may queue: a fair part of the send buffer (at least a turn)."""
+        return max(QUANTUM, self.limits.send_buffer // (1 + self._out.active))
 
     # ------------------------------------------------------------------- input
     def receive_message(self, message: bytes | bytearray | memoryview) -> list[Event]:
         """Process one binary WebSocket message.  Raises ProtocolError only."""
-        if len(message) > self.limits.max_message:
+        size = len(message)
+        if size > self.limits.max_message:
             raise ProtocolError(
-                f"message of {len(message)} bytes exceeds limit {self.limits.max_message}",
+                f"message of {size} bytes exceeds limit {self.limits.max_message}",
                 CloseCode.MESSAGE_TOO_BIG,
             )
         frames = decode_message(message, max(self.limits.max_frame, self.limits.max_control))
         self._last_recv = self._clock()
         self.stats.messages_in += 1
-        self.stats.bytes_in += len(message)
+        self.stats.bytes_in += size
         events: list[Event] = []
         for frame in frames:
             if self.peer is None and frame.type != FrameType.HELLO:
                 raise ProtocolError(f"expected HELLO first, got frame type {frame.type}")
-            self._dispatch[frame.type](self, frame, events)
+            self._dispatch[frame.type](self, frame, events, size)
+        if self._out.ctrl_bytes > self.limits.control_backlog:
+            raise ProtocolError(
+                f"the peer does not read: {self._out.ctrl_bytes} bytes of control frames "
+                f"queued for it (limit {self.limits.control_backlog})"
+            )
         return events
 
-    def _on_hello(self, frame: Frame, events: list[Event]) -> None:
+    def _on_hello(self, frame: Frame, events: list[Event], size: int) -> None:
         if self.peer is not None:
             raise ProtocolError("second HELLO on an established link")
         self._check_control(frame)
-        self.peer = m.decode_hello(frame.payload)
+        self.peer = _checked_hello(m.decode_hello(frame.payload))
         events.append(HelloReceived(self.peer))
 
     def _check_control(self, frame: Frame) -> None:
         if len(frame.payload) > self.limits.max_control:
             raise ProtocolError(f"control frame of {len(frame.payload)} bytes exceeds limit")
 
-    def _on_open(self, frame: Frame, events: list[Event]) -> None:
+    def _on_open(self, frame: Frame, events: list[Event], size: int) -> None:
         cid = frame.channel
         if cid == 0 or (cid % 2 == 1) == self.initiator:
             raise ProtocolError(f"OPEN with channel id {cid} of the wrong parity")
-        if cid in self._channels:
-            raise ProtocolError(f"OPEN for channel {cid} already in use")
+        if cid <= self._last_remote_id:
+            raise ProtocolError(f"OPEN for channel {cid}: ids must grow, the last was "
+                                f"{self._last_remote_id}")  # fmt: skip
         self._check_control(frame)
         req = m.decode_open(frame.payload)
-        if len(self._channels) >= self.limits.max_channels:
-            self._queue(
-                FrameType.RESET,
-                0,
-                cid,
-                m.encode_reset(
-                    ResetCode.TOO_MANY_CHANNELS, f"channel limit {self.limits.max_channels} reached"
-                ),
-            )
-            return
+        self._last_remote_id = cid
         assert self.peer is not None
+        source = req.src or self.peer.node
+        refusal = self._over_limit(source)
+        if refusal:
+            self._out.control(FrameType.RESET, cid, m.encode_reset(ResetCode.TOO_MANY_CHANNELS,
+                                                                   refusal))  # fmt: skip
+            return
         send = self.peer.window if req.kind == ChannelKind.STREAM else 0
-        self._channels[cid] = _Channel(cid, req.kind, req.service, False, send, self.limits.window)
+        self._add(ChannelState(cid, req.kind, req.service, False, send, self.limits.window,
+                               source))  # fmt: skip
         events.append(ChannelRequested(cid, req))
 
-    def _on_accept(self, frame: Frame, events: list[Event]) -> None:
+    def _over_limit(self, source: str, peer_limit: int | None = None) -> str:
+        limit = min(self.limits.max_channels, peer_limit or self.limits.max_channels)
+        if len(self._channels) >= limit:
+            return f"channel limit {limit} reached"
+        per_source = self.limits.max_channels_per_source
+        if self._sources.get(source, 0) >= per_source:
+            return f"{source!r} holds {per_source} channels on this link (its limit)"
+        return ""
+
+    def _on_accept(self, frame: Frame, events: list[Event], size: int) -> None:
         ch = self._channels.get(frame.channel)
         if ch is None:
             self.stats.frames_ignored += 1
-        elif ch.local:
-            events.append(ChannelAccepted(ch.id))
-        else:
+        elif not ch.local:
             self._fail_channel(ch, "ACCEPT for a channel the peer opened", events)
+        elif ch.accepted:
+            self._fail_channel(ch, "a second ACCEPT", events)
+        else:
+            ch.accepted = True
+            events.append(ChannelAccepted(ch.id))
 
-    def _on_data(self, frame: Frame, events: list[Event]) -> None:
+    def _on_data(self, frame: Frame, events: list[Event], size: int) -> None:
         n = len(frame.payload)
         if n > self.limits.max_frame:  # the decoder allowed up to max_control for OPEN & co
             raise ProtocolError(
@@ -282,7 +233,7 @@ class Session:
             self.stats.frames_ignored += 1
             return
         ch.bytes_in += n
-        if ch.kind == ChannelKind.DATAGRAM:
+        if not ch.stream:
             events.append(DatagramReceived(ch.id, frame.payload))
             return
         if ch.remote_fin:
@@ -294,19 +245,35 @@ class Session:
             )
             return
         ch.recv_credit -= n
+        ch.buffered += n
+        self._buffered += n
+        if self._buffered > self.limits.link_buffer and self._shed(ch, events):
+            return
         fin = bool(frame.flags & Flag.FIN)
         ch.remote_fin = fin
-        events.append(DataReceived(ch.id, frame.payload, fin))
+        # A small slice of a large message would keep all of it alive while it waits to
+        # be read: 300 bytes of credit pinned 200+ MB.  Copy it out; big slices stay views.
+        data = memoryview(bytes(frame.payload)) if n and n * 2 < size else frame.payload
+        events.append(DataReceived(ch.id, data, fin))
         if fin and ch.local_fin:
-            del self._channels[ch.id]
+            self._forget(ch)
             events.append(ChannelClosed(ch.id))
 
-    def _on_window(self, frame: Frame, events: list[Event]) -> None:
+    def _shed(self, ch: ChannelState, events: list[Event]) -> bool:
+        """Over link_buffer: reset the channel holding the most unread bytes.  True if
+        that is ``ch`` itself (its new data is dropped with it)."""
+        victim = max((c for c in self._channels.values() if c.stream), key=lambda c: c.buffered)
+        reason = (f"link receive buffer of {self.limits.link_buffer} bytes full; this channel "
+                  f"held {victim.buffered} unread bytes")  # fmt: skip
+        self._fail_channel(victim, reason, events, ResetCode.FLOW_CONTROL)
+        return victim is ch
+
+    def _on_window(self, frame: Frame, events: list[Event], size: int) -> None:
         increment = m.decode_u32(frame.payload, "WINDOW")
         ch = self._channels.get(frame.channel)
         if ch is None:
             self.stats.frames_ignored += 1
-        elif ch.kind != ChannelKind.STREAM:
+        elif not ch.stream:
             self._fail_channel(ch, "WINDOW on a datagram channel", events)
         elif increment == 0:  # as HTTP/2: a zero increment is an error, not a no-op
             self._fail_channel(ch, "WINDOW increment 0", events, ResetCode.FLOW_CONTROL)
@@ -316,28 +283,31 @@ class Session:
             ch.send_credit += increment
             events.append(CreditAvailable(ch.id, ch.send_credit))
 
-    def _on_reset(self, frame: Frame, events: list[Event]) -> None:
+    def _on_reset(self, frame: Frame, events: list[Event], size: int) -> None:
         code, reason = m.decode_reset(frame.payload)
-        if self._channels.pop(frame.channel, None) is None:
+        ch = self._channels.get(frame.channel)
+        if ch is None:
             self.stats.frames_ignored += 1
         else:
+            self._forget(ch, discard=True)
             events.append(ChannelReset(frame.channel, code, reason))
 
-    def _on_ping(self, frame: Frame, events: list[Event]) -> None:
+    def _on_ping(self, frame: Frame, events: list[Event], size: int) -> None:
         m.decode_u64(frame.payload, "PING")
-        self._queue(FrameType.PONG, 0, 0, bytes(frame.payload))
+        # One PONG pending at most: a peer that pings and never reads queues nothing more.
+        self._out.pong(bytes(frame.payload))
 
-    def _on_pong(self, frame: Frame, events: list[Event]) -> None:
+    def _on_pong(self, frame: Frame, events: list[Event], size: int) -> None:
         sent = self._ping_sent.pop(m.decode_u64(frame.payload, "PONG"), None)
         if sent is not None:
             self.rtt = self._clock() - sent
             events.append(PongReceived(self.rtt))
 
-    def _on_routes(self, frame: Frame, events: list[Event]) -> None:
+    def _on_routes(self, frame: Frame, events: list[Event], size: int) -> None:
         self._check_control(frame)
         events.append(RoutesReceived(m.decode_routes(frame.payload)))
 
-    _dispatch: dict[int, Callable[[Session, Frame, list[Event]], None]] = {
+    _dispatch: dict[int, Callable[[Session, Frame, list[Event], int], None]] = {
         FrameType.HELLO: _on_hello,
         FrameType.OPEN: _on_open,
         FrameType.ACCEPT: _on_accept,
@@ -351,14 +321,14 @@ class Session:
 
     def _fail_channel(
         self,
-        ch: _Channel,
+        ch: ChannelState,
         reason: str,
         events: list[Event],
         code: ResetCode = ResetCode.STREAM_ERROR,
     ) -> None:
         """A peer error confined to one channel: reset it, keep the link."""
-        del self._channels[ch.id]
-        self._queue(FrameType.RESET, 0, ch.id, m.encode_reset(code, reason))
+        self._forget(ch, discard=True)
+        self._out.control(FrameType.RESET, ch.id, m.encode_reset(code, reason))
         events.append(ChannelReset(ch.id, code, reason))
 
     # ------------------------------------------------------------------- timer
@@ -379,10 +349,29 @@ class Session:
         now = self._last_ping = self._clock()
         self._ping_sent = {k: v for k, v in self._ping_sent.items() if now - v < 60.0}
         self._ping_sent[self._ping_seq] = now
-        self._queue(FrameType.PING, 0, 0, m.encode_u64(self._ping_seq))
+        self._out.ping(m.encode_u64(self._ping_seq))
 
     # ---------------------------------------------------------------- channels
-    def _channel(self, cid: int, kind: ChannelKind | None = None) -> _Channel:
+    def _add(self, ch: ChannelState) -> None:
+        self._channels[ch.id] = ch
+        self._sources[ch.source] = self._sources.get(ch.source, 0) + 1
+
+    def _forget(self, ch: ChannelState, discard: bool = False) -> None:
+        """Drop the channel's state; ``discard`` also drops its queued output (a reset)."""
+        if self._channels.pop(ch.id, None) is None:
+            return
+        left = self._sources[ch.source] - 1
+        if left:
+            self._sources[ch.source] = left
+        else:
+            del self._sources[ch.source]
+        self._buffered -= ch.buffered
+        ch.buffered = 0
+        self._windows.forget(ch)
+        if discard:
+            self._out.discard(ch)
+
+    def _channel(self, cid: int, kind: ChannelKind | None = None) -> ChannelState:
         ch = self._channels.get(cid)
         if ch is None:
             raise ChannelError(f"channel {cid} is not open")
@@ -399,54 +388,81 @@ class Session:
         src: str = "",
         args: dict[str, Any] | None = None,
         ttl: int = m.DEFAULT_TTL,
+        source: str = "",
     ) -> int:
         """Open a channel towards ``service``; stream data may follow at once (0-RTT).
 
-        ``ttl``: hops left; a relay passes on what it received minus one.
+        ``ttl``: hops left; a relay passes on what it received minus one.  ``source``:
+        who holds the channel, for ``max_channels_per_source`` (default: the service).
+        Raises ChannelError when a limit is reached or the link is not established.
         """
         if self.peer is None:
             raise ChannelError("link not established")
-        if len(self._channels) >= min(self.limits.max_channels, self.peer.max_channels):
-            raise ChannelError("too many channels on this link")
+        refusal = self._over_limit(source or service, self.peer.max_channels)
+        if refusal:
+            raise ChannelError(refusal)
         cid = self._next_id
         if cid > MAX_CHANNEL_ID:
             raise ChannelError("channel ids exhausted on this link")
         self._next_id += 2
         req = OpenRequest(kind, service, src or self.node, dst, args or {}, ttl)
-        self._queue(FrameType.OPEN, 0, cid, m.encode_open(req))
+        self._out.control(FrameType.OPEN, cid, m.encode_open(req))
         send = self.peer.window if kind == ChannelKind.STREAM else 0
-        self._channels[cid] = _Channel(cid, kind, service, True, send, self.limits.window)
+        self._add(ChannelState(cid, kind, service, True, send, self.limits.window,
+                               source or service))  # fmt: skip
         return cid
 
-    def accept(self, cid: int) -> None:
-        ch = self._channel(cid)
+    def accept(self, cid: int) -> bool:
+        """Answer the peer's OPEN with ACCEPT.  False if the peer already reset it."""
+        ch = self._channels.get(cid)
+        if ch is None:
+            return False
         if ch.local:
             raise ChannelError(f"channel {cid} was opened by this side")
-        self._queue(FrameType.ACCEPT, 0, cid)
+        if not ch.accepted:
+            ch.accepted = True
+            self._out.control(FrameType.ACCEPT, cid)
+        return True
 
-    def reset(self, cid: int, code: int = ResetCode.CLOSED, reason: str = "") -> None:
-        """Abort one channel (also: refuse a requested one).  Unknown ids are ignored."""
-        if self._channels.pop(cid, None) is not None:
-            self._queue(FrameType.RESET, 0, cid, m.encode_reset(code, reason))
+    def reset(
+        self, cid: int, code: int = ResetCode.CLOSED, reason: str = "", *, flush: bool = False
+    ) -> None:
+        """Abort one channel (also: refuse a requested one).  Unknown ids are ignored.
+
+        With ``flush`` the data and FIN already queued go out first and the RESET after
+        them (a close that keeps what was written); otherwise they are discarded.
+        """
+        ch = self._channels.get(cid)
+        if ch is None:
+            return
+        payload = m.encode_reset(code, reason)
+        if flush and (ch.queued or ch.fin_queued):
+            self._forget(ch)
+            self._out.reset_after(ch, payload)
+        else:
+            self._forget(ch, discard=True)
+            self._out.control(FrameType.RESET, cid, payload)
 
     def send_credit(self, cid: int) -> int:
         return self._channel(cid, ChannelKind.STREAM).send_credit
 
     def send_data(self, cid: int, data: bytes | memoryview) -> int:
-        """Queue as much of ``data`` as credit allows; returns the byte count taken.
+        """Queue as much of ``data`` as credit and the send buffer allow; returns the count.
 
-        Taking less than offered is back-pressure: wait for CreditAvailable.
+        Taking less than offered is back-pressure: try again on CreditAvailable or when
+        writable() names the channel.  ``data`` is sent from as is (no copy): do not
+        change it afterwards.  Raises ChannelError for a channel that is not open.
         """
         ch = self._channel(cid, ChannelKind.STREAM)
         if ch.local_fin:
             raise ChannelError(f"channel {cid}: write after end of stream")
-        n = min(len(data), ch.send_credit)
+        room = min(self.limits.send_buffer - self._out.data_bytes, self._share() - ch.queued)
+        n = min(len(data), ch.send_credit, room)
+        if n < len(data) and n == room:
+            self._out.wait_for_room(ch)
         if n <= 0:
             return 0
-        step = self.peer.max_frame if self.peer else self.limits.max_frame
-        view = memoryview(data)
-        for off in range(0, n, step):
-            self._queue(FrameType.DATA, 0, cid, view[off : min(off + step, n)])
+        self._out.data(ch, data if n == len(data) else memoryview(data)[:n])
         ch.send_credit -= n
         ch.bytes_out += n
         return n
@@ -457,9 +473,9 @@ class Session:
         if ch.local_fin:
             return False
         ch.local_fin = True
-        self._queue(FrameType.DATA, Flag.FIN, cid)
+        self._out.fin(ch)
         if ch.remote_fin:
-            del self._channels[cid]
+            self._forget(ch)
             return True
         return False
 
@@ -467,57 +483,32 @@ class Session:
         """Queue one datagram; False (and counted) when dropped for size or backlog."""
         ch = self._channel(cid, ChannelKind.DATAGRAM)
         limit = self.peer.max_frame if self.peer else 0
-        if len(data) > limit or self._out_bytes + len(data) > self.limits.datagram_backlog:
+        if len(data) > limit or self.pending_bytes + len(data) > self.limits.datagram_backlog:
             ch.drops += 1
             self.stats.datagrams_dropped += 1
             return False
-        self._queue(FrameType.DATA, 0, cid, data)
+        self._out.data(ch, data)
         ch.bytes_out += len(data)
         return True
 
     def consumed(self, cid: int, n: int) -> None:
         """The application used ``n`` received bytes: return them as credit in batches."""
         ch = self._channels.get(cid)
-        if ch is None or ch.kind != ChannelKind.STREAM or ch.remote_fin:
+        if ch is None or not ch.stream:
             return
+        n = min(n, ch.buffered)
+        ch.buffered -= n
+        self._buffered -= n
+        if ch.remote_fin:
+            return  # no more data will come: no credit to return
         ch.unacked += n
-        if ch.unacked >= max(1, ch.window // 4):
-            increment = ch.unacked + self._grow(ch)
-            self._queue(FrameType.WINDOW, 0, cid, m.encode_u32(increment))
+        increment = self._windows.increment(ch, self._clock())
+        if increment:
+            self._out.window(ch, increment)
             ch.recv_credit += increment
-            ch.unacked = 0
-
-    def _grow(self, ch: _Channel) -> int:
-        """Extra credit that doubles ``ch``'s window when its reader keeps up (else 0).
-
-        The credit loop (DATA out, WINDOW back) takes a while across processes; a window
-        smaller than rate x that delay caps a fast stream.  Growing only for readers that
-        drain a whole window within FAST_ROUND keeps slow readers at the initial window.
-        """
-        now = self._clock()
-        if not ch.round_bytes:
-            ch.round_start = now
-        ch.round_bytes += ch.unacked
-        if ch.round_bytes < ch.window:
-            return 0
-        fast = now - ch.round_start < FAST_ROUND
-        ch.round_bytes, ch.round_start = 0, now
-        if not fast:
-            return 0
-        extra = min(ch.window, self.limits.max_window - ch.window, self._budget_left())
-        extra = max(0, extra)
-        ch.window += extra
-        return extra
-
-    def _budget_left(self) -> int:
-        # Summed on demand: growth happens a few times per channel, and a channel that
-        # ends gives its share back without any bookkeeping.
-        base = self.limits.window
-        grown = sum(c.window - base for c in self._channels.values() if c.window > base)
-        return self.limits.window_budget - grown
 
     def send_routes(self, routes: dict[str, int]) -> None:
-        self._queue(FrameType.ROUTES, 0, 0, m.encode_routes(routes))
+        self._out.routes(m.encode_routes(routes))
 
     # ------------------------------------------------------------- inspection
     def channel_ids(self) -> list[int]:
@@ -532,9 +523,26 @@ class Session:
             "local": ch.local,
             "send_credit": ch.send_credit,
             "recv_credit": ch.recv_credit,
+            "window": ch.window,
+            "queued": ch.queued,
+            "buffered": ch.buffered,
             "bytes_in": ch.bytes_in,
             "bytes_out": ch.bytes_out,
             "drops": ch.drops,
             "local_fin": ch.local_fin,
             "remote_fin": ch.remote_fin,
         }
+
+
+def _checked_hello(hello: Hello) -> Hello:
+    """The peer's limits against floors and each other (docs/protocol.md section 4)."""
+    if hello.max_frame < MIN_FRAME:
+        raise ProtocolError(f"HELLO: max_frame {hello.max_frame} is below the minimum "
+                            f"{MIN_FRAME}")  # fmt: skip
+    if hello.max_message < hello.max_frame + HEADER_SIZE:
+        raise ProtocolError(f"HELLO: max_message {hello.max_message} cannot hold a frame of "
+                            f"max_frame {hello.max_frame} bytes and its header")  # fmt: skip
+    if not MIN_WINDOW <= hello.window <= MAX_CREDIT:
+        raise ProtocolError(f"HELLO: window {hello.window} is outside {MIN_WINDOW}.."
+                            f"{MAX_CREDIT}")  # fmt: skip
+    return hello

@@ -1,0 +1,87 @@
+"""Per-channel protocol state: credit both ways, FIN both ways, and queued output.
+
+The states a channel id goes through, and what each received frame does in each, are
+the table of docs/protocol.md section 7.1; Session implements it, this is its record.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from .messages import ChannelKind
+
+
+class ChannelState:
+    __slots__ = (
+        "accepted",
+        "buffered",
+        "bytes_in",
+        "bytes_out",
+        "dead",
+        "drops",
+        "fin_queued",
+        "id",
+        "in_ring",
+        "kind",
+        "local",
+        "local_fin",
+        "out",
+        "queued",
+        "recv_credit",
+        "remote_fin",
+        "reset_after",
+        "round_bytes",
+        "round_start",
+        "send_credit",
+        "service",
+        "source",
+        "tuned",
+        "unacked",
+        "waiting",
+        "win_pending",
+        "window",
+    )
+
+    def __init__(
+        self,
+        cid: int,
+        kind: ChannelKind,
+        service: str,
+        local: bool,
+        send: int,
+        recv: int,
+        source: str = "",
+    ) -> None:
+        self.id = cid
+        self.kind = kind
+        self.service = service
+        self.source = source  # who holds it, for the per-source channel limit
+        self.local = local  # opened by this side
+        self.accepted = False  # ACCEPT received (local) or sent (remote)
+        self.send_credit = send  # bytes the peer lets us send (queued bytes already taken)
+        self.recv_credit = recv  # bytes we let the peer send
+        self.unacked = 0  # bytes consumed but not yet returned as credit
+        self.window = recv  # credit granted in all: grows for fast readers
+        self.round_start = 0.0  # auto-tuning: when the current window's worth began
+        self.round_bytes = 0  # ... and how much of it was consumed since
+        self.tuned = False  # proved fast once: shares the link's growth budget
+        self.buffered = 0  # received, not yet consumed by the application
+        self.local_fin = False  # this side ended its direction (FIN queued or sent)
+        self.remote_fin = False
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.drops = 0
+        # Output waiting for the link writer: payload pieces (a datagram each, for
+        # datagram channels), their total, and a FIN to send once they are out.
+        self.out: deque[bytes | memoryview] = deque()
+        self.queued = 0
+        self.fin_queued = False
+        self.reset_after = b""  # a RESET payload to send once the queued output is out
+        self.in_ring = False  # in the scheduler's round-robin ring
+        self.waiting = False  # in the queue of writers waiting for send-buffer room
+        self.win_pending = 0  # WINDOW increment to send with the next message
+        self.dead = False  # reset or forgotten: discard its output
+
+    @property
+    def stream(self) -> bool:
+        return self.kind == ChannelKind.STREAM

@@ -1,0 +1,234 @@
+"""What a session sends, in which order: control first, then data round-robin by bytes.
+
+Every message starts with the queued control frames (so credit returns, RESETs and
+PONGs never wait behind bulk data), then the coalesced ones (one PONG, one ROUTES, one
+WINDOW per channel), then data from the channels that have some, served in turn with a
+quantum of bytes each (deficit round-robin, as yamux and HTTP/2 servers do), so that a
+thousand streams share a link and none starves.  Data stays in its channel's queue,
+uncopied, until the message that carries it is built.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from . import messages as m
+from .chstate import ChannelState
+from .frames import HEADER_SIZE, Flag, FrameType, encode_header
+
+# Bytes a channel may send per turn while others also have data.  Larger turns cost
+# fewer frames (each frame costs the receiver an event); smaller ones interleave finer.
+QUANTUM = 64 * 1024
+_WINDOW_FRAME = HEADER_SIZE + 4
+
+
+class Output:
+    """The outbound queue of one session (no I/O)."""
+
+    def __init__(self) -> None:
+        self._ctrl: deque[bytes] = deque()  # whole frames, in order
+        self.ctrl_bytes = 0
+        self._pong = b""  # the latest PING's payload to answer; older ones are superseded
+        self._ping = b""
+        self._routes = b""  # the latest ROUTES advert: each replaces the previous one
+        self._windows: dict[int, ChannelState] = {}  # channels with credit to return
+        self._ring: deque[ChannelState] = deque()  # channels with data or a FIN queued
+        self.data_bytes = 0  # payload bytes queued in the channels of the ring
+        self._waiting: deque[ChannelState] = deque()  # writers waiting for send_buffer room
+        self.bytes_out = 0
+
+    # ----------------------------------------------------------------- queueing
+    def control(self, ftype: int, cid: int, payload: bytes = b"", flags: int = 0) -> None:
+        self._ctrl.append(encode_header(ftype, flags, cid, len(payload)) + payload)
+        self.ctrl_bytes += HEADER_SIZE + len(payload)
+
+    def pong(self, payload: bytes) -> None:
+        self._pong = payload
+
+    def ping(self, payload: bytes) -> None:
+        self._ping = payload
+
+    def routes(self, payload: bytes) -> None:
+        self._routes = payload
+
+    def window(self, ch: ChannelState, increment: int) -> None:
+        ch.win_pending += increment
+        self._windows[ch.id] = ch
+
+    def data(self, ch: ChannelState, payload: bytes | memoryview) -> None:
+        ch.out.append(payload)
+        ch.queued += len(payload)
+        self.data_bytes += len(payload)
+        self._schedule(ch)
+
+    def fin(self, ch: ChannelState) -> None:
+        ch.fin_queued = True
+        self._schedule(ch)
+
+    def reset_after(self, ch: ChannelState, payload: bytes) -> None:
+        """A RESET that goes out after the channel's queued data (a flushing close)."""
+        ch.reset_after = payload
+        self._schedule(ch)
+
+    def _schedule(self, ch: ChannelState) -> None:
+        if not ch.in_ring:
+            ch.in_ring = True
+            self._ring.append(ch)
+
+    def discard(self, ch: ChannelState) -> None:
+        """The channel was reset: its queued output and credit return are dropped."""
+        ch.dead = True
+        self.data_bytes -= ch.queued
+        ch.out.clear()
+        ch.queued = 0
+        ch.fin_queued = False
+        ch.reset_after = b""
+        if self._windows.get(ch.id) is ch:
+            del self._windows[ch.id]
+
+    def wait_for_room(self, ch: ChannelState) -> None:
+        if not ch.waiting:
+            ch.waiting = True
+            self._waiting.append(ch)
+
+    # ---------------------------------------------------------------- inspection
+    @property
+    def pending(self) -> bool:
+        return bool(self._ctrl or self._ring or self._windows or self._pong or self._ping
+                    or self._routes)  # fmt: skip
+
+    @property
+    def pending_bytes(self) -> int:
+        """Queued bytes, coalesced frames included (their headers counted)."""
+        coalesced = sum(HEADER_SIZE + len(p) for p in (self._pong, self._ping, self._routes) if p)
+        return self.ctrl_bytes + self.data_bytes + coalesced + _WINDOW_FRAME * len(self._windows)
+
+    @property
+    def active(self) -> int:
+        """Channels with output queued: what a fair share of the send buffer divides by."""
+        return len(self._ring)
+
+    def take_waiting(self, room: int, share: int) -> list[int]:
+        """Writers to wake now that ``room`` bytes are free: about room / share of them,
+        oldest first, so a thousand waiting writers are not all woken for one message."""
+        woken: list[int] = []
+        while self._waiting and room > 0:
+            ch = self._waiting.popleft()
+            ch.waiting = False
+            if not ch.dead:
+                woken.append(ch.id)
+                room -= share
+        return woken
+
+    # ------------------------------------------------------------------ building
+    def next_message(self, limit: int, max_frame: int) -> bytes | None:
+        """The next WebSocket message of at most ``limit`` bytes, or None when idle.
+
+        ``max_frame`` is the peer's largest DATA payload.
+        """
+        parts: list[bytes | memoryview] = []
+        size = self._control_frames(parts, limit)
+        size = self._data_frames(parts, size, limit, max_frame)
+        if not parts:
+            return None
+        self.bytes_out += size
+        return b"".join(parts)
+
+    def _control_frames(self, parts: list[bytes | memoryview], limit: int) -> int:
+        size = 0
+        ctrl = self._ctrl
+        while ctrl and (not size or size + len(ctrl[0]) <= limit):
+            frame = ctrl.popleft()
+            parts.append(frame)
+            size += len(frame)
+            self.ctrl_bytes -= len(frame)
+        if ctrl:
+            return limit  # the rest goes first in the next message
+        for attr, ftype in (("_pong", FrameType.PONG), ("_ping", FrameType.PING),
+                            ("_routes", FrameType.ROUTES)):  # fmt: skip
+            payload: bytes = getattr(self, attr)
+            if payload and size + HEADER_SIZE + len(payload) <= limit:
+                parts.append(encode_header(ftype, 0, 0, len(payload)) + payload)
+                size += HEADER_SIZE + len(payload)
+                setattr(self, attr, b"")
+        windows = self._windows
+        while windows and size + _WINDOW_FRAME <= limit:
+            _, ch = windows.popitem()
+            increment, ch.win_pending = ch.win_pending, 0
+            if increment:
+                parts.append(encode_header(FrameType.WINDOW, 0, ch.id, 4) + m.encode_u32(increment))
+                size += _WINDOW_FRAME
+        return size
+
+    def _data_frames(
+        self, parts: list[bytes | memoryview], size: int, limit: int, max_frame: int
+    ) -> int:
+        ring = self._ring
+        while ring and size + HEADER_SIZE < limit:
+            ch = ring[0]
+            if ch.dead or not (ch.queued or ch.fin_queued or ch.reset_after):
+                ring.popleft()
+                ch.in_ring = False
+                continue
+            room = limit - size - HEADER_SIZE
+            if not (ch.queued or ch.fin_queued):
+                if len(ch.reset_after) > room:
+                    break
+                size += self._reset_frame(ch, parts)
+            elif ch.stream:
+                turn = max_frame if len(ring) == 1 else min(QUANTUM, max_frame)
+                size += self._stream_frame(ch, parts, min(room, turn))
+            else:
+                if len(ch.out[0]) > room:
+                    break  # a datagram is never cut: it starts the next message
+                size += self._datagram_frame(ch, parts)
+            if ch.queued or ch.fin_queued or ch.reset_after:
+                ring.rotate(-1)  # its turn is over: to the back of the ring
+            else:
+                ring.popleft()
+                ch.in_ring = False
+        return size
+
+    def _stream_frame(self, ch: ChannelState, parts: list[bytes | memoryview], most: int) -> int:
+        n = min(ch.queued, most)
+        payload = _take(ch.out, n)
+        ch.queued -= n
+        self.data_bytes -= n
+        flags = 0
+        if ch.fin_queued and not ch.queued:
+            flags = Flag.FIN
+            ch.fin_queued = False
+        parts.append(encode_header(FrameType.DATA, flags, ch.id, n))
+        parts.extend(payload)
+        return HEADER_SIZE + n
+
+    def _reset_frame(self, ch: ChannelState, parts: list[bytes | memoryview]) -> int:
+        payload, ch.reset_after = ch.reset_after, b""
+        ch.dead = True
+        parts.append(encode_header(FrameType.RESET, 0, ch.id, len(payload)) + payload)
+        return HEADER_SIZE + len(payload)
+
+    def _datagram_frame(self, ch: ChannelState, parts: list[bytes | memoryview]) -> int:
+        payload = ch.out.popleft()
+        n = len(payload)
+        ch.queued -= n
+        self.data_bytes -= n
+        parts.append(encode_header(FrameType.DATA, 0, ch.id, n))
+        parts.append(payload)
+        return HEADER_SIZE + n
+
+
+def _take(out: deque[bytes | memoryview], n: int) -> list[bytes | memoryview]:
+    """The first ``n`` bytes of ``out`` as pieces (views, no copy); ``out`` keeps the rest."""
+    pieces: list[bytes | memoryview] = []
+    while n:
+        head = out[0]
+        if len(head) <= n:
+            pieces.append(out.popleft())
+            n -= len(head)
+        else:
+            view = memoryview(head)
+            pieces.append(view[:n])
+            out[0] = view[n:]
+            n = 0
+    return pieces
