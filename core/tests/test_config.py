@@ -176,7 +176,8 @@ def test_core_section_must_be_a_table(section: str) -> None:
         ("reconnect", "factor, initial, max"),
         (
             "limits",
-            "datagram_backlog, max_channels, max_frame, max_message, max_window, window, "
+            "control_backlog, datagram_backlog, link_buffer, max_channels, "
+            "max_channels_per_source, max_frame, max_message, max_window, send_buffer, window, "
             "window_budget",
         ),
     ],

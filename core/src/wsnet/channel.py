@@ -30,6 +30,23 @@ class ChannelOwner(Protocol):
     def forget(self, cid: int, reason: str) -> None: ...
 
 
+class Endpoint(Protocol):
+    """What a link delivers a channel's events to: a channel, or one end of a relay."""
+
+    id: int
+    request: OpenRequest
+    bytes_in: int
+    bytes_out: int
+
+    def _feed(self, data: memoryview, fin: bool) -> None: ...
+    def _feed_datagram(self, data: memoryview) -> None: ...
+    def _on_credit(self) -> None: ...
+    def _on_accepted(self) -> None: ...
+    def _on_reset(self, code: int, reason: str) -> None: ...
+    def _finish(self, reason: str) -> None: ...
+    def info(self) -> dict[str, Any]: ...
+
+
 class _Base:
     def __init__(self, owner: ChannelOwner, cid: int, request: OpenRequest, local: bool) -> None:
         self._owner = owner
@@ -38,10 +55,14 @@ class _Base:
         self.local = local  # opened by this node
         self.bytes_in = 0
         self.bytes_out = 0
-        self._error: ChannelRefused | None = None
+        # Why it was reset, as (code, reason): exceptions are made fresh where raised.  A
+        # stored exception collects the traceback of every raise, whose frames hold this
+        # channel: a cycle that kept each ended link's buffers until a full GC.
+        self._error: tuple[int, str] | None = None
         self._done = False
         self._close_reason = ""
-        self._accepted: asyncio.Future[None] | None = (
+        # Result: None once accepted, (code, reason) when refused.
+        self._accepted: asyncio.Future[tuple[int, str] | None] | None = (
             asyncio.get_running_loop().create_future() if local else None
         )
         self._closed_fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -57,44 +78,67 @@ class _Base:
     async def wait_accepted(self) -> None:
         """For channels this node opened: wait for ACCEPT, or raise ChannelRefused."""
         if self._accepted is not None:
-            await asyncio.shield(self._accepted)
+            refused = await asyncio.shield(self._accepted)
+            if refused is not None:
+                raise ChannelRefused(*refused)
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise ChannelRefused(*self._error)
 
     async def wait_closed(self) -> str:
         """Wait until the channel is finished; returns why ("" for an orderly end)."""
         return await asyncio.shield(self._closed_fut)
 
-    def abort(self, code: int = ResetCode.CLOSED, reason: str = "") -> None:
-        """Reset this channel only; the link and other channels are untouched."""
+    def abort(self, code: int = ResetCode.CLOSED, reason: str = "", *, flush: bool = False) -> None:
+        """Reset this channel only; the link and other channels are untouched.
+
+        Queued data is discarded, unless ``flush``: then it goes out before the RESET.
+        """
         if not self._done:
-            self._owner.session.reset(self.id, code, reason)
+            self._owner.session.reset(self.id, code, reason, flush=flush)
             self._owner.wake_writer()
-            self._finish(reason or "aborted", ChannelRefused(code, reason or "aborted locally"))
+            self._finish(reason or "aborted", (code, reason or "aborted locally"))
 
     # ----------------------------------------------------- called by the link
+    def _feed(self, data: memoryview, fin: bool) -> None:
+        """Stream data; a datagram channel never gets any (the session checks kinds)."""
+
+    def _feed_datagram(self, data: memoryview) -> None:
+        """A datagram; a stream channel never gets any (the session checks kinds)."""
+
+    def _on_credit(self) -> None:
+        """The peer granted credit, or the send buffer has room again."""
+
     def _on_accepted(self) -> None:
         if self._accepted is not None and not self._accepted.done():
             self._accepted.set_result(None)
 
     def _on_reset(self, code: int, reason: str) -> None:
-        self._finish(reason or f"reset (code {code})", ChannelRefused(code, reason))
+        self._finish(reason or f"reset (code {code})", (code, reason))
 
-    def _finish(self, reason: str, error: ChannelRefused | None = None) -> None:
+    def _finish(self, reason: str, error: tuple[int, str] | None = None) -> None:
         if self._done:
             return
         self._done = True
         self._close_reason = reason
         if error is not None and self._error is None:
             self._error = error
+            self._drop_unfinished()
+        # The service's callbacks are dropped: they are cycles that would outlive it.
+        self._drop_callbacks()
         if self._accepted is not None and not self._accepted.done():
-            if error is not None:
-                self._accepted.set_exception(error)
-                self._accepted.exception()  # retrieved: nobody may be waiting
-            else:
-                self._accepted.set_result(None)
+            self._accepted.set_result(error)
         if not self._closed_fut.done():
             self._closed_fut.set_result(reason)
         self._owner.forget(self.id, reason)
         self._wake()
+
+    def _drop_callbacks(self) -> None:
+        """Forget the service's callbacks at the end; subclasses override."""
+
+    def _drop_unfinished(self) -> None:
+        """At a reset: drop received data that can no longer make a whole stream."""
 
     def _wake(self) -> None:
         """Wake blocked readers/writers; subclasses override."""
@@ -130,8 +174,7 @@ class StreamChannel(_Base):
         while not self._chunks:
             if self._eof or (self._done and self._error is None):
                 return False
-            if self._error is not None:
-                raise self._error
+            self._raise_error()
             self._read_waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._read_waiter
@@ -221,8 +264,7 @@ class StreamChannel(_Base):
         callback-style twin of write(), for transports that pause their reading
         instead of awaiting.  Raises ChannelRefused when the stream is closed.
         """
-        if self._error is not None:
-            raise self._error
+        self._raise_error()
         if self._done or self._eof_sent:
             raise ChannelRefused(ResetCode.CLOSED, "write on a closed stream")
         n = self._send(data)
@@ -253,7 +295,8 @@ class StreamChannel(_Base):
             self._finish("")
 
     def close(self) -> None:
-        """Finish the stream: a FIN if the peer already ended its side, else a reset.
+        """Finish the stream: a FIN if the peer already ended its side, else a reset
+        that follows what was written (the peer reads it all, then the reset).
 
         Use write_eof() and keep reading for a graceful half-close instead.
         """
@@ -261,7 +304,7 @@ class StreamChannel(_Base):
             return
         if self._eof:
             self.write_eof()
-        self.abort(ResetCode.CLOSED, "closed")
+        self.abort(ResetCode.CLOSED, "closed", flush=True)
 
     # ----------------------------------------------------- called by the link
     def _feed(self, data: memoryview, fin: bool) -> None:
@@ -295,6 +338,18 @@ class StreamChannel(_Base):
     def _wake(self) -> None:
         self._wake_reader()
         self._wake_writer()
+
+    def _drop_callbacks(self) -> None:
+        self.on_credit = None  # a bound method of its writer: no cycle outlives the channel
+
+    def _drop_unfinished(self) -> None:
+        # A stream the peer had finished (FIN) stays readable to its end: a RESET after
+        # FIN (a peer that closes without reading) loses nothing.  A stream cut short is
+        # aborted as a TCP RST aborts: its buffers go at once, not when a slow reader
+        # would have got through them.
+        if not self._eof:
+            self._chunks.clear()
+            self._buffered = 0
 
     def info(self) -> dict[str, Any]:
         return {
@@ -341,7 +396,8 @@ class DatagramChannel(_Base):
         """Next datagram (when no on_datagram callback is set).  Raises ChannelRefused."""
         while not self._queue:
             if self._done:
-                raise self._error or ChannelRefused(ResetCode.CLOSED, "channel closed")
+                self._raise_error()
+                raise ChannelRefused(ResetCode.CLOSED, "channel closed")
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
@@ -362,15 +418,18 @@ class DatagramChannel(_Base):
         while self._queue:
             callback(self._queue.popleft())
 
-    def _feed(self, data: memoryview) -> None:
+    def _feed_datagram(self, data: memoryview) -> None:
         self.bytes_in += len(data)
         if self.on_datagram is not None:
             self.on_datagram(data)
         elif len(self._queue) >= self.max_queue:
             self.drops_in += 1
         else:
-            self._queue.append(data)
+            self._queue.append(_detached(data))
             self._wake()
+
+    def _drop_callbacks(self) -> None:
+        self.on_datagram = None
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -387,6 +446,15 @@ class DatagramChannel(_Base):
             "drops_in": self.drops_in,
             "drops_out": self.drops_out,
         }
+
+
+def _detached(view: memoryview) -> memoryview:
+    """``view``, copied out of its message when it is a small part of it: a queued
+    datagram must not keep a whole 1 MiB message alive."""
+    base = view.obj
+    if isinstance(base, bytes | bytearray) and len(view) * 2 < len(base):
+        return memoryview(bytes(view))
+    return view
 
 
 Channel = StreamChannel | DatagramChannel

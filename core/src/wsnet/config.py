@@ -361,7 +361,15 @@ def _parse_limits(s: Section, cfg: Config) -> None:
                 "max_message", max(d.max_message, max_frame + 4096), lo=2048, hi=64 << 20
             ),
             max_channels=s.get_int("max_channels", d.max_channels, lo=1, hi=1 << 20),
+            max_channels_per_source=s.get_int(
+                "max_channels_per_source", d.max_channels_per_source, lo=1, hi=1 << 20
+            ),
             datagram_backlog=s.get_int("datagram_backlog", d.datagram_backlog, lo=0),
+            send_buffer=s.get_int("send_buffer", d.send_buffer, lo=max_frame, hi=1 << 30),
+            link_buffer=s.get_int("link_buffer", d.link_buffer, lo=window, hi=1 << 40),
+            control_backlog=s.get_int(
+                "control_backlog", d.control_backlog, lo=64 * 1024, hi=1 << 30
+            ),
         )
     except ValueError as exc:
         raise s.error("max_message", str(exc)) from None

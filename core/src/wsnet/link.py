@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from .channel import Channel, DatagramChannel, StreamChannel
+from .channel import Channel, DatagramChannel, Endpoint, StreamChannel
+from .errors import ChannelRefused
 from .interfaces import Principal, WebSocketLike
 from .protocol import (
     ChannelAccepted,
     ChannelClosed,
+    ChannelError,
     ChannelKind,
     ChannelRequested,
     ChannelReset,
@@ -33,7 +35,6 @@ from .protocol import (
     HelloReceived,
     LinkTimeout,
     OpenRequest,
-    PongReceived,
     ProtocolError,
     ResetCode,
     RoutesReceived,
@@ -83,7 +84,7 @@ class Link:
         )
         self.peer = ""
         self.hello: Hello | None = None
-        self.channels: dict[int, Channel] = {}
+        self.channels: dict[int, Endpoint] = {}
         self.up_since = time.time()
         self.close_code: int = 0
         self.close_reason = ""
@@ -138,7 +139,13 @@ class Link:
             await self._teardown()
 
     async def _receive_once(self) -> list[Event]:
-        msg = await self.ws.receive()
+        try:
+            msg = await self.ws.receive()
+        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
+            # aiohttp answers WebSocket pings inside receive(): a peer that pings and
+            # resets makes that send raise here.  It is the end of this link, nothing more.
+            self._closing = True
+            raise LinkClosed(1006, f"connection error: {exc or type(exc).__name__}") from None
         if msg.type == aiohttp.WSMsgType.BINARY:
             try:
                 return self.session.receive_message(msg.data)
@@ -198,20 +205,36 @@ class Link:
         self._wake.set()
 
     async def _flush(self) -> None:
-        for message in self.session.data_to_send():
+        """Send everything queued, one message at a time as the socket takes it."""
+        session = self.session
+        while (message := session.next_message()) is not None:
             await self.ws.send_bytes(message)
+            self._wake_writable()
+        self._wake_writable()
+
+    def _wake_writable(self) -> None:
+        """Let writers that waited for send-buffer room try again (fairly, oldest first)."""
+        channels = self.channels
+        for cid in self.session.writable():
+            if (ch := channels.get(cid)) is not None:
+                self._guarded(ch._on_credit, cid)
 
     async def _writer(self) -> None:
         # While one send is awaited, new frames pile up in the session and go out
-        # together in the next round: batching comes from the await itself.
+        # together in the next round: batching comes from the await itself.  The
+        # session builds each message when it is due, so channels take turns.
         wake = self._wake
         try:
             while True:
                 await wake.wait()
                 wake.clear()
                 await self._flush()
-        except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
-            log.debug("link %s: send failed: %s", self.id, exc)
+        except Exception as exc:
+            # A dead socket is ordinary; anything else is a bug, but it too must end
+            # this link (so the reader and the dialler move on), not leave it mute.
+            ordinary = isinstance(exc, ConnectionError | RuntimeError | aiohttp.ClientError)
+            log.log(logging.DEBUG if ordinary else logging.ERROR, "link %s: send failed: %s",
+                    self.id, exc, exc_info=None if ordinary else exc)  # fmt: skip
             self._closing = True
             self.close_code, self.close_reason = CloseCode.GOING_AWAY, f"send failed: {exc}"
             with contextlib.suppress(Exception):
@@ -226,51 +249,69 @@ class Link:
                     log.debug("link %s to %s: %s", self.id, self.peer, ev.reason)
                     await self.close(ev.code, ev.reason)
                     return
-            if self.session.pending_bytes:
+            if self.session.has_output:
                 self._wake.set()
 
     # ----------------------------------------------------------------- input
     def _dispatch(self, events: list[Event]) -> None:
+        """Hand each event to its channel.  A failure stays in its channel (it is reset):
+        nothing an event causes may end the link or skip the events after it."""
         channels = self.channels
         for ev in events:
             if isinstance(ev, DataReceived):
-                ch = channels.get(ev.channel)
-                if isinstance(ch, StreamChannel):
-                    ch._feed(ev.data, ev.fin)
-                else:
+                ep = channels.get(ev.channel)
+                if ep is None:
                     # Nobody reads it (the service ended): give the credit back at once.
                     self.session.consumed(ev.channel, len(ev.data))
+                else:
+                    self._guarded(ep._feed, ev.channel, ev.data, ev.fin)
             elif isinstance(ev, DatagramReceived):
-                dch = channels.get(ev.channel)
-                if isinstance(dch, DatagramChannel):
-                    dch._feed(ev.data)
+                if (ep := channels.get(ev.channel)) is not None:
+                    self._guarded(ep._feed_datagram, ev.channel, ev.data)
             elif isinstance(ev, CreditAvailable):
-                sch = channels.get(ev.channel)
-                if isinstance(sch, StreamChannel):
-                    sch._on_credit()
+                if (ep := channels.get(ev.channel)) is not None:
+                    self._guarded(ep._on_credit, ev.channel)
             else:
                 self._dispatch_control(ev)
-        if self.session.pending_bytes:
+        if self.session.has_output:
             self._wake.set()
 
+    def _guarded(self, call: Callable[..., object], cid: int, *args: Any) -> None:
+        try:
+            call(*args)
+        except (ChannelError, ChannelRefused) as exc:
+            self._reset_channel(cid, ResetCode.STREAM_ERROR, str(exc))
+        except Exception as exc:  # a service's or plugin's bug: its channel only
+            log.exception("link %s: channel %d failed", self.id, cid)
+            self._reset_channel(cid, ResetCode.SERVICE_ERROR, f"{type(exc).__name__}: {exc}")
+
+    def _reset_channel(self, cid: int, code: int, reason: str) -> None:
+        ep = self.channels.get(cid)
+        self.session.reset(cid, code, reason)
+        if ep is not None:
+            ep._on_reset(code, reason)
+        self._wake.set()
+
     def _dispatch_control(self, ev: Event) -> None:
+        channels = self.channels
         if isinstance(ev, ChannelRequested):
-            self.node.on_channel_request(self, ev.channel, ev.request)
+            self._guarded(self.node.on_channel_request, ev.channel, self, ev.channel, ev.request)
         elif isinstance(ev, ChannelAccepted):
-            if (ch := self.channels.get(ev.channel)) is not None:
-                ch._on_accepted()
+            if (ep := channels.get(ev.channel)) is not None:
+                self._guarded(ep._on_accepted, ev.channel)
         elif isinstance(ev, ChannelReset):
-            if (ch := self.channels.get(ev.channel)) is not None:
-                ch._on_reset(ev.code, ev.reason)
+            if (ep := channels.get(ev.channel)) is not None:
+                self._guarded(ep._on_reset, ev.channel, ev.code, ev.reason)
         elif isinstance(ev, ChannelClosed):
-            if (ch := self.channels.get(ev.channel)) is not None:
-                ch._finish("")
+            if (ep := channels.get(ev.channel)) is not None:
+                self._guarded(ep._finish, ev.channel, "")
         elif isinstance(ev, RoutesReceived):
-            self.node.on_routes(self, ev.routes)
-        elif isinstance(ev, PongReceived):
-            pass  # session.rtt is already updated
-        elif isinstance(ev, HelloReceived):  # pragma: no cover - session refuses a second
-            pass
+            try:
+                self.node.on_routes(self, ev.routes)
+            except Exception:  # pragma: no cover - a bug in routing must not end the link
+                log.exception("link %s: routes from %s failed", self.id, self.peer)
+        # PongReceived: session.rtt is already updated.  HelloReceived: only once, and
+        # handshake() took it.
 
     # -------------------------------------------------------------- channels
     def new_channel(self, cid: int, request: OpenRequest, local: bool) -> Channel:
@@ -290,9 +331,15 @@ class Link:
         src: str = "",
         args: dict[str, Any] | None = None,
         ttl: int = DEFAULT_TTL,
+        source: str = "",
     ) -> Channel:
-        """Open a channel (0-RTT: data may follow before ACCEPT).  Raises ChannelError."""
-        cid = self.session.open_channel(kind, service, dst=dst, src=src, args=args, ttl=ttl)
+        """Open a channel (0-RTT: data may follow before ACCEPT).  Raises ChannelError.
+
+        ``source``: who holds it, for ``[limits] max_channels_per_source``.
+        """
+        cid = self.session.open_channel(
+            kind, service, dst=dst, src=src, args=args, ttl=ttl, source=source
+        )
         req = OpenRequest(kind, service, src or self.node.name, dst, args or {}, ttl)
         self._wake.set()
         return self.new_channel(cid, req, local=True)
@@ -313,6 +360,8 @@ class Link:
             "up_seconds": round(time.time() - self.up_since, 1),
             "rtt_ms": round(self.session.rtt * 1000, 2) if self.session.rtt is not None else None,
             "channels": len(self.channels),
+            "queued": self.session.pending_bytes,
+            "buffered": self.session.buffered,
             "bytes_in": st.bytes_in,
             "bytes_out": st.bytes_out,
             "messages_in": st.messages_in,

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .channel import Channel
+from .channel import Channel, Endpoint
 from .config import Config, DialConfig
 from .errors import ChannelRefused, WsnetError
 from .events import (
@@ -244,16 +244,19 @@ class Node:
         kind: ChannelKind = ChannelKind.STREAM,
         args: dict[str, Any] | None = None,
         wait: bool = True,
+        source: str = "",
     ) -> Channel:
         """Open a channel to ``service`` on ``node`` (any node in the routing table).
 
         With ``wait`` the call returns once the far end accepted, or raises
         ChannelRefused with its reason; without, data may be sent at once.
+        ``source`` names who holds it (e.g. ``tcp:web`` for a tunnel) for the
+        per-source channel limit of the link; the default is the service.
         """
         link = self.link_to(node)
         dst = "" if node == link.peer else node
         try:
-            ch = link.open(kind, service, dst=dst, args=args)
+            ch = link.open(kind, service, dst=dst, args=args, source=source)
         except ChannelError as exc:
             raise ChannelRefused(ResetCode.TOO_MANY_CHANNELS, str(exc)) from None
         self.emit(ChannelOpened(link.peer, ch.id, service, self.name))
@@ -262,8 +265,13 @@ class Node:
         return ch
 
     def on_channel_request(self, link: Link, cid: int, req: OpenRequest) -> None:
+        """Answer the peer's OPEN: relay it, refuse it, or start the service on it.
+
+        Runs inside the dispatch of the message that carried the OPEN, so that the
+        channel exists before the frames behind it (0-RTT data, FIN, RESET) arrive.
+        """
         if req.dst and req.dst != self.name:
-            self.spawn(relay_channel(self, link, cid, req), name=f"relay-{link.id}-{cid}")
+            relay_channel(self, link, cid, req)
             return
         code, reason = self._check_request(link, req)
         if code == ResetCode.DENIED:
@@ -272,8 +280,9 @@ class Node:
             link.session.reset(cid, code, reason)
             return
         service = self.services[req.service]
+        if not link.session.accept(cid):
+            return  # the peer reset it in the same message: nothing to serve
         ch = link.new_channel(cid, req, local=False)
-        link.session.accept(cid)
         self.emit(ChannelOpened(link.peer, cid, req.service, req.src or link.peer))
         ctx = ChannelContext(req, link.peer, link.principal)
         self.spawn(self._serve_channel(service, ch, ctx), name=f"svc-{req.service}-{cid}")
@@ -317,7 +326,7 @@ class Node:
         finally:
             ch.close()
 
-    def on_channel_closed(self, link: Link, ch: Channel, reason: str) -> None:
+    def on_channel_closed(self, link: Link, ch: Endpoint, reason: str) -> None:
         if self.observers:
             self.emit(
                 ChannelClosed(

@@ -1,26 +1,33 @@
-"""Relaying a channel whose destination is another node: splice two channels.
+"""Relaying a channel whose destination is another node: two channel ends spliced.
 
-Stream relays copy with the channels' own flow control (a chunk is read, and
-credit returned upstream, only once the downstream write was accepted), so a
-relay buffers at most about one window per direction per channel.
+The relay is set up in the same call that received the OPEN, before the next frame of
+that message is looked at, and runs in callbacks (no task): bytes, FIN and datagrams
+that arrive right behind the OPEN are forwarded like any others (0-RTT onward, within
+the next hop's initial credit), never dropped.  Stream bytes are forwarded under the
+next hop's credit and the send buffer; credit goes back upstream only for what was
+forwarded, so a relay holds at most one window per direction per channel.  Every end
+is released on every path: reset by either side (before or after ACCEPT), both FINs,
+or the loss of either link (docs/protocol.md section 11).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import TYPE_CHECKING
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
 
-from .channel import Channel, DatagramChannel, StreamChannel
-from .errors import ChannelRefused
 from .protocol import ChannelError, OpenRequest, ResetCode
 
 if TYPE_CHECKING:
     from .link import Link
     from .node import Node
 
+log = logging.getLogger("wsnet.relay")
 
-async def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest) -> None:
+
+def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest) -> None:
+    """Answer the peer's OPEN ``cid`` for ``req.dst`` by opening the next hop at once."""
+
     def refuse(code: int, reason: str) -> None:
         in_link.session.reset(cid, code, reason)
         in_link.wake_writer()
@@ -33,49 +40,149 @@ async def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest) -
     if out_link is None or out_link is in_link:
         refuse(ResetCode.UNREACHABLE, f"node {node.name!r} has no route to {req.dst!r}")
         return
-    in_ch = in_link.new_channel(cid, req, local=False)  # buffers 0-RTT data meanwhile
     try:
-        out_ch = out_link.open(
+        out_cid = out_link.session.open_channel(
             req.kind,
             req.service,
             src=req.src,
             args=req.args,
             dst="" if req.dst == out_link.peer else req.dst,
             ttl=req.ttl - 1,
+            source=req.src or in_link.peer,  # one far node cannot take all of this link
         )
-        await out_ch.wait_accepted()
     except ChannelError as exc:
-        in_ch.abort(ResetCode.TOO_MANY_CHANNELS, f"relay {node.name!r}: {exc}")
+        refuse(ResetCode.TOO_MANY_CHANNELS, f"relay {node.name!r}: {exc}")
         return
-    except ChannelRefused as exc:
-        in_ch.abort(exc.code, exc.reason)
-        return
-    in_link.session.accept(cid)
-    in_link.wake_writer()
-    await splice(in_ch, out_ch)
+    out_req = OpenRequest(req.kind, req.service, req.src, req.dst, req.args, req.ttl - 1)
+    upstream = RelayEnd(in_link, cid, req)
+    downstream = RelayEnd(out_link, out_cid, out_req)
+    upstream.other, downstream.other = downstream, upstream
+    in_link.channels[cid] = upstream
+    out_link.channels[out_cid] = downstream
+    out_link.wake_writer()
 
 
-async def splice(a: Channel, b: Channel) -> None:
-    """Join two channels of the same kind until both directions end."""
-    if isinstance(a, StreamChannel) and isinstance(b, StreamChannel):
-        await asyncio.gather(_pump(a, b), _pump(b, a))
-    elif isinstance(a, DatagramChannel) and isinstance(b, DatagramChannel):
-        a.on_datagram = b.send
-        b.on_datagram = a.send
-        _done, _ = await asyncio.wait(
-            [asyncio.ensure_future(a.wait_closed()), asyncio.ensure_future(b.wait_closed())],
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        a.close()
-        b.close()
+class RelayEnd:
+    """One end of a relayed channel: what arrives on it leaves through ``other``.
 
+    Called by its link like a channel (``_feed``, ``_on_credit``, ``_on_accepted``,
+    ``_on_reset``, ``_finish``); never awaits.
+    """
 
-async def _pump(src: StreamChannel, dst: StreamChannel) -> None:
-    try:
-        while chunk := await src.read_chunk():
-            await dst.write(chunk)
-        dst.write_eof()
-    except ChannelRefused as exc:
-        with contextlib.suppress(Exception):
-            src.abort(exc.code, exc.reason)
-            dst.abort(exc.code, exc.reason)
+    other: RelayEnd
+
+    def __init__(self, link: Link, cid: int, request: OpenRequest) -> None:
+        self.link = link
+        self.id = cid
+        self.request = request
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.closed = False  # this end's channel is over on its link (no more events)
+        self.aborted = False  # reset: nothing more is forwarded either way
+        # Stream bytes received here that ``other``'s link could not take yet, and a FIN
+        # to pass on after them.  Their credit is returned only once they are forwarded.
+        self._held: deque[memoryview] = deque()
+        self._fin = False
+
+    # ----------------------------------------------------- called by the link
+    def _feed(self, data: memoryview, fin: bool) -> None:
+        self.bytes_in += len(data)
+        if data:
+            self._held.append(data)
+        self._fin = self._fin or fin
+        self._forward()
+
+    def _feed_datagram(self, data: memoryview) -> None:
+        self.bytes_in += len(data)
+        out = self.other
+        if out.aborted:
+            return
+        try:
+            sent = out.link.session.send_datagram(out.id, data)
+        except ChannelError:
+            return  # the other end is going away; its RESET is being dispatched
+        if sent:
+            out.bytes_out += len(data)
+            out.link.wake_writer()
+
+    def _on_credit(self) -> None:
+        """Credit or send-buffer room on this end's link: forward what the other holds."""
+        self.other._forward()
+
+    def _on_accepted(self) -> None:
+        """The next hop accepted: pass the ACCEPT upstream."""
+        up = self.other
+        if not up.aborted and up.link.session.accept(up.id):
+            up.link.wake_writer()
+
+    def _on_reset(self, code: int, reason: str) -> None:
+        """This side was reset (or its link lost): reset the other with the same reason."""
+        self._abandon()
+        self._end(reason or f"reset (code {code})")
+        self.other.abort(code, reason)
+
+    def _finish(self, reason: str) -> None:
+        """Both directions of this end ended with FIN.  What it still holds (the last
+        bytes and the FIN from its peer) is forwarded as credit comes: never dropped."""
+        self._end(reason)
+
+    # ---------------------------------------------------------------- relaying
+    def abort(self, code: int, reason: str) -> None:
+        if self.aborted:
+            return
+        self._abandon()
+        if not self.closed:
+            self.link.session.reset(self.id, code, reason)
+            self.link.wake_writer()
+            self._end(reason or "aborted")
+
+    def _abandon(self) -> None:
+        self.aborted = True
+        self._held.clear()
+        self._fin = False
+
+    def _forward(self) -> None:
+        """Send what this end holds through ``other``, as far as credit and room allow."""
+        out = self.other
+        if self.aborted or out.aborted:
+            return
+        out_session, in_session = out.link.session, self.link.session
+        held = self._held
+        moved = 0
+        try:
+            while held:
+                chunk = held[0]
+                n = out_session.send_data(out.id, chunk)
+                moved += n
+                if n < len(chunk):
+                    held[0] = chunk[n:]
+                    break
+                held.popleft()
+            if not held and self._fin:
+                self._fin = False
+                if out_session.send_eof(out.id):
+                    out._end("")
+        except ChannelError:
+            return  # ``out`` was ended by its peer a moment ago; its RESET follows
+        finally:
+            if moved:
+                out.bytes_out += moved
+                in_session.consumed(self.id, moved)  # credit back upstream, forwarded only
+                self.link.wake_writer()
+                out.link.wake_writer()
+
+    def _end(self, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            self.link.forget(self.id, reason)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": "relay",
+            "service": self.request.service,
+            "peer": self.link.peer,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "buffered": sum(len(c) for c in self._held),
+        }

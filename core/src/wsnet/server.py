@@ -48,7 +48,7 @@ def link_app(node: Node, path: str) -> web.Application:
         principal = await authenticate(node, request)
         ws = web.WebSocketResponse(
             protocols=(SUBPROTOCOL,),
-            max_msg_size=node.config.limits.max_message,
+            max_msg_size=node.config.limits.max_message + 1,  # aiohttp: limit exclusive
             compress=False,  # tunnelled traffic is often compressed or encrypted already
             autoping=True,
         )

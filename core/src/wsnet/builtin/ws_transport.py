@@ -173,7 +173,7 @@ class WsTransport(Transport):
             ws = await session.ws_connect(
                 url,
                 protocols=(SUBPROTOCOL,),
-                max_msg_size=self.node.config.limits.max_message,
+                max_msg_size=self.node.config.limits.max_message + 1,  # aiohttp: limit exclusive
                 compress=0,
                 autoping=True,
                 timeout=timeout,

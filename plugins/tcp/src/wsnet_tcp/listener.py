@@ -154,7 +154,11 @@ class ListenTunnel:
             args: dict[str, Any] = {"tunnel": self.spec.name}
             if self.spec.target is not None:
                 args["target"] = str(self.spec.target)
-            ch = await self.manager.node.open_channel(peer, "tcp", args=args, wait=False)
+            # The tunnel is the channels' source: [limits] max_channels_per_source keeps
+            # its clients from taking every channel of the link.
+            ch = await self.manager.node.open_channel(
+                peer, "tcp", args=args, wait=False, source=f"tcp:{self.spec.name}"
+            )
         except ChannelRefused as exc:
             counters.attempt_failed(exc.reason)
             bridge.abort(exc.reason)
