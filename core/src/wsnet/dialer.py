@@ -57,11 +57,23 @@ class Dialer:
         self.next_attempt = 0.0
         self.task: asyncio.Task[None] | None = None
         self._backoff = Backoff(node.config.reconnect)
+        self._seen: set[str] = set()  # unexpected errors already logged with a traceback
 
     async def run(self) -> None:
+        """Keep the link up until cancelled.  Nothing that happens inside a link ends
+        this loop: an unexpected exception is logged (with its traceback the first time
+        it is seen) and the dial is retried with backoff, like any other failure."""
         while True:
             started = time.monotonic()
-            up = await self._attempt()
+            try:
+                up = await self._attempt()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                up = False
+                self.state = "down"
+                self.last_error = f"internal error: {type(exc).__name__}: {exc}"
+                self._report(exc)
             if up and time.monotonic() - started >= STABLE_AFTER:
                 self._backoff.reset()
             wait = self._backoff.next()
@@ -71,6 +83,14 @@ class Dialer:
                 self.node.emit(DialFailed(self.cfg.url, self.last_error, round(wait, 2)))
                 log.warning("dial %s: %s; retrying in %.1fs", self.cfg.url, self.last_error, wait)
             await asyncio.sleep(wait)
+
+    def _report(self, exc: Exception) -> None:
+        key = f"{type(exc).__name__}: {exc}"
+        if key in self._seen:
+            log.error("dial %s: %s (again)", self.cfg.url, key)
+        else:
+            self._seen.add(key)
+            log.error("dial %s: unexpected error, retrying", self.cfg.url, exc_info=exc)
 
     async def _attempt(self) -> bool:
         self.attempts += 1
