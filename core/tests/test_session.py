@@ -486,7 +486,8 @@ def test_channel_limit_local_error_and_peer_reset() -> None:
 
 
 def test_handcrafted_open_above_limit_is_refused_with_reset() -> None:
-    a, b = pair(limits_b=Limits(max_channels=2))
+    lim = Limits(max_channels=2, max_channels_per_source=2)
+    a, b = pair(limits_a=lim, limits_b=lim)
     open_stream(a, b)
     open_stream(a, b)
     msg = encode_frame(FrameType.OPEN, 0, 5, m.encode_open(OpenRequest(ChannelKind.STREAM, "x")))
@@ -838,3 +839,28 @@ def test_deeply_nested_control_json_is_a_protocol_error(ftype: FrameType) -> Non
         _a, session = pair()
     with pytest.raises(ProtocolError):
         session.receive_message(encode_frame(ftype, 0, 0, nested))
+
+
+def test_one_source_gets_half_of_the_channels_and_the_peer_its_own_freely() -> None:
+    """What this side opens is limited per owner (half the link by default); what the
+    peer opens for itself is bounded by max_channels alone, relayed origins per origin."""
+    lim = Limits(max_channels=8)
+    a, b = pair(limits_a=lim, limits_b=lim)
+    for _ in range(4):
+        a.open_channel(ChannelKind.STREAM, "svc", source="tcp:web")
+    with pytest.raises(ChannelError, match="'tcp:web' holds 4 channels on this link"):
+        a.open_channel(ChannelKind.STREAM, "svc", source="tcp:web")
+    a.open_channel(ChannelKind.STREAM, "svc", source="tcp:ssh")  # another owner: fine
+    events = pump(a, b)
+    assert len([e for e in events if isinstance(e, ChannelRequested)]) == 5  # a's own: all in
+    # OPENs received on behalf of one far node (relayed) are limited per that node.
+    a, b = pair(limits_a=lim, limits_b=lim)
+    for cid in (1, 3, 5, 7, 9):
+        req = OpenRequest(ChannelKind.STREAM, "svc", src="far")
+        b.receive_message(encode_frame(FrameType.OPEN, 0, cid, m.encode_open(req)))
+    (reset,) = [f for f in frames_of(b.data_to_send()) if f[0] == FrameType.RESET]
+    assert reset[2] == 9
+    assert m.decode_reset(memoryview(reset[3])) == (
+        ResetCode.TOO_MANY_CHANNELS,
+        "'far' holds 4 channels on this link (its limit)",
+    )

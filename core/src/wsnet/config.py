@@ -362,7 +362,7 @@ def _parse_limits(s: Section, cfg: Config) -> None:
             ),
             max_channels=s.get_int("max_channels", d.max_channels, lo=1, hi=1 << 20),
             max_channels_per_source=s.get_int(
-                "max_channels_per_source", d.max_channels_per_source, lo=1, hi=1 << 20
+                "max_channels_per_source", d.max_channels_per_source, lo=0, hi=1 << 20
             ),
             datagram_backlog=s.get_int("datagram_backlog", d.datagram_backlog, lo=0),
             send_buffer=s.get_int("send_buffer", d.send_buffer, lo=max_frame, hi=1 << 30),

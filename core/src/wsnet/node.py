@@ -44,6 +44,7 @@ from .protocol import ChannelError, ChannelKind, CloseCode, OpenRequest, ResetCo
 from .relay import relay_channel
 from .routing import RoutingTable
 from .stash import Stash
+from .tuning import release_memory
 
 log = logging.getLogger("wsnet.node")
 
@@ -196,6 +197,8 @@ class Node:
         )
         self.emit(LinkDown(link.peer, link.id, link.close_code, link.close_reason))
         self._routes_changed(changed)
+        # The link's buffers are free now; hand the heap back rather than keep it.
+        asyncio.get_running_loop().call_soon(release_memory)
 
     def on_routes(self, link: Link, routes: dict[str, int]) -> None:
         # Re-advertise only on a change: answering every advert would ping-pong forever.

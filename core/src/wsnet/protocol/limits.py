@@ -39,7 +39,8 @@ class Limits:
     max_channels: int = 32768
     # Channels one source (a local owner such as a tunnel, or the node a relayed channel
     # comes from) may hold open on one link, so that no listener or peer takes them all.
-    max_channels_per_source: int = 16384
+    # 0: half of the link's channel limit.
+    max_channels_per_source: int = 0
     max_control: int = 64 * 1024  # largest HELLO/OPEN/ROUTES payload accepted
     # Queued outbound bytes before datagrams are dropped: 64 TSO super-frames.  At 1 MiB a
     # single iperf3 stream through TAPs lost ~900 super-frames in 5 s (40k retransmits).
@@ -70,8 +71,8 @@ class Limits:
             raise ValueError(f"max_window must be in window..{MAX_CREDIT}")
         if self.window_budget < 0:
             raise ValueError("window_budget must be >= 0")
-        if self.max_channels < 1 or self.max_channels_per_source < 1:
-            raise ValueError("max_channels and max_channels_per_source must be >= 1")
+        if self.max_channels < 1 or self.max_channels_per_source < 0:
+            raise ValueError("max_channels must be >= 1 and max_channels_per_source >= 0")
         if self.send_buffer < self.max_frame:
             raise ValueError("send_buffer must hold at least one max_frame frame")
         if self.link_buffer < self.window:

@@ -190,7 +190,9 @@ class Session:
         req = m.decode_open(frame.payload)
         self._last_remote_id = cid
         assert self.peer is not None
-        source = req.src or self.peer.node
+        # The peer's own channels are bounded by max_channels; the per-source limit is for
+        # channels it relays from farther nodes (and for what this side opens, by owner).
+        source = req.src if req.src != self.peer.node else ""
         refusal = self._over_limit(source)
         if refusal:
             self._out.control(FrameType.RESET, cid, m.encode_reset(ResetCode.TOO_MANY_CHANNELS,
@@ -205,8 +207,8 @@ class Session:
         limit = min(self.limits.max_channels, peer_limit or self.limits.max_channels)
         if len(self._channels) >= limit:
             return f"channel limit {limit} reached"
-        per_source = self.limits.max_channels_per_source
-        if self._sources.get(source, 0) >= per_source:
+        per_source = self.limits.max_channels_per_source or max(1, limit // 2)
+        if source and self._sources.get(source, 0) >= per_source:
             return f"{source!r} holds {per_source} channels on this link (its limit)"
         return ""
 
