@@ -8,19 +8,19 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import codec, l2, nodes, tcp, tunnels
+from . import codec, l2, nodes, streams, tcp, tunnels
 from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
 from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
 
 GIB = 1 << 30
 QUICK_BYTES = 64 << 20
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
-ORDER = ("codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "l2")
+ORDER = ("codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams", "l2")
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Run:
     nbytes: int
     repeat: int
     quick: bool
+    streams: streams.Options = field(default_factory=streams.Options)
     results: dict[str, Result] = field(default_factory=dict)
     _pair: NodePair | None = None
 
@@ -103,6 +104,10 @@ def run_tunnels(run: Run) -> list[Result]:
     return tunnels.run(run.procs, run.nbytes, run.repeat, run.quick)
 
 
+def run_streams(run: Run) -> list[Result]:
+    return streams.run(run.procs, run.streams)
+
+
 def run_l2(run: Run) -> list[Result]:
     return l2.run(run.repeat, run.quick)
 
@@ -114,6 +119,7 @@ BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "bulk": run_bulk,
     "memory": run_memory,
     "tunnels": run_tunnels,
+    "streams": run_streams,
     "l2": run_l2,
 }
 
@@ -129,6 +135,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     p.add_argument("--repeat", type=int, default=3, help="runs per figure; the best is shown")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file to write")
+    add_streams_args(p)
     args = p.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -141,7 +148,50 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.bytes = QUICK_BYTES if args.quick else GIB
     if args.bytes < 1:
         p.error("--bytes must be positive")
+    args.streams = streams_options(p, args)
     return args
+
+
+def add_streams_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("streams")
+    g.add_argument(
+        "--stream-counts",
+        default=",".join(map(str, streams.COUNTS)),
+        help="concurrent streams per run, comma-separated (default %(default)s)",
+    )
+    g.add_argument(
+        "--stream-seconds",
+        type=float,
+        default=None,
+        help="measured time per run (default 5, 2 with --quick)",
+    )
+    g.add_argument(
+        "--rss-cap-mib",
+        type=int,
+        default=streams.Options.rss_cap_mib,
+        help="stop a run when the sending hop's RSS passes this (default %(default)s)",
+    )
+    g.add_argument(
+        "--stream-sockbuf",
+        type=int,
+        default=streams.Options.sockbuf,
+        help="SO_SNDBUF/SO_RCVBUF of the driver's and the sink's sockets, 0 for the kernel's"
+        " auto-tuning (default %(default)s; see bench/streams_peer.py for why)",
+    )
+
+
+def streams_options(p: argparse.ArgumentParser, args: argparse.Namespace) -> streams.Options:
+    try:
+        counts = tuple(int(c) for c in args.stream_counts.split(",") if c.strip())
+    except ValueError:
+        p.error(f"--stream-counts: not a list of integers: {args.stream_counts!r}")
+    if not counts or min(counts) < 1 or max(counts) > 5000:
+        p.error("--stream-counts: each count must be 1..5000")
+    seconds = args.stream_seconds or (2.0 if args.quick else 5.0)
+    if not 0 < seconds <= 600 or args.rss_cap_mib < 64 or args.stream_sockbuf < 0:
+        p.error("--stream-seconds must be in (0, 600], --rss-cap-mib >= 64, --stream-sockbuf >= 0")
+    omit = min(0.5, seconds / 4)  # warm-up before the measured window
+    return streams.Options(counts, seconds, omit, args.rss_cap_mib, args.stream_sockbuf)
 
 
 def _on_sigterm(procs: Procs) -> Callable[[int, FrameType | None], None]:
@@ -164,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     with Procs() as procs:
         signal.signal(signal.SIGTERM, _on_sigterm(procs))
-        run = Run(procs, args.bytes, args.repeat, args.quick)
+        run = Run(procs, args.bytes, args.repeat, args.quick, args.streams)
         for name in args.only:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             try:
@@ -175,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                 run.add([skipped(name, f"failed: {type(exc).__name__}: {exc}")])
     results = list(run.results.values())
     print(table(results))
-    options = {"only": args.only, "bytes": args.bytes, "quick": args.quick, "repeat": args.repeat}
+    options = {"only": args.only, "bytes": args.bytes, "quick": args.quick, "repeat": args.repeat,
+               "streams": asdict(args.streams)}  # fmt: skip
     write_json(args.out, results, options)
     print(f"\nwritten: {args.out}", file=sys.stderr)
     return 1 if failed else 0

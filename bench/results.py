@@ -29,6 +29,8 @@ class Result:
     samples: list[float] = field(default_factory=list)
     median: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # raw replies, notes
+    target: str = ""  # the goal the figure is held to, e.g. ">= 0.5"; "" when it has none
+    target_met: bool | None = None
 
 
 def best_of(
@@ -94,6 +96,8 @@ def machine() -> dict[str, Any]:
 def _fmt(value: float) -> str:
     if value != value:  # NaN: skipped
         return "-"
+    if isinstance(value, int):  # a count (channels, streams)
+        return f"{value:,}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     if abs(value) >= 10:
@@ -101,9 +105,15 @@ def _fmt(value: float) -> str:
     return f"{value:.3f}"
 
 
+def _target(r: Result) -> str:
+    if not r.target:
+        return ""
+    return f"{r.target}: {'met' if r.target_met else 'MISSED'}"
+
+
 def table(results: Sequence[Result]) -> str:
-    head = ("name", "value", "unit", "ratio_to_baseline")
-    rows = [
+    head: tuple[str, ...] = ("name", "value", "unit", "ratio_to_baseline")
+    rows: list[tuple[str, ...]] = [
         (
             r.name,
             _fmt(r.value),
@@ -112,6 +122,9 @@ def table(results: Sequence[Result]) -> str:
         )
         for r in results
     ]
+    if any(r.target for r in results):  # a column only for runs that have targets
+        head += ("target",)
+        rows = [(*row, _target(r)) for row, r in zip(rows, results, strict=True)]
     widths = [
         max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)
     ]
