@@ -29,6 +29,18 @@ def _soft_limit(pid: int) -> int:
     raise AssertionError("no 'Max open files' line")
 
 
+def test_start_up_raises_the_soft_limit_and_logs_both(wsnet_node_factory: NodeFactory) -> None:
+    node = _limited(wsnet_node_factory, "a", "512:4096")
+    assert node.proc is not None
+    assert _soft_limit(node.proc.pid) == 4096
+    assert "open files (RLIMIT_NOFILE): soft limit 512 raised to 4096 (hard limit 4096)" in (
+        node.log()
+    )
+    status = node.ctl("status")["descriptors"]
+    assert status["soft_limit"] == 4096 and status["hard_limit"] == 4096, status
+    assert 0 < status["open"] < 100, status
+
+
 def _classify(socks: list[socket.socket], seconds: float) -> dict[str, int]:
     """Wait for each client's fate: 'served' (its echo came back), 'rst', 'eof' or 'waiting'."""
     fate: dict[int, str] = {}
