@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from wsnet.config import parse
+from wsnet.builtin.ws_transport import check_options
+from wsnet.config import Section, parse
 from wsnet.errors import ConfigError
 from wsnet.listener_guard import source_key
 
@@ -50,6 +51,20 @@ def test_bad_values_name_the_key(section: str, key: str, value: Any) -> None:
     with pytest.raises(ConfigError) as info:
         parse({section: {key: value}}, "cfg.toml")
     assert str(info.value).startswith(f"cfg.toml: [{section}] {key}: expected"), info.value
+
+
+@pytest.mark.parametrize("value", [0, -2, float("nan"), float("inf"), "5"])
+def test_dial_handshake_timeout_is_checked(value: Any) -> None:
+    section = Section({"handshake_timeout": value}, "cfg.toml", "[[dial]] #1")
+    with pytest.raises(ConfigError) as info:
+        check_options(section)
+    assert "[[dial]] #1 handshake_timeout: expected" in str(info.value)
+
+
+def test_dial_handshake_timeout_is_a_known_option() -> None:
+    cfg = parse({"dial": [{"url": "ws://x:1/wsnet", "handshake_timeout": 3}]}, "cfg.toml")
+    check_options(Section(cfg.dial[0].options, "cfg.toml", "[[dial]] #1"))
+    cfg.check_unclaimed([], [])
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ DIAL_KEYS = frozenset({"url", "peer"})  # the keys of a [[dial]] entry the core 
 DIAL_OPTIONS: set[str] = {
     "ca_file", "insecure", "headers", "cert_file", "key_file",
     "user", "password", "password_file", "proxy",
+    "handshake_timeout",
 }  # fmt: skip
 
 
