@@ -110,7 +110,6 @@ def test_out_of_descriptors_a_tunnel_refuses_with_rst_counts_and_logs(
                 speaking.append(s)
             fate = _classify(speaking, 30)
             fate["rst"] += reset
-        print("FATE", fate)
         assert fate["eof"] == 0, f"a refusal looked like an empty reply: {fate}"
         assert fate["waiting"] == 0, fate
         assert fate["rst"] > 0 and fate["served"] > 0, fate
