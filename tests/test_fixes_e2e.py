@@ -77,8 +77,8 @@ def test_unknown_dial_option_stops_start_up(tmp_path: Path) -> None:
     assert res.returncode == 2, res.stderr
     assert res.stderr.strip() == (
         f"wsnet: error: {cfg}: [[dial]] #1 insecur: unknown key "
-        "(known keys here: ca_file, cert_file, headers, insecure, key_file, password, "
-        "password_file, peer, proxy, url, user)"
+        "(known keys here: ca_file, cert_file, handshake_timeout, headers, insecure, key_file, "
+        "password, password_file, peer, proxy, url, user)"
     )
 
 

@@ -169,9 +169,17 @@ def test_core_section_must_be_a_table(section: str) -> None:
 @pytest.mark.parametrize(
     ("section", "known"),
     [
-        ("listen", "enabled, host, path, port, tls_cert, tls_key"),
+        (
+            "listen",
+            "enabled, handshake_timeout, host, max_pending, max_pending_per_source, path, "
+            "port, tls_cert, tls_key",
+        ),
         ("node", "name, plugins"),
-        ("control", "allow_remote, enabled, host, htpasswd, port, tls_cert, tls_key"),
+        (
+            "control",
+            "allow_remote, enabled, host, htpasswd, max_pending, max_pending_per_source, "
+            "port, request_timeout, tls_cert, tls_key",
+        ),
         ("keepalive", "hello_timeout, interval, timeout"),
         ("reconnect", "factor, initial, max"),
         (

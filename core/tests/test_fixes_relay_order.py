@@ -380,8 +380,8 @@ def test_unknown_dial_option_is_rejected_with_the_known_keys() -> None:
         cfg.check_unclaimed([], [])
     assert str(info.value) == (
         "site.toml: [[dial]] #1 cafile: unknown key "
-        "(known keys here: ca_file, cert_file, headers, insecure, key_file, password, "
-        "password_file, peer, proxy, url, user)"
+        "(known keys here: ca_file, cert_file, handshake_timeout, headers, insecure, key_file, "
+        "password, password_file, peer, proxy, url, user)"
     )
 
 

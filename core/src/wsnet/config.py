@@ -9,6 +9,7 @@ section no loaded plugin reads is an error too, so a typo never goes unnoticed.
 from __future__ import annotations
 
 import ipaddress
+import math
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ DIAL_KEYS = frozenset({"url", "peer"})  # the keys of a [[dial]] entry the core 
 DIAL_OPTIONS: set[str] = {
     "ca_file", "insecure", "headers", "cert_file", "key_file",
     "user", "password", "password_file", "proxy",
+    "handshake_timeout",
 }  # fmt: skip
 
 
@@ -140,6 +142,10 @@ class ListenConfig:
     path: str = "/wsnet"
     tls_cert: str = ""  # both set: serve wss:// (checked at parse time, see wsnet.tls)
     tls_key: str = ""
+    # before trust (docs/security.md): the upgrade's deadline, and caps on such connections
+    handshake_timeout: float = 10.0
+    max_pending: int = 1024
+    max_pending_per_source: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +163,9 @@ class ControlConfig:
     tls_cert: str = ""  # both set: https://
     tls_key: str = ""
     htpasswd: str = ""  # set: every request needs HTTP Basic credentials from this file
+    request_timeout: float = 10.0  # before trust, as in ListenConfig
+    max_pending: int = 1024
+    max_pending_per_source: int = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +265,7 @@ def _parse_listen(raw: Mapping[str, Any], root: Section, cfg: Config) -> None:
     if not s.get_bool("enabled", True):
         cfg.listen = None
         # kept for when it is enabled again
-        s._seen.update(("host", "port", "path", "tls_cert", "tls_key"))
+        s._seen.update(("host", "port", "path", "tls_cert", "tls_key", *PENDING_KEYS))
         s.done()
         return
     path = s.get_str("path", "/wsnet")
@@ -264,9 +273,25 @@ def _parse_listen(raw: Mapping[str, Any], root: Section, cfg: Config) -> None:
         raise s.error("path", f"expected a URL path starting with '/', got {path!r}")
     cert, key = _tls_pair(s)
     cfg.listen = ListenConfig(
-        s.get_str("host", "127.0.0.1"), s.get_int("port", 7860, lo=0, hi=65535), path, cert, key
-    )
+        s.get_str("host", "127.0.0.1"), s.get_int("port", 7860, lo=0, hi=65535), path, cert, key,
+        *_pending_limits(s, "handshake_timeout"),
+    )  # fmt: skip
     s.done()
+
+
+PENDING_KEYS = ("handshake_timeout", "max_pending", "max_pending_per_source")
+
+
+def _pending_limits(s: Section, timeout_key: str) -> tuple[float, int, int]:
+    """A listener's deadline and caps for connections not trusted yet (docs/security.md)."""
+    timeout = s.get_float(timeout_key, 10.0)
+    if not math.isfinite(timeout):
+        raise s.error(timeout_key, f"expected a finite number of seconds > 0, got {timeout}")
+    return (
+        timeout,
+        s.get_int("max_pending", 1024, lo=1, hi=1 << 20),
+        s.get_int("max_pending_per_source", 64, lo=1, hi=1 << 20),
+    )
 
 
 def _tls_pair(s: Section) -> tuple[str, str]:
@@ -310,7 +335,8 @@ def _parse_control(s: Section, cfg: Config) -> None:
     htpasswd = s.get_str("htpasswd", "")
     if htpasswd:
         check_htpasswd(htpasswd, s, "htpasswd")
-    cfg.control = ControlConfig(host, port, enabled, cert, key, htpasswd)
+    cfg.control = ControlConfig(host, port, enabled, cert, key, htpasswd,
+                                *_pending_limits(s, "request_timeout"))  # fmt: skip
     s.done()
 
 

@@ -188,9 +188,16 @@ def control_app(
     dispatcher: Dispatcher,
     authenticate: Guard | None = None,
     authorize: Callable[[Principal, str, str], str | None] | None = None,
+    *,
+    request_timeout: float | None = None,
+    trusted: Callable[[object], None] | None = None,
 ) -> web.Application:
     """``authenticate(request)`` (optional) raises an HTTP error to refuse a caller
     and returns who it is; ``authorize`` then decides which methods that caller may call.
+
+    A request body must arrive within ``request_timeout`` seconds (else 408 and the
+    connection is closed); ``trusted(protocol)`` is told of each request whose head has
+    arrived, so that the listener's deadline for it ends.
     """
 
     async def rpc(request: web.Request) -> web.Response:
@@ -199,7 +206,15 @@ def control_app(
             principal = await authenticate(request)
             if authorize is not None:
                 check = functools.partial(authorize, principal, "call")
-        reply = await dispatcher.handle(await request.read(), check)
+        try:
+            async with asyncio.timeout(request_timeout):
+                body = await request.read()
+        except TimeoutError:
+            late = web.Response(status=408, text=f"request body not received within "
+                                                 f"{request_timeout:g}s\n")  # fmt: skip
+            late.force_close()
+            return late
+        reply = await dispatcher.handle(body, check)
         if reply is None:
             return web.Response(status=204)
         return web.json_response(reply, dumps=lambda o: json.dumps(o, default=str))
@@ -207,7 +222,13 @@ def control_app(
     async def info(request: web.Request) -> web.Response:
         return web.Response(text="wsnet control API: POST JSON-RPC 2.0 to /rpc\n")
 
-    app = web.Application(client_max_size=1 << 20)
+    @web.middleware
+    async def trust(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if trusted is not None:
+            trusted(request.protocol)
+        return await handler(request)
+
+    app = web.Application(client_max_size=1 << 20, middlewares=[trust] if trusted else [])
     app.router.add_post("/rpc", rpc)
     app.router.add_post("/", rpc)
     app.router.add_get("/", info)
@@ -216,6 +237,7 @@ def control_app(
 
 REALM = "wsnet control"
 Guard = Callable[[web.Request], Awaitable[Principal]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:

@@ -11,11 +11,13 @@ from typing import Any
 
 from aiohttp import web
 
+from . import fdlimit
 from .config import Config, DialConfig
 from .control import Dispatcher, Guard, control_app, htpasswd_guard
 from .dialer import Dialer
 from .errors import WsnetError
 from .events import NodeStarted
+from .listener_guard import Admission, Listener
 from .node import Node
 from .plugins import Plugins
 from .protocol import CloseCode
@@ -34,6 +36,7 @@ class Runtime:
         self.node = Node(config, plugins)
         self.dialers: list[Dialer] = []
         self._runners: list[web.AppRunner] = []
+        self.listeners: list[Listener] = []
         self._started: list[Any] = []
         self.node.stash[RUNTIME] = self
 
@@ -46,12 +49,17 @@ class Runtime:
 
     async def _start(self) -> None:
         cfg = self.node.config
+        fdlimit.raise_soft_limit()
         if cfg.listen is not None:
-            app = link_app(self.node, cfg.listen.path)
-            tls = _server_tls("[listen]", cfg.listen.tls_cert, cfg.listen.tls_key)
+            lc = cfg.listen
+            tls = _server_tls("[listen]", lc.tls_cert, lc.tls_key)
             if tls is not None:
                 self.node.plugins.hook.wsnet_tls_server_context(node=self.node, context=tls)
-            port = await self._serve(app, cfg.listen.host, cfg.listen.port, "link listener", tls)
+            admit = Admission(lc.handshake_timeout, lc.max_pending, lc.max_pending_per_source,
+                              "the WebSocket upgrade")  # fmt: skip
+            listener = Listener("link listener", admit, ssl=tls)
+            app = link_app(self.node, lc.path, trusted=listener.trust)
+            port = await self._serve(app, listener, lc.host, lc.port)
             scheme = "wss" if tls else "ws"
             self.node.listen_url = f"{scheme}://{_hostport(cfg.listen.host, port)}{cfg.listen.path}"
         if cfg.control.enabled:
@@ -59,9 +67,16 @@ class Runtime:
             guard: Guard | None = None
             if ctl.htpasswd:
                 guard = htpasswd_guard(ctl.htpasswd, self.node.emit)
-            app = control_app(Dispatcher(self.node.control_methods), guard, self.node.authorize)
             tls = _server_tls("[control]", ctl.tls_cert, ctl.tls_key)
-            port = await self._serve(app, ctl.host, ctl.port, "control API", tls)
+            admit = Admission(ctl.request_timeout, ctl.max_pending, ctl.max_pending_per_source,
+                              "the HTTP request")  # fmt: skip
+            listener = Listener("control API", admit, ssl=tls)
+            app = control_app(
+                Dispatcher(self.node.control_methods), guard, self.node.authorize,
+                request_timeout=ctl.request_timeout, trusted=listener.trust,
+            )  # fmt: skip
+            # lingering_time=0: a body late past the deadline is not read for 10 s more
+            port = await self._serve(app, listener, ctl.host, ctl.port, lingering_time=0)
             scheme = "https" if tls else "http"
             self.node.control_url = f"{scheme}://{_hostport(ctl.host, port)}/rpc"
         for comp in self.node.components:
@@ -78,24 +93,31 @@ class Runtime:
         )
 
     async def _serve(
-        self,
-        app: web.Application,
-        host: str,
-        port: int,
-        what: str,
-        tls: ssl.SSLContext | None = None,
+        self, app: web.Application, listener: Listener, host: str, port: int, **options: Any
     ) -> int:
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        """Serve ``app`` on ``listener`` (our own accept loop, see listener_guard); the port."""
+        # aiohttp's keep-alive timer also closes a connection whose next request does not
+        # arrive in full within the deadline (the listener's own deadline ends at trust).
+        runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                               keepalive_timeout=listener.admission.deadline or 75.0,
+                               **options)  # fmt: skip
         await runner.setup()
         self._runners.append(runner)
-        site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=tls)
+        assert runner.server is not None
         try:
-            await site.start()
+            await listener.start(runner.server, host, port)
         except OSError as exc:
+            what = listener.name
             raise WsnetError(f"cannot bind the {what} to {host}:{port}: {exc.strerror}") from None
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else port
+        self.listeners.append(listener)
+        return listener.port
+
+    def listener_status(self) -> dict[str, Any]:
+        """For `ctl status`: what each listener refused, and the descriptors in use."""
+        return {
+            "listeners": [listener.info() for listener in self.listeners],
+            "descriptors": fdlimit.snapshot(),
+        }
 
     def add_dialer(self, dial: DialConfig) -> Dialer:
         dialer = Dialer(self.node, dial)
@@ -126,6 +148,8 @@ class Runtime:
             except Exception:
                 log.exception("closing %r failed", comp)
         self._started.clear()
+        for listener in self.listeners:
+            listener.close()
         for runner in reversed(self._runners):
             with contextlib.suppress(Exception):
                 await runner.cleanup()

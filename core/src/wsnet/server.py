@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -43,7 +44,12 @@ def _remote(request: web.Request) -> str:
     return f"{peer[0]}:{peer[1]}" if peer else (request.remote or "?")
 
 
-def link_app(node: Node, path: str) -> web.Application:
+def link_app(
+    node: Node, path: str, trusted: Callable[[object], None] | None = None
+) -> web.Application:
+    """``trusted(protocol)`` is told when a connection has finished its upgrade (from then on
+    no handshake deadline applies to it; the link's HELLO has its own)."""
+
     async def upgrade(request: web.Request) -> web.StreamResponse:
         principal = await authenticate(node, request)
         ws = web.WebSocketResponse(
@@ -57,6 +63,8 @@ def link_app(node: Node, path: str) -> web.Application:
                 status=426, text="wsnet link endpoint: WebSocket upgrade required\n"
             )
         await ws.prepare(request)
+        if trusted is not None:
+            trusted(request.protocol)
         await node.serve_link(ws, initiator=False, remote=_remote(request), principal=principal)
         return ws
 

@@ -18,7 +18,8 @@ def methods(node: Node) -> list[ControlMethod]:
     from ..runtime import RUNTIME  # runtime imports this module's siblings
 
     async def status() -> dict[str, Any]:
-        return node.status()
+        rt = node.stash.get(RUNTIME, None)
+        return {**node.status(), **(rt.listener_status() if rt else {})}
 
     async def links() -> list[dict[str, Any]]:
         return [link.info() for link in node.links.values()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import ssl
 from collections.abc import Iterable, Mapping
@@ -21,6 +22,7 @@ from ..tls import TlsFileError, client_context
 from .proxy_connector import ProxyConnector
 
 log = logging.getLogger("wsnet.transport")
+HANDSHAKE_TIMEOUT = 10.0  # [[dial]] handshake_timeout: seconds to wait for the upgrade response
 
 
 def client_ssl(options: Mapping[str, Any]) -> ssl.SSLContext:
@@ -67,6 +69,9 @@ def check_dial_options(section: Section) -> None:
         )
     except TlsFileError as exc:
         raise section.error(_TLS_KEYS[exc.role], str(exc)) from None
+    wait = section.get_float("handshake_timeout", HANDSHAKE_TIMEOUT)
+    if not math.isfinite(wait):
+        raise section.error("handshake_timeout", f"expected a finite number > 0, got {wait}")
 
 
 def check_auth_options(section: Section) -> None:
@@ -165,9 +170,14 @@ class WsTransport(Transport):
         if proxy is not None:
             connector = ProxyConnector(proxy, tls if isinstance(tls, ssl.SSLContext) else None)
         timeout = aiohttp.ClientWSTimeout(ws_close=5.0)
+        # sock_read bounds the wait for the upgrade response once connected (a server that
+        # accepts and never answers); aiohttp (>= 3.10) drops it when the WebSocket is up.
+        wait = float(options.get("handshake_timeout", HANDSHAKE_TIMEOUT))
         session = aiohttp.ClientSession(
             connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10.0, connect=15.0),
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=10.0, connect=15.0, sock_read=wait
+            ),
         )
         try:
             ws = await session.ws_connect(
@@ -190,6 +200,9 @@ class WsTransport(Transport):
         except aiohttp.ClientConnectorCertificateError as exc:
             await session.close()
             raise ConnectionError(_verify_failed(url, options, exc)) from None
+        except aiohttp.SocketTimeoutError:
+            await session.close()
+            raise ConnectionError(f"no upgrade response within {wait:g}s") from None
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
             await session.close()
             if url.startswith("wss:") and not isinstance(exc, aiohttp.ClientConnectorError):

@@ -20,6 +20,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from wsnet import ChannelRefused, ResetCode, StreamChannel
+from wsnet.listener_guard import Listener
 from wsnet.tasks import cancel_and_wait
 
 from .bridge import Bridge
@@ -39,7 +40,7 @@ class ListenTunnel:
         self.manager = manager
         self.counters = Counters()
         self.state = "waiting for peer"
-        self._server: asyncio.Server | None = None
+        self._server: Listener | None = None
         self._gone_since: float | None = None  # monotonic time the peer was last lost
         self._suspended_until = 0.0
         self._dirty = asyncio.Event()
@@ -108,16 +109,18 @@ class ListenTunnel:
         """Listen (if not yet); False when the address cannot be bound (retried later)."""
         if self._server is None:
             addr = self.spec.address
+            # wsnet's own accept loop: out of descriptors, a client gets an RST (counted as
+            # an error of this tunnel and logged), not the silent EOF of uvloop's servers.
+            server = Listener(f"tcp tunnel {self.spec.name}", on_refused=self._refused)
             try:
-                self._server = await asyncio.get_running_loop().create_server(
-                    self._make_bridge, addr.host, addr.port, reuse_address=True
-                )
+                await server.start(self._make_bridge, addr.host, addr.port)
             except OSError as exc:
                 msg = f"cannot listen on {addr}: {os.strerror(exc.errno) if exc.errno else exc}"
                 if self.state != f"error: {msg}":
                     log.error("tcp tunnel %s: %s", self.spec.name, msg)
                 self.state = f"error: {msg}"
                 return False
+            self._server = server
             log.info("tcp tunnel %s: listening on %s for %s", self.spec.name, addr, self.spec.peer)
         self.state = state
         return True
@@ -131,6 +134,10 @@ class ListenTunnel:
         self.state = state
 
     # ---------------------------------------------------------- connections
+    def _refused(self, reason: str, count: int) -> None:
+        for _ in range(count):
+            self.counters.attempt_failed(f"{reason}: refused with RST")
+
     def _make_bridge(self) -> Bridge:
         bridge = Bridge()
         task = asyncio.create_task(self._serve(bridge), name=f"tcp-{self.spec.name}-conn")
