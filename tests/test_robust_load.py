@@ -252,13 +252,13 @@ def test_one_listener_cannot_take_all_channels_of_a_link(
 @contextlib.contextmanager
 def _idle_clients(node: NodeProcess, port: int, count: int) -> Iterator[None]:
     """Hold ``count`` connections to ``port`` (a listener of ``node``) open meanwhile."""
-    held: list[socket.socket] = []
+    held: list[socket.socket | None] = []
     try:
         while len(held) < count:
             # In steps below the listener's backlog (100): a full accept queue drops
             # SYNs, and each drop costs the client a 1 s retransmission.
             for _ in range(min(90, count - len(held))):
-                held.append(socket.create_connection(("127.0.0.1", port), timeout=10))
+                held.append(_connect_or_refused(port))
             wait_until(
                 lambda: _settled(node, port, len(held)),
                 timeout=30,
@@ -268,7 +268,17 @@ def _idle_clients(node: NodeProcess, port: int, count: int) -> Iterator[None]:
         yield
     finally:
         for s in held:
-            s.close()
+            if s is not None:
+                s.close()
+
+
+def _connect_or_refused(port: int) -> socket.socket | None:
+    """A connection, or None when the listener refused it with RST so fast that the
+    reset reached the client before its connect() returned."""
+    try:
+        return socket.create_connection(("127.0.0.1", port), timeout=10)
+    except ConnectionResetError:
+        return None
 
 
 def _settled(node: NodeProcess, port: int, clients: int) -> bool:
