@@ -38,6 +38,7 @@ def pump_round(a: Session, b: Session, cid: int, clock: Clock, seconds: float) -
         sent += a.send_data(cid, data[sent:])
         for m in a.data_to_send():
             b.receive_message(m)
+        a.writable()  # as a link does after sending: the waiting writer gets its turn
         if sent == len(data):
             break
     assert sent == len(data)

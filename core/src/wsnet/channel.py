@@ -168,6 +168,14 @@ class StreamChannel(_Base):
         """Received bytes the application has not read yet (at most one window)."""
         return self._buffered
 
+    @property
+    def send_capacity(self) -> int:
+        """Bytes send_nowait() would take now (credit, and this channel's share of the
+        link's send buffer); 0 when closed.  For sizing reads from a source."""
+        if self._done or self._eof_sent:
+            return 0
+        return self._owner.session.send_capacity(self.id)
+
     # ------------------------------------------------------------------ read
     async def _readable(self) -> bool:
         """Wait for buffered data (True) or end of stream (False).  Raises ChannelRefused."""

@@ -251,6 +251,8 @@ class Link:
                     return
             if self.session.has_output:
                 self._wake.set()
+            elif self.session.has_waiting:
+                self._wake_writable()  # a safety net: woken writers that wrote nothing
 
     # ----------------------------------------------------------------- input
     def _dispatch(self, events: list[Event]) -> None:

@@ -20,6 +20,7 @@ class ChannelState:
         "dead",
         "drops",
         "fin_queued",
+        "granted",
         "id",
         "in_ring",
         "kind",
@@ -79,6 +80,7 @@ class ChannelState:
         self.reset_after = b""  # a RESET payload to send once the queued output is out
         self.in_ring = False  # in the scheduler's round-robin ring
         self.waiting = False  # in the queue of writers waiting for send-buffer room
+        self.granted = False  # woken from that queue: its next write may take room
         self.win_pending = 0  # WINDOW increment to send with the next message
         self.dead = False  # reset or forgotten: discard its output
 

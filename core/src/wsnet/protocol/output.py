@@ -18,7 +18,7 @@ from .frames import HEADER_SIZE, Flag, FrameType, encode_header
 
 # Bytes a channel may send per turn while others also have data.  Larger turns cost
 # fewer frames (each frame costs the receiver an event); smaller ones interleave finer.
-QUANTUM = 64 * 1024
+QUANTUM = 256 * 1024
 _WINDOW_FRAME = HEADER_SIZE + 4
 
 
@@ -108,14 +108,20 @@ class Output:
         """Channels with output queued: what a fair share of the send buffer divides by."""
         return len(self._ring)
 
+    @property
+    def has_waiting(self) -> bool:
+        return bool(self._waiting)
+
     def take_waiting(self, room: int, share: int) -> list[int]:
         """Writers to wake now that ``room`` bytes are free: about room / share of them,
-        oldest first, so a thousand waiting writers are not all woken for one message."""
+        oldest first, so a thousand waiting writers are not all woken for one message.
+        Each is granted its turn: while others wait, only a granted writer takes room."""
         woken: list[int] = []
         while self._waiting and room > 0:
             ch = self._waiting.popleft()
             ch.waiting = False
             if not ch.dead:
+                ch.granted = True
                 woken.append(ch.id)
                 room -= share
         return woken

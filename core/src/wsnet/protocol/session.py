@@ -134,6 +134,11 @@ class Session:
             messages.append(message)
         return messages
 
+    @property
+    def has_waiting(self) -> bool:
+        """Writers wait for send-buffer room (the link should call writable() soon)."""
+        return self._out.has_waiting
+
     def writable(self) -> list[int]:
         """Channels whose writers waited for send-buffer room and should try again now."""
         room = self.limits.send_buffer - self._out.data_bytes
@@ -448,6 +453,13 @@ class Session:
     def send_credit(self, cid: int) -> int:
         return self._channel(cid, ChannelKind.STREAM).send_credit
 
+    def send_capacity(self, cid: int) -> int:
+        """Bytes send_data() would take now on ``cid`` (0 for a channel not open)."""
+        ch = self._channels.get(cid)
+        if ch is None or not ch.stream or ch.local_fin:
+            return 0
+        return max(0, min(ch.send_credit, self._room(ch)))
+
     def send_data(self, cid: int, data: bytes | memoryview) -> int:
         """Queue as much of ``data`` as credit and the send buffer allow; returns the count.
 
@@ -458,16 +470,24 @@ class Session:
         ch = self._channel(cid, ChannelKind.STREAM)
         if ch.local_fin:
             raise ChannelError(f"channel {cid}: write after end of stream")
-        room = min(self.limits.send_buffer - self._out.data_bytes, self._share() - ch.queued)
+        room = self._room(ch)
         n = min(len(data), ch.send_credit, room)
         if n < len(data) and n == room:
             self._out.wait_for_room(ch)
         if n <= 0:
             return 0
+        ch.granted = False
         self._out.data(ch, data if n == len(data) else memoryview(data)[:n])
         ch.send_credit -= n
         ch.bytes_out += n
         return n
+
+    def _room(self, ch: ChannelState) -> int:
+        """Send-buffer room for ``ch``: its share, and none while others wait for their
+        turn (a writer that was not woken would otherwise cut in line)."""
+        if self._out.has_waiting and not ch.granted:
+            return 0
+        return min(self.limits.send_buffer - self._out.data_bytes, self._share() - ch.queued)
 
     def send_eof(self, cid: int) -> bool:
         """Half-close: no more bytes from this side.  True if the channel is now finished."""

@@ -1,9 +1,11 @@
 """One TCP connection joined to one stream channel, with flow control both ways.
 
 TCP → channel runs in the protocol callbacks: each socket read goes straight into
-the channel (``send_nowait``); what the peer's credit does not cover is held and
-the socket's reading paused until ``on_credit``.  So a connection holds at most one
-socket read beyond the channel window, whatever the speeds.
+the channel (``send_nowait``); what the peer's credit or the link's send buffer does
+not cover is held and the socket's reading paused until ``on_credit``.  Reads are
+sized to what the channel can take now (``send_capacity``), into one buffer shared by
+all connections: a thousand connections waiting for their turn on a busy link hold
+almost nothing each, instead of one 256 KiB read each.
 
 Channel → TCP runs in one task: it reads a chunk (which returns credit to the
 peer) only while the socket's write buffer is under its high-water mark
@@ -25,9 +27,14 @@ from typing import cast
 from wsnet import ChannelRefused, ResetCode, StreamChannel
 
 _LINGER_RST = struct.pack("ii", 1, 0)
+MAX_READ = 256 * 1024  # as uvloop's own read size: one system call per 256 KiB
+MIN_READ = 16 * 1024  # a read below this costs more in calls than it saves in memory
+# Every read lands here and is copied out at once (as uvloop does for data_received):
+# the event loop reads one socket at a time, so one buffer serves every connection.
+_READ_BUFFER = memoryview(bytearray(MAX_READ))
 
 
-class Bridge(asyncio.Protocol):
+class Bridge(asyncio.BufferedProtocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.channel: StreamChannel | None = None
@@ -64,6 +71,14 @@ class Bridge(asyncio.Protocol):
             self._send_eof()
         elif self.transport is not None and not self.lost:
             self.transport.resume_reading()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        ch = self.channel
+        want = ch.send_capacity if ch is not None and self._held is None else MIN_READ
+        return _READ_BUFFER[: min(MAX_READ, max(MIN_READ, want))]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(bytes(_READ_BUFFER[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         ch = self.channel
