@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .config import Config, DialConfig
+from .config import Config, DialConfig, check_dial_schemes
 from .control import Dispatcher, Guard, control_app, htpasswd_guard
 from .dialer import Dialer
 from .errors import WsnetError
@@ -166,7 +166,9 @@ async def serve_forever(config: Config, plugins: Plugins) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Runtime(config, plugins):
+    runtime = Runtime(config, plugins)
+    check_dial_schemes(config, runtime.node.transports)  # transports come from plugins
+    async with runtime:
         await stop.wait()
     log.info("stopped")
 

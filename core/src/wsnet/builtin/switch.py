@@ -36,7 +36,7 @@ def l2_of(node: Node) -> L2:
 def wsnet_configure(config: Config) -> None:
     s = config.section("switch")
     cfg = SwitchConfig(
-        ageing=s.get_float("ageing", 300.0),
+        ageing=s.get_seconds("ageing", 300.0),
         forward_between_links=s.get_bool("forward_between_links", False),
         links=s.get_bool("links", True),
         offload=s.get_bool("offload", True),

@@ -55,10 +55,8 @@ def _group(t: Section) -> GroupConfig:
         name, tuple(members),
         preempt=t.get_bool("preempt", False),
         promote_on_activity=t.get_bool("promote_on_activity", False),
-        standby_close=t.get_float("standby_close", 0.0, lo=float("-inf")),
+        standby_close=t.get_seconds("standby_close", 0.0, zero=True),
     )  # fmt: skip
-    if g.standby_close < 0:
-        raise t.error("standby_close", f"expected seconds >= 0, got {g.standby_close:g}")
     t.done()
     return g
 

@@ -32,10 +32,8 @@ MANAGER: StashKey[Manager] = StashKey("tcp.manager")
 
 def wsnet_configure(config: Config) -> None:
     s = config.section("tcp")
-    pending = s.get_float("pending_timeout", 0.0, lo=float("-inf"))  # 0 is allowed
-    if pending < 0:
-        raise s.error("pending_timeout", f"expected a number >= 0 (seconds), got {pending:g}")
-    connect_timeout = s.get_float("connect_timeout", 10.0)
+    pending = s.get_seconds("pending_timeout", 0.0, zero=True)  # 0: refuse at once
+    connect_timeout = s.get_seconds("connect_timeout", 10.0)
     targets = s.get_str_list("targets", [])
     for i, pattern in enumerate(targets):
         if ":" not in pattern:
