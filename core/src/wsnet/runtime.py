@@ -114,12 +114,20 @@ class Runtime:
 
     async def aclose(self) -> None:
         reason = f"node {self.node.name} shutting down"
-        # Diallers are cancelled first so nothing reconnects while closing; their links are
-        # torn down by that cancellation and take the close reason from the node.
+        grace = self.node.config.shutdown_grace
+        # Links whose task is cancelled below close with this reason (1001), not an empty one.
         self.node.closing_reason = reason
+        # No new links or calls while the old ones close.
+        for runner in self._runners:
+            for site in list(runner.sites):
+                with contextlib.suppress(Exception):
+                    await site.stop()
+        # Every link, at once, before any task is cancelled: each sends what was written,
+        # then the close frame, and waits for the peer's.  Cancelling the diallers first
+        # tore their links down under the close handshake (the peer saw 1006).
+        await self._close_links(reason, grace)
         await self.node.cancel_tasks()
-        for link in list(self.node.links.values()):
-            await link.close(CloseCode.GOING_AWAY, reason)
+        await self._close_links(reason, grace)  # any that came up meanwhile
         for comp in reversed(self._started):
             try:
                 await comp.aclose()
@@ -133,6 +141,11 @@ class Runtime:
         for obs in self.node.observers:
             with contextlib.suppress(Exception):
                 await obs.aclose()
+
+    async def _close_links(self, reason: str, grace: float) -> None:
+        links = list(self.node.links.values())
+        closing = [link.close(CloseCode.GOING_AWAY, reason, timeout=grace) for link in links]
+        await asyncio.gather(*closing, return_exceptions=True)
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -161,15 +174,27 @@ def _hostport(host: str, port: int) -> str:
 
 
 async def serve_forever(config: Config, plugins: Plugins) -> None:
-    """Run until SIGINT/SIGTERM."""
+    """Run until SIGINT/SIGTERM, then close every link (1001) within the grace."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_stop(sig: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("%s: already shutting down", sig.name)
+            return
+        log.info("%s: closing links (grace %gs)", sig.name, config.shutdown_grace)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    runtime = Runtime(config, plugins)
-    check_dial_schemes(config, runtime.node.transports)  # transports come from plugins
-    async with runtime:
-        await stop.wait()
+        loop.add_signal_handler(sig, on_stop, sig)
+    try:
+        runtime = Runtime(config, plugins)
+        check_dial_schemes(config, runtime.node.transports)  # transports come from plugins
+        async with runtime:
+            await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
     log.info("stopped")
 
 
