@@ -88,7 +88,7 @@ def run(
     """
     from . import logsetup
     from .runtime import serve_forever
-    from .startup import RunOptions, prepare
+    from .startup import RunOptions, prepare, reconfigure
     from .tuning import tune_malloc
 
     opts = RunOptions(
@@ -100,7 +100,7 @@ def run(
         cfg, loaded = prepare(opts)
         logsetup.configure(debug, log_config)
         tune_malloc()
-        _run_loop(serve_forever(cfg, loaded))
+        _run_loop(serve_forever(cfg, loaded, lambda: reconfigure(opts, loaded)))
     except (WsnetError, ConfigError) as exc:
         raise fail(str(exc)) from None
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from .events import NodeStarted
 from .node import Node
 from .plugins import Plugins
 from .protocol import CloseCode
+from .reload import reload_config
 from .server import link_app
 from .stash import StashKey
 from .tasks import cancel_and_wait
@@ -173,10 +175,13 @@ def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-async def serve_forever(config: Config, plugins: Plugins) -> None:
-    """Run until SIGINT/SIGTERM, then close every link (1001) within the grace."""
+async def serve_forever(
+    config: Config, plugins: Plugins, reconfigure: Callable[[], Config] | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM; SIGHUP calls ``reconfigure`` and applies what changed."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    runtime: Runtime | None = None
 
     def on_stop(sig: signal.Signals) -> None:
         if stop.is_set():
@@ -185,15 +190,28 @@ async def serve_forever(config: Config, plugins: Plugins) -> None:
         log.info("%s: closing links (grace %gs)", sig.name, config.shutdown_grace)
         stop.set()
 
+    reloading = asyncio.Lock()  # a second SIGHUP waits for the first reload to finish
+
+    async def reload(rt: Runtime, read: Callable[[], Config]) -> None:
+        async with reloading:
+            await reload_config(rt, read)
+
+    def on_hup() -> None:
+        if runtime is None or reconfigure is None or stop.is_set():
+            log.warning("SIGHUP: ignored (%s)", "stopping" if stop.is_set() else "not up yet")
+            return
+        runtime.node.spawn(reload(runtime, reconfigure), name="reload")
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_stop, sig)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
     try:
         runtime = Runtime(config, plugins)
         check_dial_schemes(config, runtime.node.transports)  # transports come from plugins
         async with runtime:
             await stop.wait()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     log.info("stopped")
 

@@ -3,7 +3,7 @@ tunnel manager, ``tunnels``/``addtunnel``/``deltunnel`` and ``wsnet tcp``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import typer
@@ -21,6 +21,7 @@ from wsnet import (
 )
 from wsnet.node import Node
 
+from . import reload
 from .cli import COLUMNS, tcp_app
 from .manager import Manager, Settings
 from .service import TcpService
@@ -60,6 +61,15 @@ def _tunnel(t: Section) -> TunnelSpec:
         return make_spec(name, **keys)
     except SpecError as exc:
         raise t.error(exc.key, str(exc)) from None
+
+
+def wsnet_reload(node: Node, config: Config) -> Awaitable[None] | None:
+    new = config.stash.get(SETTINGS, None) or Settings()
+    old = node.config.stash.get(SETTINGS, None) or Settings()
+    if new == old:
+        return None
+    node.config.stash[SETTINGS] = new
+    return reload.apply(_manager(node), old, new)
 
 
 def _manager(node: Node) -> Manager:
