@@ -249,6 +249,8 @@ def _parse_dial(s: Section) -> DialConfig:
     if url.startswith(("ws://", "wss://")):
         check_dial_url(s, "url", url)
     peer = s.get_str("peer", "")
+    if peer and not NODE_NAME_RE.match(peer):
+        raise s.error("peer", f"expected a node name (or nothing: any peer), got {peer!r}")
     # The options belong to the transport; unknown ones are rejected by check_unclaimed,
     # once plugins (which may add transports and options) are loaded.
     options = {k: v for k, v in s.data.items() if k not in DIAL_KEYS}

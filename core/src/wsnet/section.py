@@ -121,6 +121,10 @@ def host_port(section: Section, key: str, value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
         raise section.error(key, f"expected HOST:PORT with a port 1..65535, got {value!r}")
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        raise section.error(key, f"write an IPv6 address in brackets, [ADDRESS]:PORT: {value!r}")
+    if any(c.isspace() or not c.isprintable() for c in host):
+        raise section.error(key, f"expected HOST:PORT, got {value!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 

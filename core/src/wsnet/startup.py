@@ -225,6 +225,8 @@ def apply_dial_flags(cfg: Config, f: RunOptions) -> None:
             raise flags.error("--password-file", str(exc)) from None
         options["password_file"] = f.password_file
     if f.user is not None:
+        if not f.user or ":" in f.user or not f.user.isprintable():
+            raise flags.error("--user", f"expected a user name without ':', got {f.user!r}")
         options["user"] = f.user
         if f.password_file is None and not os.environ.get(DIAL_PASSWORD_ENV):
             if f.prompted_password is None:

@@ -37,8 +37,10 @@ def wsnet_configure(config: Config) -> None:
     s = config.section("auth_htpasswd")
     path = s.get_str("file")
     realm = s.get_str("realm", "wsnet")
-    if '"' in realm or not realm.isprintable():
-        raise s.error("realm", f"expected printable text without '\"', got {realm!r}")
+    if '"' in realm or not realm.isprintable() or len(realm) > 200:
+        raise s.error(
+            "realm", f"expected printable text without '\"', at most 200, got {realm[:60]!r}"
+        )
     s.done()
     try:
         users = HtpasswdFile(path)

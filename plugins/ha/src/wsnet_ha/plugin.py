@@ -19,6 +19,7 @@ from wsnet import (
     StashKey,
 )
 from wsnet.node import Node
+from wsnet.protocol import NODE_NAME_RE
 
 from .cli import COLUMNS, ha_app
 from .group import GroupConfig
@@ -46,7 +47,13 @@ def wsnet_configure(config: Config) -> None:
 def _group(t: Section) -> GroupConfig:
     t.path = "[[ha.group]]" + t.path.removeprefix("[[group]]")
     name = t.get_str("name")
+    if not NODE_NAME_RE.match(name):
+        raise t.error("name", f"expected a name as node names are (1-63 letters, digits, "
+                      f"'.', '_', '-'), got {name!r}")  # fmt: skip
     members = t.get_str_list("members")
+    for member in members:
+        if not NODE_NAME_RE.match(member):
+            raise t.error("members", f"expected node names, got {member!r}")
     if len(members) < 2 or len(set(members)) != len(members):
         raise t.error("members", f"expected at least two different node names, got {members!r}")
     if name in members:

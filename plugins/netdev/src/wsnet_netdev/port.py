@@ -43,6 +43,14 @@ def parse_bool(value: Any) -> bool:
     raise ValueError(f"option 'offload': expected true or false, got {value!r}")
 
 
+def parse_options(options: Mapping[str, Any]) -> bool:
+    """The ``offload`` option (the only one); ValueError names what is wrong."""
+    unknown = sorted(set(options) - {"offload"})
+    if unknown:
+        raise ValueError(f"unknown option {unknown[0]!r} (netdev takes: offload)")
+    return parse_bool(options.get("offload", True))
+
+
 def ifindex(name: str) -> int:
     try:
         return socket.if_nametoindex(name)
@@ -53,14 +61,17 @@ def ifindex(name: str) -> int:
 class NetdevPort(Port):
     kind: ClassVar[str] = "netdev"
 
+    @classmethod
+    def check_options(cls, name: str, options: Mapping[str, Any]) -> None:
+        """Before the node starts: the interface exists and the options are known."""
+        ifindex(name)
+        parse_options(options)
+
     def __init__(
         self, name: str, options: Mapping[str, Any], deliver: Callable[[memoryview], None]
     ) -> None:
         super().__init__(name, options, deliver)
-        unknown = sorted(set(options) - {"offload"})
-        if unknown:
-            raise ValueError(f"unknown option {unknown[0]!r} (netdev takes: offload)")
-        self.offload = parse_bool(options.get("offload", True))
+        self.offload = parse_options(options)
         self.sock: socket.socket | None = None
         self.tx_drops = 0
         self.error = ""

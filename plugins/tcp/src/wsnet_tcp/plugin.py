@@ -37,7 +37,8 @@ def wsnet_configure(config: Config) -> None:
     connect_timeout = s.get_seconds("connect_timeout", 10.0)
     targets = s.get_str_list("targets", [])
     for i, pattern in enumerate(targets):
-        if ":" not in pattern:
+        host, _, port = pattern.rpartition(":")
+        if not host or not port or any(c.isspace() for c in pattern):
             raise s.error(
                 "targets", f"entry #{i + 1}: expected HOST:PORT (globs allowed), got {pattern!r}"
             )

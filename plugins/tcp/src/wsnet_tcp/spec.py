@@ -16,7 +16,7 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")  # \Z: no trailing newline
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +103,8 @@ def make_spec(
         return TunnelSpec(name, "connect", _address("connect", connect))
     if not peer:
         raise SpecError("peer", "a listen tunnel needs peer = NODE (where it is connected)")
+    if not NAME_RE.match(peer):
+        raise SpecError("peer", f"expected a node or HA group name, got {peer!r}")
     return TunnelSpec(
         name, "listen", _address("listen", listen), peer,
         _address("target", target) if target else None,
