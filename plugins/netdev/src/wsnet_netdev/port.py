@@ -35,7 +35,7 @@ def parse_bool(value: Any) -> bool:
     """A TOML boolean or a word from `wsnet ctl addport netdev veth0 offload=off`."""
     if isinstance(value, bool):
         return value
-    word = str(value).strip().lower()
+    word = value.strip().lower() if isinstance(value, str) else ""  # TOML 1 is no boolean
     if word in ("true", "on", "yes", "1"):
         return True
     if word in ("false", "off", "no", "0"):

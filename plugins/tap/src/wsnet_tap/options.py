@@ -63,7 +63,7 @@ def parse_bool(key: str, value: Any) -> bool:
         return value
     words = {"true": True, "on": True, "yes": True, "1": True,
              "false": False, "off": False, "no": False, "0": False}  # fmt: skip
-    word = str(value).strip().lower()
+    word = value.strip().lower() if isinstance(value, str) else None  # TOML 1 is no boolean
     if word not in words:
         raise ValueError(f"option {key!r}: expected true or false, got {value!r}")
     return words[word]

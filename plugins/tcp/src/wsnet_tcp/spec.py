@@ -69,7 +69,7 @@ def check_name(name: str) -> str:
 def parse_address(text: str, default_host: str = "127.0.0.1") -> Address:
     """HOST:PORT, [V6]:PORT or PORT alone (then on ``default_host``)."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         host, port = default_host, text
     else:
         host, sep, port = text.rpartition(":")
@@ -81,7 +81,7 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> Address:
             host = host[1:-1]
         elif ":" in host:
             raise ValueError(f"write IPv6 addresses in brackets, [{host}]:{port}")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"expected a port 1..65535, got {port!r} in {text!r}")
     return Address(host, int(port))
 
