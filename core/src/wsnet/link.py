@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -260,6 +262,7 @@ class Link:
         try:
             async with asyncio.timeout_at(deadline):
                 await self.ws.close(code=code, message=reason.encode()[:120])
+            return
         except asyncio.CancelledError:
             # A drain future cancelled with the writer fails like this: the socket is
             # closed either way.  A cancellation of this task goes on.
@@ -268,6 +271,22 @@ class Link:
                 raise
         except Exception:  # the socket failed or the peer did not answer in time
             pass
+        if self._receiving:
+            self._shut_socket()
+
+    def _shut_socket(self) -> None:
+        """Unblock a reader that waits on a peer which stopped reading and writing: the
+        event loop closes a socket only once its unsent data is gone, which it never is.
+        Shut down on a duplicate of the descriptor (loops hand out sockets that refuse)."""
+        get_extra_info = getattr(self.ws, "get_extra_info", None)
+        sock = get_extra_info("socket") if get_extra_info is not None else None
+        if sock is None:
+            return
+        with (
+            contextlib.suppress(OSError, ValueError),
+            socket.socket(fileno=os.dup(sock.fileno())) as dup,
+        ):
+            dup.shutdown(socket.SHUT_RDWR)
 
     async def _teardown(self) -> None:
         try:

@@ -137,8 +137,11 @@ class Runtime:
                 log.exception("closing %r failed", comp)
         self._started.clear()
         for runner in reversed(self._runners):
+            # aiohttp waits up to 60 s for requests in progress (a long `ctl speedtest`):
+            # the grace bounds that too; what is left is cancelled when the loop ends.
             with contextlib.suppress(Exception):
-                await runner.cleanup()
+                async with asyncio.timeout(grace):
+                    await runner.cleanup()
         self._runners.clear()
         for obs in self.node.observers:
             with contextlib.suppress(Exception):
