@@ -51,14 +51,12 @@ async def reload_config(runtime: Runtime, reconfigure: Callable[[], Config]) -> 
         log.exception("SIGHUP: checking the configuration failed, nothing changed")
         return
     old = node.config
-    changes = 0
     for line in restart_needed(old, new):
         log.warning("SIGHUP: %s: needs a restart, keeping the running value", line)
-    changes += await _apply_dials(runtime, old, new)
+    await _apply_dials(runtime, old, new)
     if new.shutdown_grace != old.shutdown_grace:
         log.info("SIGHUP: [node] shutdown_grace %g -> %g", old.shutdown_grace, new.shutdown_grace)
         old.shutdown_grace = new.shutdown_grace
-        changes += 1
     reloaders = _reloading_plugins(runtime)
     for result in reversed(node.plugins.hook.wsnet_reload(node=node, config=new)):
         if inspect.isawaitable(result):
@@ -71,7 +69,7 @@ async def reload_config(runtime: Runtime, reconfigure: Callable[[], Config]) -> 
             continue
         log.warning("SIGHUP: [%s] changed: plugin %r does not reload, needs a restart", name, name)
     old.raw = _merged_raw(old, new, reloaders)
-    log.info("SIGHUP: done (%d change%s of the core's own)", changes, "s"[: changes != 1])
+    log.info("SIGHUP: done")
 
 
 def restart_needed(old: Config, new: Config) -> Iterator[str]:
@@ -93,26 +91,22 @@ def restart_needed(old: Config, new: Config) -> Iterator[str]:
                 yield f"{section} {f.name} {x!r} -> {y!r}"
 
 
-async def _apply_dials(runtime: Runtime, old: Config, new: Config) -> int:
+async def _apply_dials(runtime: Runtime, old: Config, new: Config) -> None:
     """Dial entries by URL: removed ones stop (their link closes), new ones start."""
     before = {d.url: d for d in old.dial}
     after = {d.url: d for d in new.dial}
-    changes = 0
     for url, dial in before.items():
         if after.get(url) == dial:
             continue
         what = "changed, dialling again" if url in after else "removed"
         log.info("SIGHUP: [[dial]] %s %s", _shown(dial), what)
         await _stop_dialling(runtime, url, f"dial entry {what.split(',')[0]} (SIGHUP)")
-        changes += 1
     for url, dial in after.items():
         if before.get(url) != dial:
             if url not in before:
                 log.info("SIGHUP: [[dial]] %s added", _shown(dial))
-                changes += 1
             runtime.add_dialer(dial)
     old.dial = list(new.dial)
-    return changes
 
 
 async def _stop_dialling(runtime: Runtime, url: str, reason: str) -> None:
