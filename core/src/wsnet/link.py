@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -20,6 +18,7 @@ import aiohttp
 
 from .channel import Channel, DatagramChannel, StreamChannel
 from .interfaces import Principal, WebSocketLike
+from .linkclose import LinkClose
 from .protocol import (
     ChannelAccepted,
     ChannelClosed,
@@ -57,7 +56,7 @@ class LinkClosed(Exception):
         self.reason = reason
 
 
-class Link:
+class Link(LinkClose):
     """One side of an established (or establishing) link."""
 
     def __init__(
@@ -175,118 +174,6 @@ class Link:
         """Close the WebSocket with a code and a reason the peer can read; raises LinkClosed."""
         await self.close(code, reason)
         raise LinkClosed(code, reason)
-
-    # Set by close() while it runs: a second close() (the teardown's) waits for it, so the
-    # link's task cannot end, and the socket be closed under it, mid-handshake.
-    _close_done: asyncio.Event | None = None
-    _handshake = False  # set by close(): the reader stops, ws.close() reads the rest
-    _receiving = False  # the reader waits in ws.receive()
-
-    async def close(
-        self, code: int = CloseCode.NORMAL, reason: str = "", *, timeout: float = 2.0
-    ) -> None:
-        """Close with ``code`` and ``reason`` after what was written before the call is sent.
-
-        Within ``timeout`` seconds in all: let the writer task send what is queued, stop
-        it, stop the reader, then run the WebSocket close handshake, which waits for the
-        peer's close frame.  A peer that stopped answering (keepalive or HELLO timeout)
-        gets the close frame only.  A second call, from another task, waits for the first.
-
-        Each step avoids a 1006 the peer saw under load: flushing here while the writer
-        still sends reorders messages; a writer cancelled in the middle of a send leaves
-        aiohttp a cancelled drain future that fails every later send, the close frame's
-        too; ws.close() while another task waits in receive() makes aiohttp's server
-        close the socket without waiting for the peer's close frame (the peer's unread
-        data then turns into a reset) and aiohttp's client answer its own close with a
-        bare 1000.
-        """
-        if self._closing:
-            if self._close_done is not None:
-                await self._close_done.wait()
-            return
-        self._closing = True
-        self._close_done = done = asyncio.Event()
-        self.close_code, self.close_reason = code, reason
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        if code in (CloseCode.KEEPALIVE_TIMEOUT, CloseCode.HELLO_TIMEOUT):
-            deadline = loop.time()  # nobody reads: do not wait for the writer or reader
-        try:
-            await self._stop_writer(deadline)
-            self.session.data_to_send()  # queued after the writer stopped: not sent
-            self._handshake = True
-            if loop.time() < deadline:
-                await self._stop_reader(deadline)
-            await self._close_handshake(code, reason, max(deadline, loop.time() + 0.2))
-        finally:
-            done.set()
-
-    async def _stop_writer(self, deadline: float) -> None:
-        """The writer sends two rounds begun after the call (so all written before it),
-        then what is queued is dropped until it waits for work again, idle; then it is
-        cancelled.  Nothing signals either state, so look every millisecond."""
-        writer = self._tasks[0] if self._tasks else None
-        if writer is None:
-            return
-        loop = asyncio.get_running_loop()
-        idle_code = asyncio.Event.wait.__code__
-        rounds = 0
-        while not writer.done() and loop.time() < deadline:
-            if rounds < 2:
-                if not self._wake.is_set():  # the writer took the queue: ask for more
-                    rounds += 1
-                    self._wake.set()
-            else:
-                self.session.data_to_send()
-                waiting_on = getattr(writer.get_coro(), "cr_await", None)
-                if getattr(waiting_on, "cr_code", None) is idle_code:
-                    break
-            await asyncio.sleep(0.001)
-        await cancel_and_wait([writer])
-
-    async def _stop_reader(self, deadline: float) -> None:
-        """Send what is left and wait until the reader is out of ws.receive() (it stops at
-        its next message: under load at once, on an idle link the PONG to our PING)."""
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout_at(deadline):
-                if self._receiving:
-                    self.session.ping()
-                await self._flush()
-                while loop.time() < deadline:
-                    if not self._receiving:
-                        break
-                    await asyncio.sleep(0.001)
-
-    async def _close_handshake(self, code: int, reason: str, deadline: float) -> None:
-        try:
-            async with asyncio.timeout_at(deadline):
-                await self.ws.close(code=code, message=reason.encode()[:120])
-            return
-        except asyncio.CancelledError:
-            # A drain future cancelled with the writer fails like this: the socket is
-            # closed either way.  A cancellation of this task goes on.
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
-        except Exception:  # the socket failed or the peer did not answer in time
-            pass
-        if self._receiving:
-            self._shut_socket()
-
-    def _shut_socket(self) -> None:
-        """Unblock a reader that waits on a peer which stopped reading and writing: the
-        event loop closes a socket only once its unsent data is gone, which it never is.
-        Shut down on a duplicate of the descriptor (loops hand out sockets that refuse)."""
-        get_extra_info = getattr(self.ws, "get_extra_info", None)
-        sock = get_extra_info("socket") if get_extra_info is not None else None
-        if sock is None:
-            return
-        with (
-            contextlib.suppress(OSError, ValueError),
-            socket.socket(fileno=os.dup(sock.fileno())) as dup,
-        ):
-            dup.shutdown(socket.SHUT_RDWR)
 
     async def _teardown(self) -> None:
         try:
