@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -231,6 +233,10 @@ def add_plugin_commands(root: typer.Typer) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["run"]:
+        # A SIGHUP before the node is up (a reload racing the start) must not end it; the
+        # event loop takes it over once it runs (a Python handler: children do not inherit).
+        signal.signal(signal.SIGHUP, lambda signum, frame: None)
     add_plugin_commands(app)
     app(prog_name="wsnet")
 

@@ -182,7 +182,7 @@ async def serve_forever(
     config: Config, plugins: Plugins, reconfigure: Callable[[], Config] | None = None
 ) -> None:
     """Run until SIGINT/SIGTERM; SIGHUP calls ``reconfigure`` and applies what changed."""
-    stop = asyncio.Event()
+    stop, up = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     runtime: Runtime | None = None
 
@@ -200,8 +200,14 @@ async def serve_forever(
             await reload_config(rt, read)
 
     def on_hup() -> None:
-        if runtime is None or reconfigure is None or stop.is_set():
-            log.warning("SIGHUP: ignored (%s)", "stopping" if stop.is_set() else "not up yet")
+        why = (
+            "stopping" if stop.is_set()
+            else "not up yet" if runtime is None or not up.is_set()
+            else "started without a way to read the configuration" if reconfigure is None
+            else ""
+        )  # fmt: skip
+        if why or runtime is None or reconfigure is None:
+            log.warning("SIGHUP: ignored (%s)", why)
             return
         runtime.node.spawn(reload(runtime, reconfigure), name="reload")
 
@@ -212,6 +218,7 @@ async def serve_forever(
         runtime = Runtime(config, plugins)
         check_dial_schemes(config, runtime.node.transports)  # transports come from plugins
         async with runtime:
+            up.set()
             await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
