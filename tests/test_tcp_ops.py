@@ -116,7 +116,7 @@ def test_authz_limits_principals_to_their_tunnels(
 
 
 BAD = [
-    ("[tcp]\npending_timeout = -1\n", "[tcp] pending_timeout: expected a number >= 0"),
+    ("[tcp]\npending_timeout = -1\n", "[tcp] pending_timeout: expected seconds >= 0"),
     ("[tcp]\ntargets = ['22']\n", "[tcp] targets: entry #1: expected HOST:PORT"),
     ("[tcp]\ncolour = 1\n", "[tcp] colour: unknown key"),
     ("[[tcp.tunnel]]\nname = 'x'\nlisten = '1'\n", "[[tcp.tunnel]] #1 peer: a listen tunnel"),

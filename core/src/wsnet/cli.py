@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import getpass
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,12 +13,9 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
-from .config import Config, DialConfig, ListenConfig, host_port, is_loopback, load_file, parse
-from .config import Section as _Section
 from .ctl import DEFAULT_URL, PASSWORD_ENV, CtlError, CtlOptions, build_params, call, render
-from .errors import ConfigError, PluginError, WsnetError
-from .plugins import Plugins, describe_installed, installed, load, load_for_cli
-from .protocol import NODE_NAME_RE
+from .errors import ConfigError, WsnetError
+from .plugins import describe_installed, load_for_cli
 
 app = typer.Typer(
     help="wsnet: carry Ethernet, TCP and HTTP over WebSocket links between nodes.",
@@ -34,169 +30,6 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def build_config(
-    config: Path | None,
-    name: str | None,
-    listen: str | None,
-    path: str | None,
-    dial: list[str],
-    ctl_host: str | None,
-    ctl_port: int | None,
-    ctl_allow_remote: bool,
-) -> Config:
-    """Config file (if any) with command-line options on top; errors name file/option."""
-    raw: dict[str, Any] = dict(load_file(config)) if config else {}
-    cfg = parse(raw, str(config) if config else "defaults")
-    flags = _Section({}, "command line", "")
-    if name is not None:
-        if not NODE_NAME_RE.match(name):
-            raise flags.error("--name", f"invalid node name {name!r}")
-        cfg.name = name
-    if listen is not None:
-        if listen == "none":
-            cfg.listen = None
-        else:
-            host, port = host_port(flags, "--listen", listen)
-            cfg.listen = dataclasses.replace(cfg.listen or ListenConfig(), host=host, port=port)
-    if path is not None and cfg.listen is not None:
-        cfg.listen = dataclasses.replace(cfg.listen, path=path)
-    for url in dial:
-        if not url.startswith(("ws://", "wss://")):
-            raise flags.error("--dial", f"expected a ws:// or wss:// URL, got {url!r}")
-        cfg.dial.append(DialConfig(url=url))
-    if ctl_host is not None or ctl_port is not None:
-        host = ctl_host if ctl_host is not None else cfg.control.host
-        if not is_loopback(host) and not ctl_allow_remote:
-            raise flags.error(
-                "--ctl-host",
-                f"{host!r} is not a loopback address; add "
-                "--ctl-allow-remote to expose the control API",
-            )
-        port = ctl_port if ctl_port is not None else cfg.control.port
-        cfg.control = dataclasses.replace(cfg.control, host=host, port=port)
-    return cfg
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class TlsFlags:
-    """The TLS and control-API protection flags of `wsnet run`."""
-
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    ca_file: str | None = None
-    insecure: bool = False
-    cert: str | None = None
-    key: str | None = None
-    ctl_tls_cert: str | None = None
-    ctl_tls_key: str | None = None
-    ctl_htpasswd: str | None = None
-
-
-def apply_tls_flags(cfg: Config, f: TlsFlags, dial_urls: list[str]) -> None:
-    """Put the TLS flags on top of ``cfg``; errors name the flag and the file."""
-    from .config import check_htpasswd
-    from .tls import TlsFileError, client_context, server_context
-
-    flags = _Section({}, "command line", "")
-
-    def server_pair(cert: str | None, key: str | None, names: tuple[str, str]) -> None:
-        if (cert is None) != (key is None):
-            raise flags.error(
-                names[1] if cert else names[0], f"required with {names[0] if cert else names[1]}"
-            )
-        if cert is not None and key is not None:
-            try:
-                server_context(cert, key)
-            except TlsFileError as exc:
-                raise flags.error(names[exc.role == "key"], str(exc)) from None
-
-    server_pair(f.tls_cert, f.tls_key, ("--tls-cert", "--tls-key"))
-    if f.tls_cert is not None and f.tls_key is not None:
-        if cfg.listen is None:
-            raise flags.error("--tls-cert", "this node does not listen (--listen none)")
-        cfg.listen = dataclasses.replace(cfg.listen, tls_cert=f.tls_cert, tls_key=f.tls_key)
-    server_pair(f.ctl_tls_cert, f.ctl_tls_key, ("--ctl-tls-cert", "--ctl-tls-key"))
-    if f.ctl_tls_cert is not None and f.ctl_tls_key is not None:
-        cfg.control = dataclasses.replace(
-            cfg.control, tls_cert=f.ctl_tls_cert, tls_key=f.ctl_tls_key
-        )
-    if f.ctl_htpasswd is not None:
-        check_htpasswd(f.ctl_htpasswd, flags, "--ctl-htpasswd")
-        cfg.control = dataclasses.replace(cfg.control, htpasswd=f.ctl_htpasswd)
-    options = {
-        k: v for k, v in (("ca_file", f.ca_file), ("cert_file", f.cert), ("key_file", f.key)) if v
-    } | ({"insecure": True} if f.insecure else {})
-    if not options:
-        return
-    if not dial_urls:
-        flag = {"ca_file": "--ca-file", "cert_file": "--cert", "key_file": "--key"}
-        raise flags.error(
-            flag.get(next(iter(options)), "--insecure"),
-            "applies to --dial URLs and none is given (in a config file, set it per [[dial]])",
-        )
-    if f.key and not f.cert:
-        raise flags.error("--key", "needs --cert (the client certificate)")
-    try:
-        client_context(ca_file=f.ca_file or "", cert_file=f.cert or "", key_file=f.key or "")
-    except TlsFileError as exc:
-        raise flags.error(
-            {"ca": "--ca-file", "cert": "--cert", "key": "--key"}[exc.role], str(exc)
-        ) from None
-    # The --dial entries are the last ones (build_config appends them after the file's).
-    for i in range(len(cfg.dial) - len(dial_urls), len(cfg.dial)):
-        entry = cfg.dial[i]
-        cfg.dial[i] = dataclasses.replace(entry, options={**entry.options, **options})
-
-
-def apply_dial_flags(
-    cfg: Config, user: str | None, password_file: str | None, proxy: str | None, urls: list[str]
-) -> None:
-    """--user/--password-file/--proxy onto the --dial entries; the password never from argv."""
-    from .credentials import PASSWORD_ENV as DIAL_PASSWORD_ENV
-    from .credentials import read_password_file
-    from .proxy import parse_proxy_url
-
-    flags = _Section({}, "command line", "")
-    given = [(n, v) for n, v in (("--user", user), ("--password-file", password_file),
-                                 ("--proxy", proxy)) if v is not None]  # fmt: skip
-    if not given:
-        return
-    if not urls:
-        raise flags.error(given[0][0], "applies to --dial URLs and none is given")
-    options: dict[str, Any] = {}
-    if proxy is not None:
-        if proxy != "none":
-            try:
-                parse_proxy_url(proxy)
-            except ValueError as exc:
-                raise flags.error("--proxy", str(exc)) from None
-        options["proxy"] = proxy
-    if password_file is not None:
-        if user is None:
-            raise flags.error("--password-file", "needs --user")
-        try:
-            read_password_file(password_file)
-        except ValueError as exc:
-            raise flags.error("--password-file", str(exc)) from None
-        options["password_file"] = password_file
-    if user is not None:
-        options["user"] = user
-        if password_file is None and not os.environ.get(DIAL_PASSWORD_ENV):
-            options["password"] = _prompt_password(flags, user)
-    for i in range(len(cfg.dial) - len(urls), len(cfg.dial)):
-        entry = cfg.dial[i]
-        cfg.dial[i] = dataclasses.replace(entry, options={**entry.options, **options})
-
-
-def _prompt_password(flags: _Section, user: str) -> str:
-    if not sys.stdin.isatty():
-        raise flags.error(
-            "--user", f"no password for {user!r}: use --password-file or set WSNET_PASSWORD "
-            "(there is no terminal to ask on)",
-        )  # fmt: skip
-    return getpass.getpass(f"password for {user}: ")
-
-
 @app.command()
 def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")] = None,
@@ -206,7 +39,9 @@ def run(
     path: Annotated[str | None, typer.Option(help="URL path of the link endpoint")] = None,
     dial: Annotated[list[str] | None, typer.Option(help="ws(s):// URL to keep a link to")] = None,
     ctl_host: Annotated[str | None, typer.Option(help="control API address")] = None,
-    ctl_port: Annotated[int | None, typer.Option(help="control API port")] = None,
+    ctl_port: Annotated[
+        str | None, typer.Option(help="control API port (0: any free port)")
+    ] = None,
     ctl_allow_remote: Annotated[bool, typer.Option(help="allow a non-loopback --ctl-host")] = False,
     tls_cert: Annotated[str | None, typer.Option(help="serve wss://: certificate (PEM)")] = None,
     tls_key: Annotated[str | None, typer.Option(help="serve wss://: private key (PEM)")] = None,
@@ -249,41 +84,27 @@ def run(
         Path | None, typer.Option(help="logging config (ini, json, toml)")
     ] = None,
 ) -> None:
-    """Run a node until interrupted.  With no options: a node on 127.0.0.1:7860."""
+    """Run a node until interrupted.  With no options: a node on 127.0.0.1:7860.
+
+    SIGTERM and SIGINT close every link (1001) and stop; SIGHUP re-reads the config file.
+    """
     from . import logsetup
     from .runtime import serve_forever
+    from .startup import RunOptions, prepare, reconfigure
     from .tuning import tune_malloc
 
+    opts = RunOptions(
+        config, plugins, name, listen, path, dial or [], ctl_host, ctl_port, ctl_allow_remote,
+        tls_cert, tls_key, ca_file, insecure, cert, key, ctl_tls_cert, ctl_tls_key,
+        ctl_htpasswd, user, password_file, proxy,
+    )  # fmt: skip
     try:
-        cfg = build_config(
-            config, name, listen, path, dial or [], ctl_host, ctl_port, ctl_allow_remote
-        )
-        tls_flags = TlsFlags(
-            tls_cert, tls_key, ca_file, insecure, cert, key, ctl_tls_cert, ctl_tls_key, ctl_htpasswd
-        )
-        apply_tls_flags(cfg, tls_flags, dial or [])
-        apply_dial_flags(cfg, user, password_file, proxy, dial or [])
-        loaded = _load_plugins(cfg, plugins)
-        loaded.hook.wsnet_configure(config=cfg)
-        cfg.check_unclaimed(loaded.names, sorted(installed()))
+        cfg, loaded = prepare(opts)
         logsetup.configure(debug, log_config)
         tune_malloc()
-        _run_loop(serve_forever(cfg, loaded))
+        _run_loop(serve_forever(cfg, loaded, lambda: reconfigure(opts, loaded)))
     except (WsnetError, ConfigError) as exc:
         raise fail(str(exc)) from None
-
-
-def _load_plugins(cfg: Config, flag: str | None) -> Plugins:
-    """Load --plugins, else [node] plugins; an error names where the list came from."""
-    names, where = (
-        (flag.split(","), ("command line", "--plugins"))
-        if flag is not None
-        else (cfg.plugins or [], (cfg.source, "[node] plugins"))
-    )
-    try:
-        return load(names)
-    except PluginError as exc:
-        raise ConfigError(*where, str(exc)) from None
 
 
 def _run_loop(coro: Any) -> None:
@@ -412,6 +233,10 @@ def add_plugin_commands(root: typer.Typer) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["run"]:
+        # A SIGHUP before the node is up (a reload racing the start) must not end it; the
+        # event loop takes it over once it runs (a Python handler: children do not inherit).
+        signal.signal(signal.SIGHUP, lambda signum, frame: None)
     add_plugin_commands(app)
     app(prog_name="wsnet")
 

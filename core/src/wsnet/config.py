@@ -11,17 +11,43 @@ from __future__ import annotations
 import ipaddress
 import math
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .errors import ConfigError
 from .protocol import NODE_NAME_RE, Keepalive, Limits
+from .section import (
+    MAX_SECONDS,
+    Section,
+    check_dial_url,
+    check_host,
+    check_listen_path,
+    check_port,
+    host_port,
+)
 from .stash import Stash
 
-T = TypeVar("T")
-_MISSING: Any = object()
+__all__ = [
+    "MAX_SECONDS",
+    "Config",
+    "ControlConfig",
+    "DialConfig",
+    "ListenConfig",
+    "ReconnectConfig",
+    "Section",
+    "check_dial_schemes",
+    "check_dial_url",
+    "check_host",
+    "check_htpasswd",
+    "check_listen_path",
+    "check_port",
+    "host_port",
+    "is_loopback",
+    "load_file",
+    "parse",
+]
 CORE_SECTIONS = ("node", "listen", "dial", "control", "keepalive", "reconnect", "limits")
 DIAL_KEYS = frozenset({"url", "peer"})  # the keys of a [[dial]] entry the core itself reads
 # Transport options a [[dial]] entry may carry besides DIAL_KEYS: the one list of them, read
@@ -35,95 +61,19 @@ DIAL_OPTIONS: set[str] = {
 }  # fmt: skip
 
 
-class Section:
-    """One TOML table.  Getters check type and range; done() rejects unknown keys."""
-
-    def __init__(self, data: Mapping[str, Any], source: str, path: str) -> None:
-        self.data = data
-        self.source = source
-        self.path = path  # e.g. "[listen]" or "[[dial]] #2"
-        self._seen: set[str] = set()
-
-    def error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(self.source, f"{self.path} {key}".strip(), message)
-
-    def _get(self, key: str, default: Any, kinds: tuple[type, ...], expected: str) -> Any:
-        self._seen.add(key)
-        if key not in self.data:
-            if default is _MISSING:
-                raise self.error(key, f"required key missing (expected {expected})")
-            return default
-        value = self.data[key]
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise self.error(key, f"expected {expected}, got {value!r}")
-        return value
-
-    def get_str(self, key: str, default: Any = _MISSING) -> Any:
-        return self._get(key, default, (str,), "a string")
-
-    def get_bool(self, key: str, default: Any = _MISSING) -> Any:
-        return self._get(key, default, (bool,), "true or false")
-
-    def get_int(
-        self, key: str, default: Any = _MISSING, *, lo: int | None = None, hi: int | None = None
-    ) -> Any:
-        rng = f" in {lo}..{hi}" if lo is not None and hi is not None else ""
-        value = self._get(key, default, (int,), f"an integer{rng}")
-        if isinstance(value, int) and not isinstance(value, bool) and not _within(value, lo, hi):
-            raise self.error(key, f"expected an integer{rng or f' >= {lo}'}, got {value}")
-        return value
-
-    def get_float(self, key: str, default: Any = _MISSING, *, lo: float = 0.0) -> Any:
-        value = self._get(key, default, (int, float), "a number")
-        if key in self.data and value <= lo:
-            raise self.error(key, f"expected a number > {lo}, got {value}")
-        return float(value) if isinstance(value, int | float) else value
-
-    def get_str_list(self, key: str, default: Any = _MISSING) -> Any:
-        value = self._get(key, default, (list,), "a list of strings")
-        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
-            raise self.error(key, f"expected a list of strings, got {value!r}")
-        return value
-
-    def table(self, key: str) -> Section:
-        value = self._get(key, {}, (dict,), "a table")
-        return Section(value, self.source, f"{self.path}.{key}" if self.path else f"[{key}]")
-
-    def tables(self, key: str) -> list[Section]:
-        """An array of tables ([[key]] in TOML)."""
-        # At the top level a key is a table's name: say [dial], as the file spells it.
-        label = key if self.path else f"[{key}]"
-        if isinstance(self.data.get(key), dict):
-            raise self.error(label, f"expected an array of tables ([[{key}]]), got a table")
-        try:
-            value = self._get(key, [], (list,), f"an array of tables ([[{key}]])")
-        except ConfigError as exc:
-            raise self.error(label, exc.detail) from None
-        out = []
-        for i, item in enumerate(value, 1):
-            if not isinstance(item, dict):
-                raise self.error(key, f"entry #{i}: expected a table, got {item!r}")
-            out.append(Section(item, self.source, f"[[{key}]] #{i}"))
-        return out
-
-    def done(self) -> None:
-        """Reject keys nobody asked for: they are typos or options of another version."""
-        unknown = sorted(set(self.data) - self._seen)
-        if unknown:
-            known = ", ".join(sorted(self._seen)) or "none"
-            raise self.error(unknown[0], f"unknown key (known keys here: {known})")
-
-
-def _within(value: int, lo: int | None, hi: int | None) -> bool:
-    return (lo is None or value >= lo) and (hi is None or value <= hi)
-
-
-def host_port(section: Section, key: str, value: str) -> tuple[str, int]:
-    """Parse HOST:PORT (IPv6 as [addr]:port)."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise section.error(key, f"expected HOST:PORT with a port 1..65535, got {value!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
+def check_dial_schemes(cfg: Config, schemes: Iterable[str]) -> None:
+    """Every [[dial]] URL has a transport (plugins register them with the node)."""
+    have = set(schemes)
+    file_dials = len(cfg._dial_sections)
+    for i, dial in enumerate(cfg.dial, 1):
+        scheme = dial.url.partition("://")[0]
+        if scheme not in have:
+            source, key = (cfg.source, f"[[dial]] #{i} url")
+            if i > file_dials:
+                source, key = "command line", "--dial"
+            raise ConfigError(
+                source, key, f"no transport for {scheme}:// (have: {', '.join(sorted(have))})"
+            )
 
 
 def is_loopback(host: str) -> bool:
@@ -183,6 +133,7 @@ class Config:
     raw: Mapping[str, Any] = field(default_factory=dict)
     name: str = "wsnet"
     plugins: list[str] | None = None  # None: not given (use --plugins or none)
+    shutdown_grace: float = 5.0  # seconds SIGTERM/SIGINT give links to send and close
     listen: ListenConfig | None = field(default_factory=ListenConfig)
     dial: list[DialConfig] = field(default_factory=list)
     control: ControlConfig = field(default_factory=ControlConfig)
@@ -221,10 +172,18 @@ class Config:
 
 def load_file(path: Path) -> Mapping[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(str(path), "-", f"cannot read: {exc.strerror}") from None
+        raise ConfigError(str(path), "-", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            str(path), "-", f"not UTF-8 text (byte {exc.start + 1}, line {line}): TOML is UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), "-", f"not valid TOML: {exc}") from None
 
@@ -257,6 +216,7 @@ def _parse_node(s: Section, cfg: Config) -> None:
         )
     cfg.name = name
     cfg.plugins = s.get_str_list("plugins", None)
+    cfg.shutdown_grace = s.get_seconds("shutdown_grace", cfg.shutdown_grace, hi=600.0)
     s.done()
 
 
@@ -268,12 +228,11 @@ def _parse_listen(raw: Mapping[str, Any], root: Section, cfg: Config) -> None:
         s._seen.update(("host", "port", "path", "tls_cert", "tls_key", *PENDING_KEYS))
         s.done()
         return
-    path = s.get_str("path", "/wsnet")
-    if not path.startswith("/"):
-        raise s.error("path", f"expected a URL path starting with '/', got {path!r}")
+    path = check_listen_path(s, "path", s.get_str("path", "/wsnet"))
     cert, key = _tls_pair(s)
+    host = check_host(s, "host", s.get_str("host", "127.0.0.1"))
     cfg.listen = ListenConfig(
-        s.get_str("host", "127.0.0.1"), s.get_int("port", 7860, lo=0, hi=65535), path, cert, key,
+        host, s.get_int("port", 7860, lo=0, hi=65535), path, cert, key,
         *_pending_limits(s, "handshake_timeout"),
     )  # fmt: skip
     s.done()
@@ -314,7 +273,11 @@ def _parse_dial(s: Section) -> DialConfig:
     url = s.get_str("url")
     if not url.startswith(("ws://", "wss://")) and "://" not in url:
         raise s.error("url", f"expected a ws:// or wss:// URL, got {url!r}")
+    if url.startswith(("ws://", "wss://")):
+        check_dial_url(s, "url", url)
     peer = s.get_str("peer", "")
+    if peer and not NODE_NAME_RE.match(peer):
+        raise s.error("peer", f"expected a node name (or nothing: any peer), got {peer!r}")
     # The options belong to the transport; unknown ones are rejected by check_unclaimed,
     # once plugins (which may add transports and options) are loaded.
     options = {k: v for k, v in s.data.items() if k not in DIAL_KEYS}
@@ -322,7 +285,7 @@ def _parse_dial(s: Section) -> DialConfig:
 
 
 def _parse_control(s: Section, cfg: Config) -> None:
-    host = s.get_str("host", "127.0.0.1")
+    host = check_host(s, "host", s.get_str("host", "127.0.0.1"))
     allow_remote = s.get_bool("allow_remote", False)
     if not is_loopback(host) and not allow_remote:
         raise s.error(
@@ -353,20 +316,21 @@ def check_htpasswd(path: str, s: Section, key: str) -> None:
 
 
 def _parse_keepalive(s: Section, cfg: Config) -> None:
-    interval = s.get_float("interval", 1.0)
-    timeout = s.get_float("timeout", 4.0)
+    interval = s.get_seconds("interval", 1.0)
+    timeout = s.get_seconds("timeout", 4.0)
     if timeout <= interval:
         raise s.error("timeout", f"expected more than interval ({interval}), got {timeout}")
-    cfg.keepalive = Keepalive(interval, timeout, s.get_float("hello_timeout", 10.0))
+    cfg.keepalive = Keepalive(interval, timeout, s.get_seconds("hello_timeout", 10.0))
     s.done()
 
 
 def _parse_reconnect(s: Section, cfg: Config) -> None:
-    initial = s.get_float("initial", 0.5)
-    maximum = s.get_float("max", 10.0)
+    initial = s.get_seconds("initial", 0.5)
+    maximum = s.get_seconds("max", 10.0)
     if maximum < initial:
         raise s.error("max", f"expected at least initial ({initial}), got {maximum}")
-    cfg.reconnect = ReconnectConfig(initial, maximum, s.get_float("factor", 2.0, lo=1.0))
+    factor = s.get_float("factor", 2.0, lo=1.0, hi=100.0)
+    cfg.reconnect = ReconnectConfig(initial, maximum, factor)
     s.done()
 
 
@@ -390,7 +354,7 @@ def _parse_limits(s: Section, cfg: Config) -> None:
             max_channels_per_source=s.get_int(
                 "max_channels_per_source", d.max_channels_per_source, lo=0, hi=1 << 20
             ),
-            datagram_backlog=s.get_int("datagram_backlog", d.datagram_backlog, lo=0),
+            datagram_backlog=s.get_int("datagram_backlog", d.datagram_backlog, lo=0, hi=1 << 30),
             send_buffer=s.get_int("send_buffer", d.send_buffer, lo=max_frame, hi=1 << 30),
             link_buffer=s.get_int("link_buffer", d.link_buffer, lo=window, hi=1 << 40),
             control_backlog=s.get_int(

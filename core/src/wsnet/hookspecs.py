@@ -10,7 +10,7 @@ docs/plugins.md is checked against this file by the test suite.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -46,8 +46,26 @@ def wsnet_configure(config: Config) -> None:
     entry-point name), use its typed getters, call ``.done()`` to reject unknown
     keys, and store the result under a module-level ``StashKey`` in
     ``config.stash``.  Raise ``ConfigError`` (the getters do) to stop start-up
-    with a message naming the file and key.  Called once, after all plugins are
-    loaded and before anything starts.
+    with a message naming the file and key.  Called after all plugins are
+    loaded and before anything starts, and again with a new ``config`` on each
+    SIGHUP: only check and store here, never change what runs (that is
+    ``wsnet_reload``'s job).
+    """
+
+
+@hookspec
+def wsnet_reload(node: Node, config: Config) -> Awaitable[None] | None:
+    """Apply a changed configuration while the node runs (``wsnet run`` got SIGHUP).
+
+    ``config`` is the new configuration, already checked by every plugin's
+    ``wsnet_configure`` (so this plugin's new settings are in ``config.stash``);
+    ``node.config`` is the running one, whose stash holds the settings in use.
+    Apply what can change at run time and log one line per change; log that a
+    restart is needed for what cannot, and keep the old value.  Then store the
+    settings now in effect in ``node.config.stash``, so that the next reload
+    compares against them.  Return None, or a coroutine for changes that need
+    I/O (the core awaits it).  A plugin without this hook: a change of its
+    section is logged as needing a restart.
     """
 
 

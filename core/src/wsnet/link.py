@@ -19,6 +19,7 @@ import aiohttp
 from .channel import Channel, DatagramChannel, Endpoint, StreamChannel
 from .errors import ChannelRefused
 from .interfaces import Principal, WebSocketLike
+from .linkclose import LinkClose
 from .protocol import (
     ChannelAccepted,
     ChannelClosed,
@@ -56,7 +57,7 @@ class LinkClosed(Exception):
         self.reason = reason
 
 
-class Link:
+class Link(LinkClose):
     """One side of an established (or establishing) link."""
 
     def __init__(
@@ -90,6 +91,7 @@ class Link:
         self.close_reason = ""
         self.was_up = False
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # the writer waits for work, all sent (see close())
         self._early: list[Event] = []
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -139,6 +141,10 @@ class Link:
             await self._teardown()
 
     async def _receive_once(self) -> list[Event]:
+        if self._handshake:
+            # close() runs the close handshake and reads the rest itself (see close()).
+            raise LinkClosed(self.close_code, self.close_reason)
+        self._receiving = True
         try:
             msg = await self.ws.receive()
         except (ConnectionError, RuntimeError, aiohttp.ClientError) as exc:
@@ -146,6 +152,8 @@ class Link:
             # resets makes that send raise here.  It is the end of this link, nothing more.
             self._closing = True
             raise LinkClosed(1006, f"connection error: {exc or type(exc).__name__}") from None
+        finally:
+            self._receiving = False
         if msg.type == aiohttp.WSMsgType.BINARY:
             try:
                 return self.session.receive_message(msg.data)
@@ -153,6 +161,10 @@ class Link:
                 await self.abort(exc.code, exc.reason)
         if msg.type == aiohttp.WSMsgType.TEXT:
             await self.abort(CloseCode.PROTOCOL_ERROR, "text messages are not part of wsnet")
+        if msg.type == aiohttp.WSMsgType.CLOSE:
+            # The peer's close frame says why, also when a send of ours failed on the closing
+            # socket first, or aiohttp's reply failed and set ws.close_code to 1006.
+            raise LinkClosed(msg.data, msg.extra or "connection closed")
         if self._closing:
             raise LinkClosed(self.close_code, self.close_reason)
         code = self.ws.close_code or CloseCode.GOING_AWAY
@@ -170,17 +182,6 @@ class Link:
         await self.close(code, reason)
         raise LinkClosed(code, reason)
 
-    async def close(self, code: int = CloseCode.NORMAL, reason: str = "") -> None:
-        if self._closing:
-            return
-        self._closing = True
-        self.close_code, self.close_reason = code, reason
-        with contextlib.suppress(Exception):
-            await self._flush()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(2.0):
-                await self.ws.close(code=code, message=reason.encode()[:120])
-
     async def _teardown(self) -> None:
         try:
             await cancel_and_wait(self._tasks)
@@ -190,12 +191,14 @@ class Link:
             await self._finish_teardown()
 
     async def _finish_teardown(self) -> None:
-        if not self._closing:
+        try:
+            # Closes the link, or waits for a close under way in another task (shutdown).
             await self.close(self.close_code or CloseCode.GOING_AWAY, self.close_reason)
-        lost = f"link to {self.peer or self.remote} lost: {self.close_reason}"
-        for ch in list(self.channels.values()):
-            ch._on_reset(ResetCode.LINK_LOST, lost)
-        self._stopped.set()
+        finally:
+            lost = f"link to {self.peer or self.remote} lost: {self.close_reason}"
+            for ch in list(self.channels.values()):
+                ch._on_reset(ResetCode.LINK_LOST, lost)
+            self._stopped.set()
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
@@ -223,10 +226,13 @@ class Link:
         # While one send is awaited, new frames pile up in the session and go out
         # together in the next round: batching comes from the await itself.  The
         # session builds each message when it is due, so channels take turns.
-        wake = self._wake
+        wake, idle = self._wake, self._idle
         try:
             while True:
+                if not wake.is_set():
+                    idle.set()
                 await wake.wait()
+                idle.clear()
                 wake.clear()
                 await self._flush()
         except Exception as exc:

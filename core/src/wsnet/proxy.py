@@ -43,9 +43,12 @@ def parse_proxy_url(url: str) -> Proxy:
     if not parts.hostname:
         raise ValueError(f"proxy {url!r}: no host")
     try:
-        port = parts.port or 8080
+        port = parts.port if parts.port is not None else 8080
     except ValueError:
         raise ValueError(f"proxy {url!r}: bad port") from None
+    host = parts.hostname
+    if not 0 < port < 65536 or len(host) > 253 or any(c.isspace() for c in host):
+        raise ValueError(f"proxy {url!r}: bad host or port")
     return Proxy(parts.hostname, port, unquote(parts.username or ""), unquote(parts.password or ""))
 
 

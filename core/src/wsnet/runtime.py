@@ -7,12 +7,13 @@ import contextlib
 import logging
 import signal
 import ssl
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from . import fdlimit
-from .config import Config, DialConfig
+from .config import Config, DialConfig, check_dial_schemes
 from .control import Dispatcher, Guard, control_app, htpasswd_guard
 from .dialer import Dialer
 from .errors import WsnetError
@@ -21,6 +22,7 @@ from .listener_guard import Admission, Listener
 from .node import Node
 from .plugins import Plugins
 from .protocol import CloseCode
+from .reload import reload_config
 from .server import link_app
 from .stash import StashKey
 from .tasks import cancel_and_wait
@@ -136,12 +138,20 @@ class Runtime:
 
     async def aclose(self) -> None:
         reason = f"node {self.node.name} shutting down"
-        # Diallers are cancelled first so nothing reconnects while closing; their links are
-        # torn down by that cancellation and take the close reason from the node.
+        grace = self.node.config.shutdown_grace
+        # Links whose task is cancelled below close with this reason (1001), not an empty one.
         self.node.closing_reason = reason
+        # No new links or calls while the old ones close.
+        for runner in self._runners:
+            for site in list(runner.sites):
+                with contextlib.suppress(Exception):
+                    await site.stop()
+        # Every link, at once, before any task is cancelled: each sends what was written,
+        # then the close frame, and waits for the peer's.  Cancelling the diallers first
+        # tore their links down under the close handshake (the peer saw 1006).
+        await self._close_links(reason, grace)
         await self.node.cancel_tasks()
-        for link in list(self.node.links.values()):
-            await link.close(CloseCode.GOING_AWAY, reason)
+        await self._close_links(reason, grace)  # any that came up meanwhile
         for comp in reversed(self._started):
             try:
                 await comp.aclose()
@@ -151,12 +161,20 @@ class Runtime:
         for listener in self.listeners:
             listener.close()
         for runner in reversed(self._runners):
+            # aiohttp waits up to 60 s for requests in progress (a long `ctl speedtest`):
+            # the grace bounds that too; what is left is cancelled when the loop ends.
             with contextlib.suppress(Exception):
-                await runner.cleanup()
+                async with asyncio.timeout(grace):
+                    await runner.cleanup()
         self._runners.clear()
         for obs in self.node.observers:
             with contextlib.suppress(Exception):
                 await obs.aclose()
+
+    async def _close_links(self, reason: str, grace: float) -> None:
+        links = list(self.node.links.values())
+        closing = [link.close(CloseCode.GOING_AWAY, reason, timeout=grace) for link in links]
+        await asyncio.gather(*closing, return_exceptions=True)
 
     async def __aenter__(self) -> Runtime:
         await self.start()
@@ -184,14 +202,51 @@ def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-async def serve_forever(config: Config, plugins: Plugins) -> None:
-    """Run until SIGINT/SIGTERM."""
-    stop = asyncio.Event()
+async def serve_forever(
+    config: Config, plugins: Plugins, reconfigure: Callable[[], Config] | None = None
+) -> None:
+    """Run until SIGINT/SIGTERM; SIGHUP calls ``reconfigure`` and applies what changed."""
+    stop, up = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
+    runtime: Runtime | None = None
+
+    def on_stop(sig: signal.Signals) -> None:
+        if stop.is_set():
+            log.warning("%s: already shutting down", sig.name)
+            return
+        log.info("%s: closing links (grace %gs)", sig.name, config.shutdown_grace)
+        stop.set()
+
+    reloading = asyncio.Lock()  # a second SIGHUP waits for the first reload to finish
+
+    async def reload(rt: Runtime, read: Callable[[], Config]) -> None:
+        async with reloading:
+            await reload_config(rt, read)
+
+    def on_hup() -> None:
+        why = (
+            "stopping" if stop.is_set()
+            else "not up yet" if runtime is None or not up.is_set()
+            else "started without a way to read the configuration" if reconfigure is None
+            else ""
+        )  # fmt: skip
+        if why or runtime is None or reconfigure is None:
+            log.warning("SIGHUP: ignored (%s)", why)
+            return
+        runtime.node.spawn(reload(runtime, reconfigure), name="reload")
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with Runtime(config, plugins):
-        await stop.wait()
+        loop.add_signal_handler(sig, on_stop, sig)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    try:
+        runtime = Runtime(config, plugins)
+        check_dial_schemes(config, runtime.node.transports)  # transports come from plugins
+        async with runtime:
+            up.set()
+            await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
     log.info("stopped")
 
 

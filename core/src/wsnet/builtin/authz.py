@@ -9,12 +9,15 @@ applies ``call`` to users authenticated by ``[control] htpasswd``.
 
 from __future__ import annotations
 
+import logging
+
 from ..authz import ACTIONS, Policy, policy_from
 from ..config import Config, Section
 from ..interfaces import Principal
 from ..node import Node
 from ..stash import StashKey
 
+log = logging.getLogger("wsnet.authz")
 POLICY: StashKey[Policy] = StashKey("authz.policy")
 DEFAULTS = ("allow", "deny")
 
@@ -42,3 +45,19 @@ def _grants(table: Section, name: str) -> dict[str, list[str]]:
 def wsnet_authorize(node: Node, principal: Principal, action: str, target: str) -> str | None:
     policy = node.config.stash.get(POLICY, None)
     return None if policy is None else policy.check(principal.name, action, target)
+
+
+def wsnet_reload(node: Node, config: Config) -> None:
+    """SIGHUP: the new grants apply to the next channel and control call (open links stay)."""
+    old = node.config.stash.get(POLICY, None) or Policy()
+    new = config.stash.get(POLICY, None) or Policy()
+    if new == old:
+        return
+    if new.default_allow != old.default_allow:
+        log.info("SIGHUP: [authz] default %s", "allow" if new.default_allow else "deny")
+    for name in sorted(set(old.principals) | set(new.principals)):
+        before, after = old.principals.get(name), new.principals.get(name)
+        if before != after:
+            what = "added" if before is None else "removed" if after is None else "changed"
+            log.info("SIGHUP: [authz.principal.%s] %s", name, what)
+    node.config.stash[POLICY] = new

@@ -36,7 +36,7 @@ def l2_of(node: Node) -> L2:
 def wsnet_configure(config: Config) -> None:
     s = config.section("switch")
     cfg = SwitchConfig(
-        ageing=s.get_float("ageing", 300.0),
+        ageing=s.get_seconds("ageing", 300.0),
         forward_between_links=s.get_bool("forward_between_links", False),
         links=s.get_bool("links", True),
         offload=s.get_bool("offload", True),
@@ -164,7 +164,32 @@ def wsnet_register_observers(node: Node) -> Iterable[Observer]:
 
 
 def wsnet_register_components(node: Node) -> Iterable[Component]:
+    check_ports(node)  # port kinds were registered just before: check before anything starts
     return [ConfiguredPorts(node)]
+
+
+def check_ports(node: Node) -> None:
+    """[[switch.port]] entries: a known kind, a name used once, and options the port class
+    accepts (its optional ``check_options(name, options)`` raises ValueError)."""
+    seen: set[str] = set()
+    for i, spec in enumerate(node.config.stash.get(CONFIG, SwitchConfig()).ports, 1):
+        key = f"[[switch.port]] #{i}"
+        cls = node.port_types.get(spec.kind)
+        if cls is None:
+            kinds = ", ".join(sorted(node.port_types)) or "none (load e.g. the tap plugin)"
+            raise ConfigError(node.config.source, f"{key} kind",
+                              f"unknown port kind {spec.kind!r} (available: {kinds})")  # fmt: skip
+        if spec.name in seen:
+            raise ConfigError(node.config.source, f"{key} name", f"a second port {spec.name!r}")
+        seen.add(spec.name)
+        check = getattr(cls, "check_options", None)
+        if check is not None:
+            try:
+                check(spec.name, spec.options)
+            except ValueError as exc:
+                raise ConfigError(
+                    node.config.source, key, f"{spec.kind} {spec.name}: {exc}"
+                ) from None
 
 
 def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:

@@ -85,6 +85,7 @@ class Session:
         self._channels: dict[int, ChannelState] = {}
         self._sources: dict[str, int] = {}  # open channels per source
         self._buffered = 0  # received stream bytes the applications have not consumed
+        self._frozen = False  # closing: nothing more is taken for sending (freeze())
         self._next_id = 1 if initiator else 2  # initiator odd, acceptor even: no collisions
         self._last_remote_id = 0  # the peer's ids only grow: a reused id is an error
         self._started = self._last_recv = self._last_ping = clock()
@@ -405,6 +406,8 @@ class Session:
         """
         if self.peer is None:
             raise ChannelError("link not established")
+        if self._frozen:
+            raise ChannelError("link closing")
         refusal = self._over_limit(source or service, self.peer.max_channels)
         if refusal:
             raise ChannelError(refusal)
@@ -482,10 +485,15 @@ class Session:
         ch.bytes_out += n
         return n
 
+    def freeze(self) -> None:
+        """The link is closing: take no more data or datagrams (writers wait as for
+        credit) and open no more channels, so what is queued can be sent to its end."""
+        self._frozen = True
+
     def _room(self, ch: ChannelState) -> int:
         """Send-buffer room for ``ch``: its share, and none while others wait for their
         turn (a writer that was not woken would otherwise cut in line)."""
-        if self._out.has_waiting and not ch.granted:
+        if self._frozen or (self._out.has_waiting and not ch.granted):
             return 0
         return min(self.limits.send_buffer - self._out.data_bytes, self._share() - ch.queued)
 
@@ -504,7 +512,7 @@ class Session:
     def send_datagram(self, cid: int, data: bytes | memoryview) -> bool:
         """Queue one datagram; False (and counted) when dropped for size or backlog."""
         ch = self._channel(cid, ChannelKind.DATAGRAM)
-        limit = self.peer.max_frame if self.peer else 0
+        limit = self.peer.max_frame if self.peer and not self._frozen else 0
         if len(data) > limit or self.pending_bytes + len(data) > self.limits.datagram_backlog:
             ch.drops += 1
             self.stats.datagrams_dropped += 1

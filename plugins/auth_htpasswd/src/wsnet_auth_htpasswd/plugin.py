@@ -37,8 +37,10 @@ def wsnet_configure(config: Config) -> None:
     s = config.section("auth_htpasswd")
     path = s.get_str("file")
     realm = s.get_str("realm", "wsnet")
-    if '"' in realm or not realm.isprintable():
-        raise s.error("realm", f"expected printable text without '\"', got {realm!r}")
+    if '"' in realm or not realm.isprintable() or len(realm) > 200:
+        raise s.error(
+            "realm", f"expected printable text without '\"', at most 200, got {realm[:60]!r}"
+        )
     s.done()
     try:
         users = HtpasswdFile(path)
@@ -72,3 +74,29 @@ class HtpasswdAuthenticator(Authenticator):
 def wsnet_register_authenticators(node: Node) -> Iterable[Authenticator]:
     settings = node.stash.get(SETTINGS, None)
     return [HtpasswdAuthenticator(settings)] if settings is not None else []
+
+
+def wsnet_reload(node: Node, config: Config) -> None:
+    """SIGHUP: the file read again now (a changed path: the new file), realm replaced.
+
+    The authenticator exists only when the node started with this section, so adding
+    [auth_htpasswd] to a running node that had none needs a restart.
+    """
+    new = config.stash.get(SETTINGS, None)
+    auths = [a for a in node.authenticators if isinstance(a, HtpasswdAuthenticator)]
+    if new is None or not auths:
+        if new is not None or auths:
+            log.warning("SIGHUP: [auth_htpasswd] added or removed: needs a restart")
+        return
+    auth = auths[0]
+    old = auth.settings
+    if new.users.path == old.users.path:
+        old.users.reload_if_changed()  # logs the users it read; a broken file keeps the old
+        new = Settings(old.users, new.realm)
+    else:
+        log.info("SIGHUP: [auth_htpasswd] file %r -> %r (%d users)",
+                 old.users.path, new.users.path, len(new.users.users))  # fmt: skip
+    if new.realm != old.realm:
+        log.info("SIGHUP: [auth_htpasswd] realm %r -> %r", old.realm, new.realm)
+    auth.settings = new
+    node.config.stash[SETTINGS] = new

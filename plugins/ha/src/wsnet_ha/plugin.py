@@ -19,6 +19,7 @@ from wsnet import (
     StashKey,
 )
 from wsnet.node import Node
+from wsnet.protocol import NODE_NAME_RE
 
 from .cli import COLUMNS, ha_app
 from .group import GroupConfig
@@ -46,7 +47,13 @@ def wsnet_configure(config: Config) -> None:
 def _group(t: Section) -> GroupConfig:
     t.path = "[[ha.group]]" + t.path.removeprefix("[[group]]")
     name = t.get_str("name")
+    if not NODE_NAME_RE.match(name):
+        raise t.error("name", f"expected a name as node names are (1-63 letters, digits, "
+                      f"'.', '_', '-'), got {name!r}")  # fmt: skip
     members = t.get_str_list("members")
+    for member in members:
+        if not NODE_NAME_RE.match(member):
+            raise t.error("members", f"expected node names, got {member!r}")
     if len(members) < 2 or len(set(members)) != len(members):
         raise t.error("members", f"expected at least two different node names, got {members!r}")
     if name in members:
@@ -55,10 +62,8 @@ def _group(t: Section) -> GroupConfig:
         name, tuple(members),
         preempt=t.get_bool("preempt", False),
         promote_on_activity=t.get_bool("promote_on_activity", False),
-        standby_close=t.get_float("standby_close", 0.0, lo=float("-inf")),
+        standby_close=t.get_seconds("standby_close", 0.0, zero=True),
     )  # fmt: skip
-    if g.standby_close < 0:
-        raise t.error("standby_close", f"expected seconds >= 0, got {g.standby_close:g}")
     t.done()
     return g
 

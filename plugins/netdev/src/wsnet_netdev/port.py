@@ -35,12 +35,20 @@ def parse_bool(value: Any) -> bool:
     """A TOML boolean or a word from `wsnet ctl addport netdev veth0 offload=off`."""
     if isinstance(value, bool):
         return value
-    word = str(value).strip().lower()
+    word = value.strip().lower() if isinstance(value, str) else ""  # TOML 1 is no boolean
     if word in ("true", "on", "yes", "1"):
         return True
     if word in ("false", "off", "no", "0"):
         return False
     raise ValueError(f"option 'offload': expected true or false, got {value!r}")
+
+
+def parse_options(options: Mapping[str, Any]) -> bool:
+    """The ``offload`` option (the only one); ValueError names what is wrong."""
+    unknown = sorted(set(options) - {"offload"})
+    if unknown:
+        raise ValueError(f"unknown option {unknown[0]!r} (netdev takes: offload)")
+    return parse_bool(options.get("offload", True))
 
 
 def ifindex(name: str) -> int:
@@ -53,14 +61,17 @@ def ifindex(name: str) -> int:
 class NetdevPort(Port):
     kind: ClassVar[str] = "netdev"
 
+    @classmethod
+    def check_options(cls, name: str, options: Mapping[str, Any]) -> None:
+        """Before the node starts: the interface exists and the options are known."""
+        ifindex(name)
+        parse_options(options)
+
     def __init__(
         self, name: str, options: Mapping[str, Any], deliver: Callable[[memoryview], None]
     ) -> None:
         super().__init__(name, options, deliver)
-        unknown = sorted(set(options) - {"offload"})
-        if unknown:
-            raise ValueError(f"unknown option {unknown[0]!r} (netdev takes: offload)")
-        self.offload = parse_bool(options.get("offload", True))
+        self.offload = parse_options(options)
         self.sock: socket.socket | None = None
         self.tx_drops = 0
         self.error = ""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 IFNAMSIZ = 16  # the kernel's limit, including the terminating NUL
-_MAC_RE = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+_MAC_RE = re.compile(r"\A[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}\Z")
 KNOWN = ("mtu", "mac", "address", "offload")
 
 
@@ -63,18 +63,21 @@ def parse_bool(key: str, value: Any) -> bool:
         return value
     words = {"true": True, "on": True, "yes": True, "1": True,
              "false": False, "off": False, "no": False, "0": False}  # fmt: skip
-    word = str(value).strip().lower()
+    word = value.strip().lower() if isinstance(value, str) else None  # TOML 1 is no boolean
     if word not in words:
         raise ValueError(f"option {key!r}: expected true or false, got {value!r}")
     return words[word]
 
 
 def parse_mtu(value: Any) -> int:
-    try:
-        mtu = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"option 'mtu': expected an integer, got {value!r}") from None
-    if isinstance(value, bool) or not 68 <= mtu <= 65521:
+    """An integer, or its digits from `wsnet ctl`; a float (1500.5, nan, inf) is refused."""
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and text.isascii() and text.isdigit():
+        text = int(text)
+    if not isinstance(text, int) or isinstance(text, bool):
+        raise ValueError(f"option 'mtu': expected an integer, got {value!r}")
+    mtu = text
+    if not 68 <= mtu <= 65521:
         raise ValueError(f"option 'mtu': expected 68..65521, got {value!r}")
     return mtu
 

@@ -47,6 +47,14 @@ class TapPort(Port):
         self.oversize = 0
         self.max_len = 0  # largest frame send() passes on: MTU + Ethernet header + VLAN tag
 
+    @classmethod
+    def check_options(cls, name: str, options: Mapping[str, Any]) -> None:
+        """Before the node starts: the name and options of a [[switch.port]] entry."""
+        problem = validate_ifname(name)
+        if problem:
+            raise ValueError(problem)
+        parse_options(options)
+
     async def start(self) -> None:
         problem = validate_ifname(self.name)
         if problem:

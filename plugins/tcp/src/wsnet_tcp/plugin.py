@@ -3,7 +3,7 @@ tunnel manager, ``tunnels``/``addtunnel``/``deltunnel`` and ``wsnet tcp``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import typer
@@ -21,6 +21,7 @@ from wsnet import (
 )
 from wsnet.node import Node
 
+from . import reload
 from .cli import COLUMNS, tcp_app
 from .manager import Manager, Settings
 from .service import TcpService
@@ -32,13 +33,12 @@ MANAGER: StashKey[Manager] = StashKey("tcp.manager")
 
 def wsnet_configure(config: Config) -> None:
     s = config.section("tcp")
-    pending = s.get_float("pending_timeout", 0.0, lo=float("-inf"))  # 0 is allowed
-    if pending < 0:
-        raise s.error("pending_timeout", f"expected a number >= 0 (seconds), got {pending:g}")
-    connect_timeout = s.get_float("connect_timeout", 10.0)
+    pending = s.get_seconds("pending_timeout", 0.0, zero=True)  # 0: refuse at once
+    connect_timeout = s.get_seconds("connect_timeout", 10.0)
     targets = s.get_str_list("targets", [])
     for i, pattern in enumerate(targets):
-        if ":" not in pattern:
+        host, _, port = pattern.rpartition(":")
+        if not host or not port or any(c.isspace() for c in pattern):
             raise s.error(
                 "targets", f"entry #{i + 1}: expected HOST:PORT (globs allowed), got {pattern!r}"
             )
@@ -62,6 +62,15 @@ def _tunnel(t: Section) -> TunnelSpec:
         return make_spec(name, **keys)
     except SpecError as exc:
         raise t.error(exc.key, str(exc)) from None
+
+
+def wsnet_reload(node: Node, config: Config) -> Awaitable[None] | None:
+    new = config.stash.get(SETTINGS, None) or Settings()
+    old = node.config.stash.get(SETTINGS, None) or Settings()
+    if new == old:
+        return None
+    node.config.stash[SETTINGS] = new
+    return reload.apply(_manager(node), old, new)
 
 
 def _manager(node: Node) -> Manager:

@@ -16,7 +16,7 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")  # \Z: no trailing newline
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,7 @@ def check_name(name: str) -> str:
 def parse_address(text: str, default_host: str = "127.0.0.1") -> Address:
     """HOST:PORT, [V6]:PORT or PORT alone (then on ``default_host``)."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         host, port = default_host, text
     else:
         host, sep, port = text.rpartition(":")
@@ -81,7 +81,7 @@ def parse_address(text: str, default_host: str = "127.0.0.1") -> Address:
             host = host[1:-1]
         elif ":" in host:
             raise ValueError(f"write IPv6 addresses in brackets, [{host}]:{port}")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"expected a port 1..65535, got {port!r} in {text!r}")
     return Address(host, int(port))
 
@@ -103,6 +103,8 @@ def make_spec(
         return TunnelSpec(name, "connect", _address("connect", connect))
     if not peer:
         raise SpecError("peer", "a listen tunnel needs peer = NODE (where it is connected)")
+    if not NAME_RE.match(peer):
+        raise SpecError("peer", f"expected a node or HA group name, got {peer!r}")
     return TunnelSpec(
         name, "listen", _address("listen", listen), peer,
         _address("target", target) if target else None,

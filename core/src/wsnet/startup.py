@@ -1,0 +1,251 @@
+"""What `wsnet run` checks before anything starts: the config file, the flags on top of it,
+the plugins and their sections.  One function, ``prepare``, so that start-up, SIGHUP
+(``reconfigure``, with the plugins already loaded) and the tests check exactly the same.
+
+Every bad value ends here as a ConfigError naming the file and key, or the flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import (
+    Config,
+    DialConfig,
+    ListenConfig,
+    Section,
+    check_dial_url,
+    check_listen_path,
+    check_port,
+    host_port,
+    is_loopback,
+    load_file,
+    parse,
+)
+from .errors import ConfigError, PluginError
+from .plugins import Plugins, installed, load
+from .protocol import NODE_NAME_RE
+
+FLAGS = "command line"
+
+
+@dataclass(slots=True)
+class RunOptions:
+    """The options of `wsnet run` that shape the node's Config (not logging)."""
+
+    config: Path | None = None
+    plugins: str | None = None
+    name: str | None = None
+    listen: str | None = None
+    path: str | None = None
+    dial: list[str] = field(default_factory=list)
+    ctl_host: str | None = None
+    ctl_port: str | None = None
+    ctl_allow_remote: bool = False
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    ca_file: str | None = None
+    insecure: bool = False
+    cert: str | None = None
+    key: str | None = None
+    ctl_tls_cert: str | None = None
+    ctl_tls_key: str | None = None
+    ctl_htpasswd: str | None = None
+    user: str | None = None
+    password_file: str | None = None
+    proxy: str | None = None
+    # Asked on the terminal once at start-up, kept for SIGHUP (no terminal then).
+    prompted_password: str | None = field(default=None, repr=False)
+
+
+def prepare(opts: RunOptions) -> tuple[Config, Plugins]:
+    """The validated Config and the loaded plugins; raises ConfigError."""
+    cfg = build_config(opts)
+    plugins = load_plugins(cfg, opts.plugins)
+    configure(cfg, plugins)
+    return cfg, plugins
+
+
+def reconfigure(opts: RunOptions, plugins: Plugins) -> Config:
+    """The file read again with the same flags, checked by the plugins already loaded."""
+    cfg = build_config(opts)
+    configure(cfg, plugins)
+    return cfg
+
+
+def configure(cfg: Config, plugins: Plugins) -> None:
+    plugins.hook.wsnet_configure(config=cfg)
+    cfg.check_unclaimed(plugins.names, sorted(installed()))
+
+
+def load_plugins(cfg: Config, flag: str | None) -> Plugins:
+    """Load --plugins, else [node] plugins; an error names where the list came from."""
+    names, where = (
+        (flag.split(","), (FLAGS, "--plugins"))
+        if flag is not None
+        else (cfg.plugins or [], (cfg.source, "[node] plugins"))
+    )
+    try:
+        return load(names)
+    except PluginError as exc:
+        raise ConfigError(*where, str(exc)) from None
+
+
+def build_config(opts: RunOptions) -> Config:
+    """Config file (if any) with the command-line options on top."""
+    raw: dict[str, Any] = dict(load_file(opts.config)) if opts.config else {}
+    cfg = parse(raw, str(opts.config) if opts.config else "defaults")
+    _apply_node_flags(cfg, opts)
+    apply_tls_flags(cfg, opts)
+    apply_dial_flags(cfg, opts)
+    return cfg
+
+
+def _apply_node_flags(cfg: Config, opts: RunOptions) -> None:
+    flags = Section({}, FLAGS, "")
+    if opts.name is not None:
+        if not NODE_NAME_RE.match(opts.name):
+            raise flags.error("--name", f"invalid node name {opts.name!r}")
+        cfg.name = opts.name
+    if opts.listen is not None:
+        if opts.listen == "none":
+            cfg.listen = None
+        else:
+            host, port = host_port(flags, "--listen", opts.listen)
+            cfg.listen = dataclasses.replace(cfg.listen or ListenConfig(), host=host, port=port)
+    if opts.path is not None:
+        path = check_listen_path(flags, "--path", opts.path)
+        if cfg.listen is not None:
+            cfg.listen = dataclasses.replace(cfg.listen, path=path)
+    for url in opts.dial:
+        if not url.startswith(("ws://", "wss://")):
+            raise flags.error("--dial", f"expected a ws:// or wss:// URL, got {url!r}")
+        check_dial_url(flags, "--dial", url)
+        cfg.dial.append(DialConfig(url=url))
+    if opts.ctl_host is not None or opts.ctl_port is not None:
+        host = opts.ctl_host if opts.ctl_host is not None else cfg.control.host
+        if not is_loopback(host) and not opts.ctl_allow_remote:
+            raise flags.error(
+                "--ctl-host",
+                f"{host!r} is not a loopback address; add "
+                "--ctl-allow-remote to expose the control API",
+            )
+        port = cfg.control.port
+        if opts.ctl_port is not None:
+            port = check_port(flags, "--ctl-port", opts.ctl_port, lo=0)
+        cfg.control = dataclasses.replace(cfg.control, host=host, port=port)
+
+
+def apply_tls_flags(cfg: Config, f: RunOptions) -> None:
+    """Put the TLS flags on top of ``cfg``; errors name the flag and the file."""
+    from .config import check_htpasswd
+    from .tls import TlsFileError, client_context, server_context
+
+    flags = Section({}, FLAGS, "")
+
+    def server_pair(cert: str | None, key: str | None, names: tuple[str, str]) -> None:
+        if (cert is None) != (key is None):
+            raise flags.error(
+                names[1] if cert else names[0], f"required with {names[0] if cert else names[1]}"
+            )
+        if cert is not None and key is not None:
+            try:
+                server_context(cert, key)
+            except TlsFileError as exc:
+                raise flags.error(names[exc.role == "key"], str(exc)) from None
+
+    server_pair(f.tls_cert, f.tls_key, ("--tls-cert", "--tls-key"))
+    if f.tls_cert is not None and f.tls_key is not None:
+        if cfg.listen is None:
+            raise flags.error("--tls-cert", "this node does not listen (--listen none)")
+        cfg.listen = dataclasses.replace(cfg.listen, tls_cert=f.tls_cert, tls_key=f.tls_key)
+    server_pair(f.ctl_tls_cert, f.ctl_tls_key, ("--ctl-tls-cert", "--ctl-tls-key"))
+    if f.ctl_tls_cert is not None and f.ctl_tls_key is not None:
+        cfg.control = dataclasses.replace(
+            cfg.control, tls_cert=f.ctl_tls_cert, tls_key=f.ctl_tls_key
+        )
+    if f.ctl_htpasswd is not None:
+        check_htpasswd(f.ctl_htpasswd, flags, "--ctl-htpasswd")
+        cfg.control = dataclasses.replace(cfg.control, htpasswd=f.ctl_htpasswd)
+    options = {
+        k: v for k, v in (("ca_file", f.ca_file), ("cert_file", f.cert), ("key_file", f.key)) if v
+    } | ({"insecure": True} if f.insecure else {})
+    if not options:
+        return
+    if not f.dial:
+        flag = {"ca_file": "--ca-file", "cert_file": "--cert", "key_file": "--key"}
+        raise flags.error(
+            flag.get(next(iter(options)), "--insecure"),
+            "applies to --dial URLs and none is given (in a config file, set it per [[dial]])",
+        )
+    if f.key and not f.cert:
+        raise flags.error("--key", "needs --cert (the client certificate)")
+    try:
+        client_context(ca_file=f.ca_file or "", cert_file=f.cert or "", key_file=f.key or "")
+    except TlsFileError as exc:
+        raise flags.error(
+            {"ca": "--ca-file", "cert": "--cert", "key": "--key"}[exc.role], str(exc)
+        ) from None
+    _add_to_flag_dials(cfg, len(f.dial), options)
+
+
+def apply_dial_flags(cfg: Config, f: RunOptions) -> None:
+    """--user/--password-file/--proxy onto the --dial entries; the password never from argv."""
+    from .credentials import PASSWORD_ENV as DIAL_PASSWORD_ENV
+    from .credentials import read_password_file
+    from .proxy import parse_proxy_url
+
+    flags = Section({}, FLAGS, "")
+    given = [(n, v) for n, v in (("--user", f.user), ("--password-file", f.password_file),
+                                 ("--proxy", f.proxy)) if v is not None]  # fmt: skip
+    if not given:
+        return
+    if not f.dial:
+        raise flags.error(given[0][0], "applies to --dial URLs and none is given")
+    options: dict[str, Any] = {}
+    if f.proxy is not None:
+        if f.proxy != "none":
+            try:
+                parse_proxy_url(f.proxy)
+            except ValueError as exc:
+                raise flags.error("--proxy", str(exc)) from None
+        options["proxy"] = f.proxy
+    if f.password_file is not None:
+        if f.user is None:
+            raise flags.error("--password-file", "needs --user")
+        try:
+            read_password_file(f.password_file)
+        except ValueError as exc:
+            raise flags.error("--password-file", str(exc)) from None
+        options["password_file"] = f.password_file
+    if f.user is not None:
+        if not f.user or ":" in f.user or not f.user.isprintable():
+            raise flags.error("--user", f"expected a user name without ':', got {f.user!r}")
+        options["user"] = f.user
+        if f.password_file is None and not os.environ.get(DIAL_PASSWORD_ENV):
+            if f.prompted_password is None:
+                f.prompted_password = _prompt_password(flags, f.user)
+            options["password"] = f.prompted_password
+    _add_to_flag_dials(cfg, len(f.dial), options)
+
+
+def _add_to_flag_dials(cfg: Config, count: int, options: dict[str, Any]) -> None:
+    # The --dial entries are the last ones (build_config appends them after the file's).
+    for i in range(len(cfg.dial) - count, len(cfg.dial)):
+        entry = cfg.dial[i]
+        cfg.dial[i] = dataclasses.replace(entry, options={**entry.options, **options})
+
+
+def _prompt_password(flags: Section, user: str) -> str:
+    if not sys.stdin.isatty():
+        raise flags.error(
+            "--user", f"no password for {user!r}: use --password-file or set WSNET_PASSWORD "
+            "(there is no terminal to ask on)",
+        )  # fmt: skip
+    return getpass.getpass(f"password for {user}: ")
