@@ -37,7 +37,7 @@ from wsnet.protocol.messages import (
 )
 
 WINDOW = 1 << 20  # what a node grants per stream channel by default
-MAX_FRAME = 128 * 1024  # largest DATA payload a node accepts by default
+MAX_FRAME = 128 * 1024  # DATA payload this raw peer sends and accepts (a node takes 1 MiB)
 
 
 # ------------------------------------------------------------------ frames

@@ -78,8 +78,21 @@ def test_shortest_path_wins_and_ties_go_to_lowest_link_id() -> None:
     t.update(2, {"x": 1, "y": 2})
     assert t.lookup("x") == Route("x", 2, "c", 2)  # tie: link 2 < link 5
     assert t.lookup("y") == Route("y", 2, "c", 3)
-    t.update(5, {"x": 0, "y": 3})  # a bogus 0 for a non-peer still counts as 1 hop
-    assert t.lookup("x") == Route("x", 5, "b", 1)
+    t.update(5, {"x": 0, "y": 3})  # only the peer is 0 hops from the peer: dropped
+    assert t.lookup("x") == Route("x", 2, "c", 2)
+
+
+def test_a_direct_link_cannot_be_taken_over_by_an_advert() -> None:
+    """mallory (link 1) advertises {"right": 0}; right links directly (link 7): the
+    direct link wins whatever the link ids, and mallory's claim is ignored."""
+    t = RoutingTable("hub")
+    t.link_up(1, "mallory")
+    t.update(1, {"right": 0})
+    assert t.lookup("right") is None
+    t.link_up(7, "right")
+    assert t.lookup("right") == Route("right", 7, "right", 1)
+    t.update(1, {"right": 1})  # an honest 1 hop behind mallory is 2 here: still direct
+    assert t.lookup("right") == Route("right", 7, "right", 1)
 
 
 def test_routes_sorted_by_hops_then_name() -> None:

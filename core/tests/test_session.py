@@ -603,7 +603,7 @@ def test_control_frame_above_max_control_is_protocol_error() -> None:
     _a, b = pair(limits_b=lim)
     routes = m.encode_routes({f"n{i}": i % 15 for i in range(100)})
     assert 512 < len(routes) <= 4096
-    with pytest.raises(ProtocolError, match=r"control frame of \d+ bytes exceeds limit"):
+    with pytest.raises(ProtocolError, match=r"ROUTES frame of \d+ bytes exceeds the limit of 512"):
         b.receive_message(encode_frame(FrameType.ROUTES, 0, 0, routes))
 
 
@@ -853,14 +853,58 @@ def test_one_source_gets_half_of_the_channels_and_the_peer_its_own_freely() -> N
     a.open_channel(ChannelKind.STREAM, "svc", source="tcp:ssh")  # another owner: fine
     events = pump(a, b)
     assert len([e for e in events if isinstance(e, ChannelRequested)]) == 5  # a's own: all in
-    # OPENs received on behalf of one far node (relayed) are limited per that node.
+    # The OPENs a peer sends are bounded by max_channels alone (whatever their src: a
+    # relay already counted them against the link they came from, and src is only a claim).
     a, b = pair(limits_a=lim, limits_b=lim)
-    for cid in (1, 3, 5, 7, 9):
+    for cid in (1, 3, 5, 7, 9, 11, 13, 15, 17):
         req = OpenRequest(ChannelKind.STREAM, "svc", src="far")
         b.receive_message(encode_frame(FrameType.OPEN, 0, cid, m.encode_open(req)))
     (reset,) = [f for f in frames_of(b.data_to_send()) if f[0] == FrameType.RESET]
-    assert reset[2] == 9
+    assert reset[2] == 17
     assert m.decode_reset(memoryview(reset[3])) == (
         ResetCode.TOO_MANY_CHANNELS,
-        "'far' holds 4 channels on this link (its limit)",
+        "channel limit 8 reached",
     )
+
+
+def test_open_with_names_that_are_not_names_is_refused_as_a_bad_request() -> None:
+    """src, dst and service reach logs and routing: a newline or 60 KB is refused."""
+    _a, b = pair()
+    bad = [
+        OpenRequest(ChannelKind.STREAM, "svc", src="a\nCRITICAL forged"),
+        OpenRequest(ChannelKind.STREAM, "svc", dst="x" * 70),
+        OpenRequest(ChannelKind.STREAM, "s\x00vc"),
+    ]
+    for cid, req in zip((1, 3, 5), bad, strict=True):
+        assert b.receive_message(encode_frame(FrameType.OPEN, 0, cid, m.encode_open(req))) == []
+    resets = [f for f in frames_of(b.data_to_send()) if f[0] == FrameType.RESET]
+    assert [r[2] for r in resets] == [1, 3, 5]
+    for r in resets:
+        code, reason = m.decode_reset(memoryview(r[3]))
+        assert code == ResetCode.BAD_REQUEST and reason.startswith("OPEN: ")
+        assert "\n" not in reason
+    assert b.channel_ids() == []
+
+
+def test_big_route_adverts_are_cut_to_one_control_frame_nearest_first() -> None:
+    a, b = pair()
+    routes = {f"node-{i:05d}": 1 + i % 15 for i in range(6000)}
+    left_out = a.send_routes(routes)
+    assert left_out > 0
+    (ev,) = [e for e in pump(a, b) if isinstance(e, RoutesReceived)]
+    assert len(ev.routes) == len(routes) - left_out
+    assert max(ev.routes.values()) <= min(h for n, h in routes.items() if n not in ev.routes)
+    assert not a.has_output  # nothing stuck behind it
+
+
+def test_a_max_frame_datagram_goes_alone_to_a_peer_with_the_smallest_max_message() -> None:
+    tight = Limits(window=4096, max_frame=2048, max_message=2048 + HEADER_SIZE)
+    a, b = pair(limits_b=tight)
+    dg = a.open_channel(ChannelKind.DATAGRAM, "l2")
+    pump(a, b)
+    assert a.send_datagram(dg, b"z" * 2048)
+    assert a.send_datagram(dg, b"y" * 10)
+    messages = a.data_to_send()
+    assert [len(msg) for msg in messages] == [2048 + HEADER_SIZE, 10 + HEADER_SIZE]
+    events = [ev for msg in messages for ev in b.receive_message(msg)]
+    assert [len(e.data) for e in events if isinstance(e, DatagramReceived)] == [2048, 10]

@@ -206,17 +206,25 @@ class StreamChannel(_Base):
             return memoryview(b"")
         return self._take(len(self._chunks[0]))
 
-    async def read_chunks(self) -> list[memoryview]:
-        """Every piece received so far, zero-copy (waits for one); [] at end of stream.
+    async def read_chunks(self, most: int | None = None) -> list[memoryview]:
+        """The pieces received so far, zero-copy (waits for one); [] at end of stream.
 
         For writers that can send many buffers in one call (``transport.writelines``
         is one writev): a full window costs one system call instead of one per frame.
+        ``most`` bytes at most (at least one byte): what is not taken stays unread, its
+        credit not returned, so a slow destination holds the peer to its window.
         """
         if not await self._readable():
             return []
-        chunks = list(self._chunks)
-        self._chunks.clear()
-        self._consumed(sum(len(c) for c in chunks))
+        if most is None or most >= self._buffered:
+            chunks = list(self._chunks)
+            self._chunks.clear()
+            self._consumed(sum(len(c) for c in chunks))
+            return chunks
+        chunks, taken = [], 0
+        while self._chunks and taken < max(1, most):
+            chunks.append(self._take(max(1, most) - taken))
+            taken += len(chunks[-1])
         return chunks
 
     async def read(self, n: int = -1) -> bytes:

@@ -197,13 +197,16 @@ def control_app(
 
     A request body must arrive within ``request_timeout`` seconds (else 408 and the
     connection is closed); ``trusted(protocol)`` is told of each request whose head has
-    arrived, so that the listener's deadline for it ends.
+    arrived (with ``authenticate``: whose caller was authenticated), so that the
+    listener's deadline for it ends.
     """
 
     async def rpc(request: web.Request) -> web.Response:
         check: MethodCheck | None = None
         if authenticate is not None:
             principal = await authenticate(request)
+            if trusted is not None:
+                trusted(request.protocol)  # only now: a caller refused stays untrusted
             if authorize is not None:
                 check = functools.partial(authorize, principal, "call")
         try:
@@ -228,7 +231,11 @@ def control_app(
             trusted(request.protocol)
         return await handler(request)
 
-    app = web.Application(client_max_size=1 << 20, middlewares=[trust] if trusted else [])
+    # Without authentication a request's head is trust enough; with it, only the caller's
+    # credentials are: a connection refused with 401 keeps its deadline and counts against
+    # the per-source cap, however many requests it sends.
+    guard_head = trusted is not None and authenticate is None
+    app = web.Application(client_max_size=1 << 20, middlewares=[trust] if guard_head else [])
     app.router.add_post("/rpc", rpc)
     app.router.add_post("/", rpc)
     app.router.add_get("/", info)

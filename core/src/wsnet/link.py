@@ -373,5 +373,6 @@ class Link(LinkClose):
             "bytes_in": st.bytes_in,
             "bytes_out": st.bytes_out,
             "messages_in": st.messages_in,
+            "frames_ignored": st.frames_ignored,
             "datagrams_dropped": st.datagrams_dropped,
         }

@@ -75,6 +75,7 @@ class Node:
         self._link_ids = itertools.count(1)
         self._by_peer: dict[str, Link] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._routes_cut: set[int] = set()  # links whose advert was cut (warned once)
         self._collect()
 
     # ------------------------------------------------------------- registries
@@ -215,8 +216,13 @@ class Node:
     def _advertise(self) -> None:
         for link in self.links.values():
             with contextlib.suppress(ChannelError):
-                link.session.send_routes(self.routing.advert_for(link.id))
+                left_out = link.session.send_routes(self.routing.advert_for(link.id))
                 link.wake_writer()
+                if left_out and link.id not in self._routes_cut:
+                    self._routes_cut.add(link.id)  # once per link: adverts come often
+                    log.warning("link %d (%s): %d routes left out of the advert (the farthest): "
+                                "it must fit one control frame", link.id, link.peer,
+                                left_out)  # fmt: skip
 
     def resolve(self, name: str) -> str:
         """The node a channel for ``name`` should go to: a plugin may map names (an HA

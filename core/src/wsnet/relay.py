@@ -48,7 +48,9 @@ def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest) -> None
             args=req.args,
             dst="" if req.dst == out_link.peer else req.dst,
             ttl=req.ttl - 1,
-            source=req.src or in_link.peer,  # one far node cannot take all of this link
+            # Counted by the link it came from (src is only the peer's claim): no neighbour
+            # can take all the channels of another link.
+            source=f"via {in_link.peer}",
         )
     except ChannelError as exc:
         refuse(ResetCode.TOO_MANY_CHANNELS, f"relay {node.name!r}: {exc}")
@@ -83,13 +85,18 @@ class RelayEnd:
         # to pass on after them.  Their credit is returned only once they are forwarded.
         self._held: deque[memoryview] = deque()
         self._fin = False
+        self._fin_seen = False  # the peer finished its direction (the stream is whole)
+        # A RESET that came after the peer's FIN: passed on after the held bytes and FIN,
+        # as a direct receiver would still read them (docs/protocol.md section 7).
+        self._reset_after: tuple[int, str] | None = None
 
     # ----------------------------------------------------- called by the link
     def _feed(self, data: memoryview, fin: bool) -> None:
         self.bytes_in += len(data)
         if data:
             self._held.append(data)
-        self._fin = self._fin or fin
+        if fin:
+            self._fin = self._fin_seen = True
         self._forward()
 
     def _feed_datagram(self, data: memoryview) -> None:
@@ -116,9 +123,14 @@ class RelayEnd:
             up.link.wake_writer()
 
     def _on_reset(self, code: int, reason: str) -> None:
-        """This side was reset (or its link lost): reset the other with the same reason."""
-        self._abandon()
+        """This side was reset (or its link lost): reset the other with the same reason,
+        after what it still holds of a stream its peer had finished."""
         self._end(reason or f"reset (code {code})")
+        if self._fin_seen and not self.other.aborted:
+            self._reset_after = (code, reason)
+            self._forward()
+            return
+        self._abandon()
         self.other.abort(code, reason)
 
     def _finish(self, reason: str) -> None:
@@ -127,12 +139,13 @@ class RelayEnd:
         self._end(reason)
 
     # ---------------------------------------------------------------- relaying
-    def abort(self, code: int, reason: str) -> None:
+    def abort(self, code: int, reason: str, *, flush: bool = False) -> None:
+        """Reset this end; with ``flush`` after what is already queued on its link."""
         if self.aborted:
             return
         self._abandon()
         if not self.closed:
-            self.link.session.reset(self.id, code, reason)
+            self.link.session.reset(self.id, code, reason, flush=flush)
             self.link.wake_writer()
             self._end(reason or "aborted")
 
@@ -162,6 +175,10 @@ class RelayEnd:
                 self._fin = False
                 if out_session.send_eof(out.id):
                     out._end("")
+            if not held and not self._fin and self._reset_after is not None:
+                code, reason = self._reset_after
+                self._reset_after = None
+                out.abort(code, reason, flush=True)
         except ChannelError:
             return  # ``out`` was ended by its peer a moment ago; its RESET follows
         finally:

@@ -55,7 +55,11 @@ class RoutingTable:
             candidates = {**self._adverts[link_id], peer: 0}  # the link itself wins
             for node, hops in candidates.items():
                 total = hops + 1
-                if node == self.self_name or total > MAX_HOPS or hops < 0:
+                if node == self.self_name or total > MAX_HOPS:
+                    continue
+                if node != peer and hops < 1:
+                    # Only the peer is 0 hops from the peer: a name advertised at 0 would
+                    # tie with, and by link id take, the route of the node linked directly.
                     continue
                 if node == peer and hops != 0:
                     continue  # the peer is directly connected: its own advert is authoritative

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import os
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -22,6 +24,7 @@ from ..tls import TlsFileError, client_context
 from .proxy_connector import ProxyConnector
 
 log = logging.getLogger("wsnet.transport")
+CONNECT_TIMEOUT = 15.0  # seconds for TCP, TLS and a proxy's CONNECT together
 HANDSHAKE_TIMEOUT = 10.0  # [[dial]] handshake_timeout: seconds to wait for the upgrade response
 
 
@@ -172,15 +175,42 @@ class WsTransport(Transport):
         timeout = aiohttp.ClientWSTimeout(ws_close=5.0)
         # sock_read bounds the wait for the upgrade response once connected (a server that
         # accepts and never answers); aiohttp (>= 3.10) drops it when the WebSocket is up.
+        # It is per read, so a response trickled a byte at a time would never end: the
+        # whole response gets ``wait`` seconds from the moment the request was sent.
         wait = float(options.get("handshake_timeout", HANDSHAKE_TIMEOUT))
+        deadline = asyncio.timeout(CONNECT_TIMEOUT + wait)
+        trace = aiohttp.TraceConfig()
+        trace.on_request_headers_sent.append(_respond_within(deadline, wait))
         session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=10.0, connect=15.0, sock_read=wait
+                total=None, sock_connect=10.0, connect=CONNECT_TIMEOUT, sock_read=wait
             ),
+            trace_configs=[trace],
         )
         try:
-            ws = await session.ws_connect(
+            async with deadline:
+                ws = await self._connect(session, url, options, tls, headers, timeout)
+        except TimeoutError:
+            await session.close()
+            raise ConnectionError(f"no upgrade response within {wait:g}s") from None
+        except BaseException:
+            await session.close()
+            raise
+        return DialedSocket(ws=ws, remote=url, aclose=session.close)
+
+    async def _connect(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        options: Mapping[str, Any],
+        tls: ssl.SSLContext | bool,
+        headers: dict[str, str],
+        timeout: aiohttp.ClientWSTimeout,
+    ) -> aiohttp.ClientWebSocketResponse:
+        """ws_connect, with its failures turned into one line a person can act on."""
+        try:
+            return await session.ws_connect(
                 url,
                 protocols=(SUBPROTOCOL,),
                 max_msg_size=self.node.config.limits.max_message + 1,  # aiohttp: limit exclusive
@@ -191,27 +221,30 @@ class WsTransport(Transport):
                 headers=headers,
             )
         except aiohttp.WSServerHandshakeError as exc:
-            await session.close()
             if exc.status == 401:
                 user = headers.get("Authorization") and (options.get("user") or "the URL's user")
                 who = f"wrong user or password ({user})" if user else "no credentials (set user)"
                 raise ConnectionError(f"{url} refused the link: 401 Unauthorized: {who}") from None
             raise
         except aiohttp.ClientConnectorCertificateError as exc:
-            await session.close()
             raise ConnectionError(_verify_failed(url, options, exc)) from None
         except aiohttp.SocketTimeoutError:
-            await session.close()
-            raise ConnectionError(f"no upgrade response within {wait:g}s") from None
+            raise TimeoutError from None  # the caller says how long it waited
         except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            await session.close()
             if url.startswith("wss:") and not isinstance(exc, aiohttp.ClientConnectorError):
                 raise ConnectionError(_tls_dropped(url, options, exc)) from None
             raise
-        except BaseException:
-            await session.close()
-            raise
-        return DialedSocket(ws=ws, remote=url, aclose=session.close)
+
+
+def _respond_within(
+    deadline: asyncio.Timeout, wait: float
+) -> Callable[[aiohttp.ClientSession, SimpleNamespace, Any], Awaitable[None]]:
+    """A trace hook: once the upgrade request is out, the response has ``wait`` seconds."""
+
+    async def sent(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any) -> None:
+        deadline.reschedule(asyncio.get_running_loop().time() + wait)
+
+    return sent
 
 
 def _tls_dropped(url: str, options: Mapping[str, Any], exc: Exception) -> str:

@@ -7,8 +7,13 @@ the table of docs/protocol.md section 7.1; Session implements it, this is its re
 from __future__ import annotations
 
 from collections import deque
+from typing import Protocol
 
 from .messages import ChannelKind
+
+
+class HasBytesOut(Protocol):
+    bytes_out: int
 
 
 class ChannelState:
@@ -87,3 +92,20 @@ class ChannelState:
     @property
     def stream(self) -> bool:
         return self.kind == ChannelKind.STREAM
+
+
+class SessionStats:
+    """Counters of one session, for `wsnet ctl links` (bytes_out is the output's)."""
+
+    __slots__ = ("bytes_in", "datagrams_dropped", "frames_ignored", "messages_in", "output")
+
+    def __init__(self, output: HasBytesOut) -> None:
+        self.output = output
+        self.bytes_in = 0
+        self.messages_in = 0
+        self.frames_ignored = 0  # frames for channels already gone (a normal race)
+        self.datagrams_dropped = 0
+
+    @property
+    def bytes_out(self) -> int:
+        return self.output.bytes_out

@@ -130,11 +130,15 @@ class Output:
     def next_message(self, limit: int, max_frame: int) -> bytes | None:
         """The next WebSocket message of at most ``limit`` bytes, or None when idle.
 
-        ``max_frame`` is the peer's largest DATA payload.
+        ``limit`` and ``max_frame`` are the peer's max_message and max_frame.  Messages
+        are packed one byte under ``limit``: aiohttp (wsnet 0.1.0's receiver) refuses a
+        message of exactly its max_msg_size, though the limit is inclusive; only a frame
+        that needs the whole of it (a max_frame datagram to a peer whose max_message is
+        max_frame + 10) is sent alone at exactly ``limit``.
         """
         parts: list[bytes | memoryview] = []
-        size = self._control_frames(parts, limit)
-        size = self._data_frames(parts, size, limit, max_frame)
+        size = self._control_frames(parts, limit - 1)
+        size = self._data_frames(parts, size, limit - 1, max_frame)
         if not parts:
             return None
         self.bytes_out += size
@@ -185,7 +189,7 @@ class Output:
                 turn = max_frame if len(ring) == 1 else min(QUANTUM, max_frame)
                 size += self._stream_frame(ch, parts, min(room, turn))
             else:
-                if len(ch.out[0]) > room:
+                if len(ch.out[0]) > room and (size or len(ch.out[0]) > room + 1):
                     break  # a datagram is never cut: it starts the next message
                 size += self._datagram_frame(ch, parts)
             if ch.queued or ch.fin_queued or ch.reset_after:
@@ -222,6 +226,15 @@ class Output:
         parts.append(encode_header(FrameType.DATA, 0, ch.id, n))
         parts.append(payload)
         return HEADER_SIZE + n
+
+
+def detached(data: bytes | memoryview) -> bytes | memoryview:
+    """``data``, copied out of its message when it is a view of a small part of it."""
+    if isinstance(data, memoryview):
+        base = data.obj
+        if isinstance(base, bytes | bytearray) and len(data) * 2 < len(base):
+            return bytes(data)
+    return data
 
 
 def _take(out: deque[bytes | memoryview], n: int) -> list[bytes | memoryview]:

@@ -19,47 +19,20 @@ from collections.abc import Callable
 from typing import Any
 
 from . import messages as m
-from .chstate import ChannelState
+from .chstate import ChannelState, SessionStats
 from .credit import FAST_ROUND, Windows
-from .errors import ChannelError, CloseCode, ProtocolError, ResetCode
-from .events import (
-    ChannelAccepted,
-    ChannelClosed,
-    ChannelRequested,
-    ChannelReset,
-    CreditAvailable,
-    DatagramReceived,
-    DataReceived,
-    Event,
-    HelloReceived,
-    LinkTimeout,
-    PongReceived,
-    RoutesReceived,
-)
-from .frames import HEADER_SIZE, MAX_CHANNEL_ID, Flag, Frame, FrameType, decode_message
-from .limits import MAX_CREDIT, MIN_FRAME, MIN_WINDOW, Keepalive, Limits
+from .errors import ChannelError, CloseCode, ResetCode
+from .events import Event, LinkTimeout
+from .frames import HEADER_SIZE, MAX_CHANNEL_ID, FrameType
+from .inbound import Inbound
+from .limits import MAX_CREDIT, Keepalive, Limits
 from .messages import ChannelKind, Hello, OpenRequest
-from .output import QUANTUM, Output
+from .output import QUANTUM, Output, detached
 
 __all__ = ["FAST_ROUND", "MAX_CREDIT", "Keepalive", "Limits", "Session"]
 
 
-class SessionStats:
-    __slots__ = ("bytes_in", "datagrams_dropped", "frames_ignored", "messages_in", "output")
-
-    def __init__(self, output: Output) -> None:
-        self.output = output
-        self.bytes_in = 0
-        self.messages_in = 0
-        self.frames_ignored = 0  # frames for channels already gone (a normal race)
-        self.datagrams_dropped = 0
-
-    @property
-    def bytes_out(self) -> int:
-        return self.output.bytes_out
-
-
-class Session:
+class Session(Inbound):
     """One side of a link.  Not thread-safe; drive it from one event loop."""
 
     def __init__(
@@ -124,9 +97,7 @@ class Session:
         """The next WebSocket message to send (control first, then data in turns), or None."""
         limit = self.peer.max_message if self.peer else self.limits.max_message
         max_frame = self.peer.max_frame if self.peer else self.limits.max_frame
-        # One byte under: aiohttp (wsnet 0.1.0's receiver) refuses a message of exactly
-        # its max_msg_size, though the limit is inclusive (docs/protocol.md section 2).
-        return self._out.next_message(limit - 1, max_frame)
+        return self._out.next_message(limit, max_frame)
 
     def data_to_send(self) -> list[bytes]:
         """Everything queued, packed into as few messages as the peer accepts."""
@@ -148,196 +119,6 @@ class Session:
     def _share(self) -> int:
         """What one channel may queue: a fair part of the send buffer (at least a turn)."""
         return max(QUANTUM, self.limits.send_buffer // (1 + self._out.active))
-
-    # ------------------------------------------------------------------- input
-    def receive_message(self, message: bytes | bytearray | memoryview) -> list[Event]:
-        """Process one binary WebSocket message.  Raises ProtocolError only."""
-        size = len(message)
-        if size > self.limits.max_message:
-            raise ProtocolError(
-                f"message of {size} bytes exceeds limit {self.limits.max_message}",
-                CloseCode.MESSAGE_TOO_BIG,
-            )
-        frames = decode_message(message, max(self.limits.max_frame, self.limits.max_control))
-        self._last_recv = self._clock()
-        self.stats.messages_in += 1
-        self.stats.bytes_in += size
-        events: list[Event] = []
-        for frame in frames:
-            if self.peer is None and frame.type != FrameType.HELLO:
-                raise ProtocolError(f"expected HELLO first, got frame type {frame.type}")
-            self._dispatch[frame.type](self, frame, events, size)
-        if self._out.ctrl_bytes > self.limits.control_backlog:
-            raise ProtocolError(
-                f"the peer does not read: {self._out.ctrl_bytes} bytes of control frames "
-                f"queued for it (limit {self.limits.control_backlog})"
-            )
-        return events
-
-    def _on_hello(self, frame: Frame, events: list[Event], size: int) -> None:
-        if self.peer is not None:
-            raise ProtocolError("second HELLO on an established link")
-        self._check_control(frame)
-        self.peer = _checked_hello(m.decode_hello(frame.payload))
-        events.append(HelloReceived(self.peer))
-
-    def _check_control(self, frame: Frame) -> None:
-        if len(frame.payload) > self.limits.max_control:
-            raise ProtocolError(f"control frame of {len(frame.payload)} bytes exceeds limit")
-
-    def _on_open(self, frame: Frame, events: list[Event], size: int) -> None:
-        cid = frame.channel
-        if cid == 0 or (cid % 2 == 1) == self.initiator:
-            raise ProtocolError(f"OPEN with channel id {cid} of the wrong parity")
-        if cid <= self._last_remote_id:
-            raise ProtocolError(f"OPEN for channel {cid}: ids must grow, the last was "
-                                f"{self._last_remote_id}")  # fmt: skip
-        self._check_control(frame)
-        req = m.decode_open(frame.payload)
-        self._last_remote_id = cid
-        assert self.peer is not None
-        # The peer's own channels are bounded by max_channels; the per-source limit is for
-        # channels it relays from farther nodes (and for what this side opens, by owner).
-        source = req.src if req.src != self.peer.node else ""
-        refusal = self._over_limit(source)
-        if refusal:
-            self._out.control(FrameType.RESET, cid, m.encode_reset(ResetCode.TOO_MANY_CHANNELS,
-                                                                   refusal))  # fmt: skip
-            return
-        send = self.peer.window if req.kind == ChannelKind.STREAM else 0
-        self._add(ChannelState(cid, req.kind, req.service, False, send, self.limits.window,
-                               source))  # fmt: skip
-        events.append(ChannelRequested(cid, req))
-
-    def _over_limit(self, source: str, peer_limit: int | None = None) -> str:
-        limit = min(self.limits.max_channels, peer_limit or self.limits.max_channels)
-        if len(self._channels) >= limit:
-            return f"channel limit {limit} reached"
-        per_source = self.limits.max_channels_per_source or max(1, limit // 2)
-        if source and self._sources.get(source, 0) >= per_source:
-            return f"{source!r} holds {per_source} channels on this link (its limit)"
-        return ""
-
-    def _on_accept(self, frame: Frame, events: list[Event], size: int) -> None:
-        ch = self._channels.get(frame.channel)
-        if ch is None:
-            self.stats.frames_ignored += 1
-        elif not ch.local:
-            self._fail_channel(ch, "ACCEPT for a channel the peer opened", events)
-        elif ch.accepted:
-            self._fail_channel(ch, "a second ACCEPT", events)
-        else:
-            ch.accepted = True
-            events.append(ChannelAccepted(ch.id))
-
-    def _on_data(self, frame: Frame, events: list[Event], size: int) -> None:
-        n = len(frame.payload)
-        if n > self.limits.max_frame:  # the decoder allowed up to max_control for OPEN & co
-            raise ProtocolError(
-                f"DATA frame of {n} bytes exceeds max_frame {self.limits.max_frame}"
-            )
-        ch = self._channels.get(frame.channel)
-        if ch is None:
-            self.stats.frames_ignored += 1
-            return
-        ch.bytes_in += n
-        if not ch.stream:
-            events.append(DatagramReceived(ch.id, frame.payload))
-            return
-        if ch.remote_fin:
-            self._fail_channel(ch, "data after FIN", events)
-            return
-        if n > ch.recv_credit:
-            self._fail_channel(
-                ch, f"{n} bytes sent with {ch.recv_credit} credit", events, ResetCode.FLOW_CONTROL
-            )
-            return
-        ch.recv_credit -= n
-        ch.buffered += n
-        self._buffered += n
-        if self._buffered > self.limits.link_buffer and self._shed(ch, events):
-            return
-        fin = bool(frame.flags & Flag.FIN)
-        ch.remote_fin = fin
-        # A small slice of a large message would keep all of it alive while it waits to
-        # be read: 300 bytes of credit pinned 200+ MB.  Copy it out; big slices stay views.
-        data = memoryview(bytes(frame.payload)) if n and n * 2 < size else frame.payload
-        events.append(DataReceived(ch.id, data, fin))
-        if fin and ch.local_fin:
-            self._forget(ch)
-            events.append(ChannelClosed(ch.id))
-
-    def _shed(self, ch: ChannelState, events: list[Event]) -> bool:
-        """Over link_buffer: reset the channel holding the most unread bytes.  True if
-        that is ``ch`` itself (its new data is dropped with it)."""
-        victim = max((c for c in self._channels.values() if c.stream), key=lambda c: c.buffered)
-        reason = (f"link receive buffer of {self.limits.link_buffer} bytes full; this channel "
-                  f"held {victim.buffered} unread bytes")  # fmt: skip
-        self._fail_channel(victim, reason, events, ResetCode.FLOW_CONTROL)
-        return victim is ch
-
-    def _on_window(self, frame: Frame, events: list[Event], size: int) -> None:
-        increment = m.decode_u32(frame.payload, "WINDOW")
-        ch = self._channels.get(frame.channel)
-        if ch is None:
-            self.stats.frames_ignored += 1
-        elif not ch.stream:
-            self._fail_channel(ch, "WINDOW on a datagram channel", events)
-        elif increment == 0:  # as HTTP/2: a zero increment is an error, not a no-op
-            self._fail_channel(ch, "WINDOW increment 0", events, ResetCode.FLOW_CONTROL)
-        elif ch.send_credit + increment > MAX_CREDIT:
-            self._fail_channel(ch, "credit above 2**31-1", events, ResetCode.FLOW_CONTROL)
-        else:
-            ch.send_credit += increment
-            events.append(CreditAvailable(ch.id, ch.send_credit))
-
-    def _on_reset(self, frame: Frame, events: list[Event], size: int) -> None:
-        code, reason = m.decode_reset(frame.payload)
-        ch = self._channels.get(frame.channel)
-        if ch is None:
-            self.stats.frames_ignored += 1
-        else:
-            self._forget(ch, discard=True)
-            events.append(ChannelReset(frame.channel, code, reason))
-
-    def _on_ping(self, frame: Frame, events: list[Event], size: int) -> None:
-        m.decode_u64(frame.payload, "PING")
-        # One PONG pending at most: a peer that pings and never reads queues nothing more.
-        self._out.pong(bytes(frame.payload))
-
-    def _on_pong(self, frame: Frame, events: list[Event], size: int) -> None:
-        sent = self._ping_sent.pop(m.decode_u64(frame.payload, "PONG"), None)
-        if sent is not None:
-            self.rtt = self._clock() - sent
-            events.append(PongReceived(self.rtt))
-
-    def _on_routes(self, frame: Frame, events: list[Event], size: int) -> None:
-        self._check_control(frame)
-        events.append(RoutesReceived(m.decode_routes(frame.payload)))
-
-    _dispatch: dict[int, Callable[[Session, Frame, list[Event], int], None]] = {
-        FrameType.HELLO: _on_hello,
-        FrameType.OPEN: _on_open,
-        FrameType.ACCEPT: _on_accept,
-        FrameType.DATA: _on_data,
-        FrameType.WINDOW: _on_window,
-        FrameType.RESET: _on_reset,
-        FrameType.PING: _on_ping,
-        FrameType.PONG: _on_pong,
-        FrameType.ROUTES: _on_routes,
-    }
-
-    def _fail_channel(
-        self,
-        ch: ChannelState,
-        reason: str,
-        events: list[Event],
-        code: ResetCode = ResetCode.STREAM_ERROR,
-    ) -> None:
-        """A peer error confined to one channel: reset it, keep the link."""
-        self._forget(ch, discard=True)
-        self._out.control(FrameType.RESET, ch.id, m.encode_reset(code, reason))
-        events.append(ChannelReset(ch.id, code, reason))
 
     # ------------------------------------------------------------------- timer
     def tick(self) -> list[Event]:
@@ -379,6 +160,25 @@ class Session:
         if discard:
             self._out.discard(ch)
 
+    def _over_limit(self, source: str, peer_limit: int | None = None) -> str:
+        """Why one more channel (of ``source``, if one) may not open now, or ""."""
+        limit = min(self.limits.max_channels, peer_limit or self.limits.max_channels)
+        if len(self._channels) >= limit:
+            return f"channel limit {limit} reached"
+        per_source = self.limits.max_channels_per_source or max(1, limit // 2)
+        if source and self._sources.get(source, 0) >= per_source:
+            return f"{source!r} holds {per_source} channels on this link (its limit)"
+        return ""
+
+    def _control_room(self) -> int:
+        """The largest control payload the peer takes: max_control, in one message."""
+        message = self.peer.max_message if self.peer else self.limits.max_message
+        return min(self.limits.max_control, message - HEADER_SIZE - 1)
+
+    def _queue_reset(self, cid: int, code: int, reason: str) -> None:
+        payload = m.encode_reset(code, reason)[: self._control_room()]
+        self._out.control(FrameType.RESET, cid, payload)
+
     def _channel(self, cid: int, kind: ChannelKind | None = None) -> ChannelState:
         ch = self._channels.get(cid)
         if ch is None:
@@ -414,9 +214,13 @@ class Session:
         cid = self._next_id
         if cid > MAX_CHANNEL_ID:
             raise ChannelError("channel ids exhausted on this link")
-        self._next_id += 2
         req = OpenRequest(kind, service, src or self.node, dst, args or {}, ttl)
-        self._out.control(FrameType.OPEN, cid, m.encode_open(req))
+        payload = m.encode_open(req)
+        if len(payload) > self._control_room():
+            raise ChannelError(f"OPEN of {len(payload)} bytes is more than the peer takes "
+                               f"({self._control_room()}): args too large")  # fmt: skip
+        self._next_id += 2
+        self._out.control(FrameType.OPEN, cid, payload)
         send = self.peer.window if kind == ChannelKind.STREAM else 0
         self._add(ChannelState(cid, kind, service, True, send, self.limits.window,
                                source or service))  # fmt: skip
@@ -445,13 +249,12 @@ class Session:
         ch = self._channels.get(cid)
         if ch is None:
             return
-        payload = m.encode_reset(code, reason)
         if flush and (ch.queued or ch.fin_queued):
             self._forget(ch)
-            self._out.reset_after(ch, payload)
+            self._out.reset_after(ch, m.encode_reset(code, reason)[: self._control_room()])
         else:
             self._forget(ch, discard=True)
-            self._out.control(FrameType.RESET, cid, payload)
+            self._queue_reset(cid, code, reason)
 
     def send_credit(self, cid: int) -> int:
         return self._channel(cid, ChannelKind.STREAM).send_credit
@@ -517,7 +320,9 @@ class Session:
             ch.drops += 1
             self.stats.datagrams_dropped += 1
             return False
-        self._out.data(ch, data)
+        # Queued, a small view would keep its whole message alive (a relay forwarding
+        # 1-byte datagrams to a peer that does not read pinned 1 MiB each).
+        self._out.data(ch, detached(data))
         ch.bytes_out += len(data)
         return True
 
@@ -537,8 +342,25 @@ class Session:
             self._out.window(ch, increment)
             ch.recv_credit += increment
 
-    def send_routes(self, routes: dict[str, int]) -> None:
-        self._out.routes(m.encode_routes(routes))
+    def send_routes(self, routes: dict[str, int]) -> int:
+        """Advertise ``routes`` (replacing the last advert); returns how many names were
+        left out because the advert would not fit one control frame (the farthest go)."""
+        payload = m.encode_routes(routes)
+        room = self._control_room()
+        left_out = 0
+        if len(payload) > room:
+            nearest = sorted(routes.items(), key=lambda item: (item[1], item[0]))
+            lo, hi = 0, len(nearest)  # the most names that fit: binary search on the count
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if len(m.encode_routes(dict(nearest[:mid]))) <= room:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            payload = m.encode_routes(dict(nearest[:lo]))
+            left_out = len(routes) - lo
+        self._out.routes(payload)
+        return left_out
 
     # ------------------------------------------------------------- inspection
     def channel_ids(self) -> list[int]:
@@ -562,17 +384,3 @@ class Session:
             "local_fin": ch.local_fin,
             "remote_fin": ch.remote_fin,
         }
-
-
-def _checked_hello(hello: Hello) -> Hello:
-    """The peer's limits against floors and each other (docs/protocol.md section 4)."""
-    if hello.max_frame < MIN_FRAME:
-        raise ProtocolError(f"HELLO: max_frame {hello.max_frame} is below the minimum "
-                            f"{MIN_FRAME}")  # fmt: skip
-    if hello.max_message < hello.max_frame + HEADER_SIZE:
-        raise ProtocolError(f"HELLO: max_message {hello.max_message} cannot hold a frame of "
-                            f"max_frame {hello.max_frame} bytes and its header")  # fmt: skip
-    if not MIN_WINDOW <= hello.window <= MAX_CREDIT:
-        raise ProtocolError(f"HELLO: window {hello.window} is outside {MIN_WINDOW}.."
-                            f"{MAX_CREDIT}")  # fmt: skip
-    return hello

@@ -28,6 +28,9 @@ from wsnet import ChannelRefused, ResetCode, StreamChannel
 
 _LINGER_RST = struct.pack("ii", 1, 0)
 MAX_READ = 256 * 1024  # as uvloop's own read size: one system call per 256 KiB
+# Bytes of the channel handed to the socket's transport at a time, beyond what is still
+# in its buffer: a TCP reader that stopped holds this in wsnet, not a whole window.
+MAX_WRITE = 256 * 1024
 MIN_READ = 16 * 1024  # a read below this costs more in calls than it saves in memory
 # Every read lands here and is copied out at once (as uvloop does for data_received):
 # the event loop reads one socket at a time, so one buffer serves every connection.
@@ -149,7 +152,7 @@ class Bridge(asyncio.BufferedProtocol):
         ch, tr = self.channel, self.transport
         assert ch is not None and tr is not None
         try:
-            while chunks := await ch.read_chunks():
+            while chunks := await ch.read_chunks(MAX_WRITE - tr.get_write_buffer_size()):
                 if self.lost:
                     raise ChannelRefused(ResetCode.CLOSED, "the TCP connection was closed")
                 tr.writelines(chunks)  # one writev for everything that arrived

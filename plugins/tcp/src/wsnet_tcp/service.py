@@ -14,6 +14,7 @@ import logging
 
 from wsnet import ChannelContext, ChannelRefused, ResetCode, Service, StreamChannel
 from wsnet.channel import Channel
+from wsnet.ratelog import Throttled
 
 from .bridge import Bridge
 from .manager import Manager
@@ -27,6 +28,9 @@ class TcpService(Service):
 
     def __init__(self, manager: Manager) -> None:
         self.manager = manager
+        # A peer can make every channel fail (an unknown tunnel, a closed target): one
+        # line per kind every 10 s, with the count, not one per channel.
+        self._log = Throttled(log, "tcp", 10.0)
 
     async def handle(self, channel: Channel, ctx: ChannelContext) -> None:
         assert isinstance(channel, StreamChannel)
@@ -34,7 +38,9 @@ class TcpService(Service):
         try:
             tunnel, address, role = self._route(ctx)
         except ChannelRefused as exc:
-            log.warning("tcp: channel from %s refused: %s", ctx.request.src or ctx.peer, exc.reason)
+            self._log.note(
+                "refused", "refused", f"from {ctx.request.src or ctx.peer}: {exc.reason}"
+            )
             channel.abort(exc.code, f"node {node!r}: {exc.reason}")
             return
         counters = self.manager.counters_for(tunnel, role)
@@ -51,7 +57,7 @@ class TcpService(Service):
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "timed out"
             reason = f"node {node!r}: tunnel {tunnel!r}: connect to {address} failed: {why}"
             counters.attempt_failed(reason)
-            log.warning("tcp: %s", reason)
+            self._log.note("connect", "not connected", reason)
             channel.abort(ResetCode.SERVICE_ERROR, reason)
             return
         await counters.carry(bridge)
