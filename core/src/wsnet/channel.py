@@ -251,10 +251,7 @@ class StreamChannel(_Base):
 
     def _consumed(self, n: int) -> None:
         self._buffered -= n
-        session = self._owner.session
-        before = session.pending_bytes
-        session.consumed(self.id, n)
-        if session.pending_bytes != before:
+        if self._owner.session.consumed(self.id, n):
             self._owner.wake_writer()
 
     # ----------------------------------------------------------------- write

@@ -212,8 +212,10 @@ class Link(LinkClose):
         session = self.session
         while (message := session.next_message()) is not None:
             await self.ws.send_bytes(message)
+            if session.has_waiting:
+                self._wake_writable()
+        if session.has_waiting:
             self._wake_writable()
-        self._wake_writable()
 
     def _wake_writable(self) -> None:
         """Let writers that waited for send-buffer room try again (fairly, oldest first)."""
@@ -229,8 +231,8 @@ class Link(LinkClose):
         wake, idle = self._wake, self._idle
         try:
             while True:
-                if not wake.is_set():
-                    idle.set()
+                if self._closing and not wake.is_set():
+                    idle.set()  # close() waits for this; nobody else does
                 await wake.wait()
                 idle.clear()
                 wake.clear()
@@ -271,8 +273,11 @@ class Link(LinkClose):
                 if ep is None:
                     # Nobody reads it (the service ended): give the credit back at once.
                     self.session.consumed(ev.channel, len(ev.data))
-                else:
-                    self._guarded(ep._feed, ev.channel, ev.data, ev.fin)
+                    continue
+                try:  # _guarded, inline: this is the per-message path
+                    ep._feed(ev.data, ev.fin)
+                except Exception as exc:
+                    self._channel_failed(ev.channel, exc)
             elif isinstance(ev, DatagramReceived):
                 if (ep := channels.get(ev.channel)) is not None:
                     self._guarded(ep._feed_datagram, ev.channel, ev.data)
@@ -287,10 +292,15 @@ class Link(LinkClose):
     def _guarded(self, call: Callable[..., object], cid: int, *args: Any) -> None:
         try:
             call(*args)
-        except (ChannelError, ChannelRefused) as exc:
+        except Exception as exc:
+            self._channel_failed(cid, exc)
+
+    def _channel_failed(self, cid: int, exc: Exception) -> None:
+        """An event of channel ``cid`` raised: reset that channel only."""
+        if isinstance(exc, ChannelError | ChannelRefused):
             self._reset_channel(cid, ResetCode.STREAM_ERROR, str(exc))
-        except Exception as exc:  # a service's or plugin's bug: its channel only
-            log.exception("link %s: channel %d failed", self.id, cid)
+        else:  # a service's or plugin's bug: its channel only
+            log.error("link %s: channel %d failed", self.id, cid, exc_info=exc)
             self._reset_channel(cid, ResetCode.SERVICE_ERROR, f"{type(exc).__name__}: {exc}")
 
     def _reset_channel(self, cid: int, code: int, reason: str) -> None:

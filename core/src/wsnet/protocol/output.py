@@ -137,8 +137,11 @@ class Output:
         max_frame + 10) is sent alone at exactly ``limit``.
         """
         parts: list[bytes | memoryview] = []
-        size = self._control_frames(parts, limit - 1)
-        size = self._data_frames(parts, size, limit - 1, max_frame)
+        size = 0
+        if self._ctrl or self._pong or self._ping or self._routes or self._windows:
+            size = self._control_frames(parts, limit - 1)
+        if self._ring:
+            size = self._data_frames(parts, size, limit - 1, max_frame)
         if not parts:
             return None
         self.bytes_out += size

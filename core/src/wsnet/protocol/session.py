@@ -95,6 +95,8 @@ class Session(Inbound):
 
     def next_message(self) -> bytes | None:
         """The next WebSocket message to send (control first, then data in turns), or None."""
+        if not self._out.pending:
+            return None
         limit = self.peer.max_message if self.peer else self.limits.max_message
         max_frame = self.peer.max_frame if self.peer else self.limits.max_frame
         return self._out.next_message(limit, max_frame)
@@ -277,13 +279,14 @@ class Session(Inbound):
         if ch.local_fin:
             raise ChannelError(f"channel {cid}: write after end of stream")
         room = self._room(ch)
-        n = min(len(data), ch.send_credit, room)
-        if n < len(data) and n == room:
+        size = len(data)
+        n = size if size <= room and size <= ch.send_credit else min(size, ch.send_credit, room)
+        if n < size and n == room:
             self._out.wait_for_room(ch)
         if n <= 0:
             return 0
         ch.granted = False
-        self._out.data(ch, data if n == len(data) else memoryview(data)[:n])
+        self._out.data(ch, data if n == size else memoryview(data)[:n])
         ch.send_credit -= n
         ch.bytes_out += n
         return n
@@ -296,9 +299,12 @@ class Session(Inbound):
     def _room(self, ch: ChannelState) -> int:
         """Send-buffer room for ``ch``: its share, and none while others wait for their
         turn (a writer that was not woken would otherwise cut in line)."""
-        if self._frozen or (self._out.has_waiting and not ch.granted):
+        out = self._out
+        if self._frozen or (out._waiting and not ch.granted):
             return 0
-        return min(self.limits.send_buffer - self._out.data_bytes, self._share() - ch.queued)
+        send_buffer = self.limits.send_buffer
+        share = max(QUANTUM, send_buffer // (1 + len(out._ring)))
+        return min(send_buffer - out.data_bytes, share - ch.queued)
 
     def send_eof(self, cid: int) -> bool:
         """Half-close: no more bytes from this side.  True if the channel is now finished."""
@@ -326,21 +332,28 @@ class Session(Inbound):
         ch.bytes_out += len(data)
         return True
 
-    def consumed(self, cid: int, n: int) -> None:
-        """The application used ``n`` received bytes: return them as credit in batches."""
+    def consumed(self, cid: int, n: int) -> bool:
+        """The application used ``n`` received bytes: return them as credit in batches.
+
+        True when a WINDOW was queued (the link's writer has something to send).
+        """
         ch = self._channels.get(cid)
         if ch is None or not ch.stream:
-            return
+            return False
         n = min(n, ch.buffered)
         ch.buffered -= n
         self._buffered -= n
         if ch.remote_fin:
-            return  # no more data will come: no credit to return
+            return False  # no more data will come: no credit to return
         ch.unacked += n
+        if ch.unacked < ch.window >> 2:  # the common case, without a call
+            return False
         increment = self._windows.increment(ch, self._clock())
-        if increment:
-            self._out.window(ch, increment)
-            ch.recv_credit += increment
+        if not increment:
+            return False
+        self._out.window(ch, increment)
+        ch.recv_credit += increment
+        return True
 
     def send_routes(self, routes: dict[str, int]) -> int:
         """Advertise ``routes`` (replacing the last advert); returns how many names were
