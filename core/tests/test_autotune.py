@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wsnet.protocol import ChannelKind, Session
+from wsnet.protocol.credit import RECOUNT
 from wsnet.protocol.session import FAST_ROUND, Limits
 
 MIB = 1 << 20
@@ -74,37 +75,52 @@ def test_max_window_equal_to_window_turns_tuning_off() -> None:
     assert credits == [MIB] * 4
 
 
+def window_of(b: Session, cid: int) -> int:
+    return int(b.channel_info(cid)["window"])
+
+
 def test_growth_on_one_link_stays_within_window_budget() -> None:
-    """Two fast channels, a budget for one doubling: the second does not grow."""
+    """A budget of two base windows: one busy channel may grow to both; two busy ones
+    get one each (the one that grew gives it back); alone again, the other grows."""
     clock = Clock()
-    a, b, first = pair(Limits(window=MIB, max_window=8 * MIB, window_budget=MIB), clock)
+    a, b, first = pair(Limits(window=MIB, max_window=8 * MIB, window_budget=2 * MIB), clock)
     second = a.open_channel(ChannelKind.STREAM, "svc")
     for m in a.data_to_send():
         b.receive_message(m)
-    assert pump_round(a, b, first, clock, 0.0) == 2 * MIB  # takes the whole budget
-    assert pump_round(a, b, second, clock, 0.0) == MIB
-    # The second proved fast too: the first now shrinks to its half of the budget.
-    assert pump_round(a, b, first, clock, 0.0) == MIB + MIB // 2
-    b.reset(first)  # a channel that ends gives its share back
-    assert pump_round(a, b, second, clock, 0.0) == 2 * MIB
+
+    def later(cid: int, seconds: float = 0.0) -> int:
+        clock.now += 2 * RECOUNT  # the count of active channels is refreshed this often
+        return pump_round(a, b, cid, clock, seconds)
+
+    assert later(first) == 2 * MIB  # takes the whole budget
+    assert later(second) == MIB  # both busy now: one base window each, no growth
+    later(first, 10 * FAST_ROUND)
+    assert window_of(b, first) == MIB  # gave its growth back
+    b.reset(first)  # a channel that ends leaves the budget to the others
+    later(second)
+    assert window_of(b, second) == 2 * MIB
 
 
 def test_a_channel_above_its_fair_share_gives_the_excess_back() -> None:
-    """One channel took the whole budget; once another grows too, the first shrinks to
-    its share (budget / channels that grew) by returning less than it consumed."""
+    """One channel took the whole budget while alone; once another is busy too, each
+    gets half of it, the first by returning less credit than it consumed."""
     clock = Clock()
     limits = Limits(window=MIB, max_window=8 * MIB, window_budget=4 * MIB)
     a, b, first = pair(limits, clock)
     second = a.open_channel(ChannelKind.STREAM, "svc")
     for m in a.data_to_send():
         b.receive_message(m)
+
+    def later(cid: int, seconds: float) -> None:
+        clock.now += 2 * RECOUNT
+        pump_round(a, b, cid, clock, seconds)
+
     for _ in range(5):
-        pump_round(a, b, first, clock, 0.0)
-    assert b.channel_info(first)["window"] == 5 * MIB  # 1 MiB base + the 4 MiB budget
-    credits = [pump_round(a, b, second, clock, 0.0) for _ in range(3)]
-    assert credits == [MIB] * 3  # no budget left for it yet
+        later(first, 0.0)
+    assert window_of(b, first) == 4 * MIB  # the whole budget: the only busy channel
+    for _ in range(3):
+        later(second, 0.0)
+    assert window_of(b, second) == 2 * MIB  # half the budget, now that both are busy
     for _ in range(4):
-        pump_round(a, b, first, clock, 10 * FAST_ROUND)  # consumed slowly: no growth
-    assert b.channel_info(first)["window"] == 3 * MIB  # base + half the budget
-    credits = [pump_round(a, b, second, clock, 0.0) for _ in range(4)]
-    assert max(credits) == 3 * MIB  # now the second grows to its share too
+        later(first, 10 * FAST_ROUND)  # consumed slowly: no growth, only the give-back
+    assert window_of(b, first) == 2 * MIB

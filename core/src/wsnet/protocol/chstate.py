@@ -19,13 +19,14 @@ class HasBytesOut(Protocol):
 class ChannelState:
     __slots__ = (
         "accepted",
+        "active_at",
+        "allowance",
         "buffered",
         "bytes_in",
         "bytes_out",
         "dead",
         "drops",
         "fin_queued",
-        "granted",
         "id",
         "in_ring",
         "kind",
@@ -41,7 +42,6 @@ class ChannelState:
         "send_credit",
         "service",
         "source",
-        "tuned",
         "unacked",
         "waiting",
         "win_pending",
@@ -70,7 +70,7 @@ class ChannelState:
         self.window = recv  # credit granted in all: grows for fast readers
         self.round_start = 0.0  # auto-tuning: when the current window's worth began
         self.round_bytes = 0  # ... and how much of it was consumed since
-        self.tuned = False  # proved fast once: shares the link's growth budget
+        self.active_at = float("-inf")  # when it last returned credit (auto-tuning's count)
         self.buffered = 0  # received, not yet consumed by the application
         self.local_fin = False  # this side ended its direction (FIN queued or sent)
         self.remote_fin = False
@@ -85,7 +85,8 @@ class ChannelState:
         self.reset_after = b""  # a RESET payload to send once the queued output is out
         self.in_ring = False  # in the scheduler's round-robin ring
         self.waiting = False  # in the queue of writers waiting for send-buffer room
-        self.granted = False  # woken from that queue: its next write may take room
+        # Woken from that queue: bytes it may queue while others still wait (its turn).
+        self.allowance = 0
         self.win_pending = 0  # WINDOW increment to send with the next message
         self.dead = False  # reset or forgotten: discard its output
 

@@ -18,7 +18,7 @@ from .frames import HEADER_SIZE, Flag, FrameType, encode_header
 
 # Bytes a channel may send per turn while others also have data.  Larger turns cost
 # fewer frames (each frame costs the receiver an event); smaller ones interleave finer.
-QUANTUM = 256 * 1024
+QUANTUM = 64 * 1024
 _WINDOW_FRAME = HEADER_SIZE + 4
 
 
@@ -115,13 +115,14 @@ class Output:
     def take_waiting(self, room: int, share: int) -> list[int]:
         """Writers to wake now that ``room`` bytes are free: about room / share of them,
         oldest first, so a thousand waiting writers are not all woken for one message.
-        Each is granted its turn: while others wait, only a granted writer takes room."""
+        Each is granted a turn of ``share`` bytes: while others wait, only a writer with
+        a turn left takes room, and no more than that (fair by bytes, not by calls)."""
         woken: list[int] = []
         while self._waiting and room > 0:
             ch = self._waiting.popleft()
             ch.waiting = False
             if not ch.dead:
-                ch.granted = True
+                ch.allowance = share
                 woken.append(ch.id)
                 room -= share
         return woken

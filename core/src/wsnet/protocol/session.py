@@ -53,9 +53,9 @@ class Session(Inbound):
         self.rtt: float | None = None
         self._out = Output()
         self.stats = SessionStats(self._out)
-        self._windows = Windows(self.limits)
-        self._clock = clock
         self._channels: dict[int, ChannelState] = {}
+        self._windows = Windows(self.limits, self._channels)
+        self._clock = clock
         self._sources: dict[str, int] = {}  # open channels per source
         self._buffered = 0  # received stream bytes the applications have not consumed
         self._frozen = False  # closing: nothing more is taken for sending (freeze())
@@ -285,7 +285,8 @@ class Session(Inbound):
             self._out.wait_for_room(ch)
         if n <= 0:
             return 0
-        ch.granted = False
+        if ch.allowance:
+            ch.allowance = max(0, ch.allowance - n)
         self._out.data(ch, data if n == size else memoryview(data)[:n])
         ch.send_credit -= n
         ch.bytes_out += n
@@ -300,11 +301,12 @@ class Session(Inbound):
         """Send-buffer room for ``ch``: its share, and none while others wait for their
         turn (a writer that was not woken would otherwise cut in line)."""
         out = self._out
-        if self._frozen or (out._waiting and not ch.granted):
+        if self._frozen or (out._waiting and not ch.allowance):
             return 0
         send_buffer = self.limits.send_buffer
         share = max(QUANTUM, send_buffer // (1 + len(out._ring)))
-        return min(send_buffer - out.data_bytes, share - ch.queued)
+        room = min(send_buffer - out.data_bytes, share - ch.queued)
+        return min(room, ch.allowance) if out._waiting else room
 
     def send_eof(self, cid: int) -> bool:
         """Half-close: no more bytes from this side.  True if the channel is now finished."""
