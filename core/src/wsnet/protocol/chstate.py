@@ -79,7 +79,9 @@ class ChannelState:
         self.drops = 0
         # Output waiting for the link writer: payload pieces (a datagram each, for
         # datagram channels), their total, and a FIN to send once they are out.
-        self.out: deque[bytes | memoryview] = deque()
+        # Made when the first data is queued, dropped when it is all sent: an empty deque
+        # is 760 bytes, and most of 10,000 tunnelled connections are idle.
+        self.out: deque[bytes | memoryview] | None = None
         self.queued = 0
         self.fin_queued = False
         self.reset_after = b""  # a RESET payload to send once the queued output is out

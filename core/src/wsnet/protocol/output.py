@@ -56,6 +56,8 @@ class Output:
         self._windows[ch.id] = ch
 
     def data(self, ch: ChannelState, payload: bytes | memoryview) -> None:
+        if ch.out is None:
+            ch.out = deque()
         ch.out.append(payload)
         ch.queued += len(payload)
         self.data_bytes += len(payload)
@@ -79,7 +81,7 @@ class Output:
         """The channel was reset: its queued output and credit return are dropped."""
         ch.dead = True
         self.data_bytes -= ch.queued
-        ch.out.clear()
+        ch.out = None
         ch.queued = 0
         ch.fin_queued = False
         ch.reset_after = b""
@@ -193,6 +195,7 @@ class Output:
                 turn = max_frame if len(ring) == 1 else min(QUANTUM, max_frame)
                 size += self._stream_frame(ch, parts, min(room, turn))
             else:
+                assert ch.out is not None
                 if len(ch.out[0]) > room and (size or len(ch.out[0]) > room + 1):
                     break  # a datagram is never cut: it starts the next message
                 size += self._datagram_frame(ch, parts)
@@ -201,11 +204,12 @@ class Output:
             else:
                 ring.popleft()
                 ch.in_ring = False
+                ch.out = None
         return size
 
     def _stream_frame(self, ch: ChannelState, parts: list[bytes | memoryview], most: int) -> int:
         n = min(ch.queued, most)
-        payload = _take(ch.out, n)
+        payload = _take(ch.out, n) if n and ch.out is not None else []
         ch.queued -= n
         self.data_bytes -= n
         flags = 0
@@ -223,6 +227,7 @@ class Output:
         return HEADER_SIZE + len(payload)
 
     def _datagram_frame(self, ch: ChannelState, parts: list[bytes | memoryview]) -> int:
+        assert ch.out is not None  # a datagram channel in the ring has one queued
         payload = ch.out.popleft()
         n = len(payload)
         ch.queued -= n
