@@ -149,7 +149,11 @@ KEYS: dict[tuple[str, str], Check] = {
     ("reconnect", "max"): seconds(lo=0.5, zero=True),
     ("reconnect", "factor"): seconds(lo=1.0, hi=100.0),
     ("limits", "window"): ints(1024, 2**31 - 1),
-    ("limits", "max_window"): ints(8 << 20, 2**31 - 1),  # at least the default window
+    ("limits", "max_window"): ints(1 << 20, 2**31 - 1),  # at least the default window
+    ("limits", "max_channels_per_source"): ints(0, 1 << 20),
+    ("limits", "send_buffer"): ints(1 << 20, 1 << 30),  # at least the default max_frame
+    ("limits", "link_buffer"): ints(1 << 20, 2**40),  # at least the default window
+    ("limits", "control_backlog"): ints(64 * 1024, 1 << 30),
     ("limits", "window_budget"): ints(0, 2**40),
     ("limits", "max_frame"): ints(1024, 16 << 20),
     ("limits", "max_channels"): ints(1, 1 << 20),

@@ -11,7 +11,7 @@ import pytest
 
 from wsnet.channel import StreamChannel
 from wsnet.errors import ChannelRefused
-from wsnet.protocol import ChannelKind, OpenRequest, ResetCode, Session
+from wsnet.protocol import ChannelKind, Limits, OpenRequest, ResetCode, Session
 
 
 class Owner:
@@ -61,3 +61,39 @@ async def test_a_failing_on_credit_callback_resets_only_its_channel() -> None:
     assert ch.closed and owner.forgotten == [ch.id]
     with pytest.raises(ChannelRefused, match="on_credit failed: bug in a plugin"):
         await ch.read()
+
+
+class CountingOwner(Owner):
+    """An owner whose send buffer (512 KiB) is smaller than a window (1 MiB)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        small = Limits(max_frame=1 << 16, send_buffer=1 << 19)
+        self.session = Session(node="a", initiator=True, limits=small)
+        far = Session(node="b", initiator=False)
+        far.receive_message(b"".join(self.session.data_to_send()))
+        self.session.receive_message(b"".join(far.data_to_send()))
+        self.wakes = 0
+
+    def wake_writer(self) -> None:
+        self.wakes += 1
+
+
+async def test_a_writer_that_must_wait_for_its_turn_wakes_the_link_writer() -> None:
+    """The send buffer has room but another writer waits for its turn: a writer refused
+    for that reason must wake the link's writer, which hands turns out; else the turn waits
+    for the next keepalive tick (seen as 2 s stalls of an echo beside a stalled stream)."""
+    owner = CountingOwner()
+    first, second = channel(owner), channel(owner)
+    session = owner.session
+    for m in session.data_to_send():
+        assert m  # the OPENs; the peer never answers, credit is the initial window
+    share = session.send_capacity(first.id)
+    assert first.send_nowait(bytes(share + 1)) == share  # more than its share: it waits
+    assert session.has_waiting
+    for m in session.data_to_send():
+        assert m  # sent: the send buffer is empty, the first writer still waits its turn
+    owner.wakes = 0
+    assert second.send_nowait(b"x") == 0  # not its turn: refused ...
+    assert owner.wakes == 1  # ... and the link's writer is told, to hand the turns out
+    assert session.writable() == [first.id]  # what the writer then does

@@ -164,6 +164,10 @@ class StreamChannel(_Base):
         if n:
             self.bytes_out += n
             self._owner.wake_writer()
+        elif self._owner.session.has_waiting:
+            # Waiting for a turn: the writer hands turns out, also when it has nothing
+            # else to send (else the turn would wait for the next keepalive tick).
+            self._owner.wake_writer()
         return n
 
     def _send(self, data: bytes | memoryview) -> int:

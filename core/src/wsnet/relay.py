@@ -187,6 +187,8 @@ class RelayEnd:
                 in_session.consumed(self.id, moved)  # credit back upstream, forwarded only
                 self.link.wake_writer()
                 out.link.wake_writer()
+            elif held and out_session.has_waiting:
+                out.link.wake_writer()  # our turn is handed out by that link's writer
 
     def _end(self, reason: str) -> None:
         if not self.closed:

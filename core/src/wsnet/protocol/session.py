@@ -281,7 +281,7 @@ class Session(Inbound):
         room = self._room(ch)
         size = len(data)
         n = size if size <= room and size <= ch.send_credit else min(size, ch.send_credit, room)
-        if n < size and n == room:
+        if n < size and n == room and not self._frozen:
             self._out.wait_for_room(ch)
         if n <= 0:
             return 0
