@@ -10,6 +10,7 @@ from typing import Any
 from .chanbase import ChannelOwner, _Base
 from .errors import ChannelRefused
 from .protocol import ChannelError, OpenRequest, ResetCode
+from .protocol.output import detached
 
 
 class DatagramChannel(_Base):
@@ -74,7 +75,9 @@ class DatagramChannel(_Base):
         elif len(self._queue) >= self.max_queue:
             self.drops_in += 1
         else:
-            self._queue.append(_detached(data))
+            # Queued, a small view would keep its whole message alive: the same rule
+            # as for the send queue (protocol.output.detached).
+            self._queue.append(memoryview(detached(data)))
             self._wake()
 
     def _drop_callbacks(self) -> None:
@@ -95,12 +98,3 @@ class DatagramChannel(_Base):
             "drops_in": self.drops_in,
             "drops_out": self.drops_out,
         }
-
-
-def _detached(view: memoryview) -> memoryview:
-    """``view``, copied out of its message when it is a small part of it: a queued
-    datagram must not keep a whole 1 MiB message alive."""
-    base = view.obj
-    if isinstance(base, bytes | bytearray) and len(view) * 2 < len(base):
-        return memoryview(bytes(view))
-    return view
