@@ -22,11 +22,14 @@ from .interfaces import (
     Service,
     Transport,
 )
+from .listener_guard import Admission, Listener
 from .protocol import ChannelKind, OpenRequest, ResetCode
+from .ratelog import Throttled
 from .stash import Stash, StashKey
 
 __all__ = [
     "ANONYMOUS",
+    "Admission",
     "AuthRefused",
     "Authenticator",
     "ChannelContext",
@@ -39,6 +42,7 @@ __all__ = [
     "ControlMethod",
     "DatagramChannel",
     "DialedSocket",
+    "Listener",
     "Observer",
     "OpenRequest",
     "PluginError",
@@ -50,6 +54,7 @@ __all__ = [
     "Stash",
     "StashKey",
     "StreamChannel",
+    "Throttled",
     "Transport",
     "WsnetError",
     "__version__",

@@ -19,8 +19,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from wsnet import ChannelRefused, ResetCode, StreamChannel
-from wsnet.listener_guard import Listener
+from wsnet import ChannelRefused, Listener, ResetCode, StreamChannel
 from wsnet.tasks import cancel_and_wait
 
 from .bridge import Bridge

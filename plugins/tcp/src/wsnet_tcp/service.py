@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from wsnet import ChannelContext, ChannelRefused, ResetCode, Service, StreamChannel
+from wsnet import ChannelContext, ChannelRefused, ResetCode, Service, StreamChannel, Throttled
 from wsnet.channel import Channel
-from wsnet.ratelog import Throttled
 
 from .bridge import Bridge
 from .manager import Manager
