@@ -42,7 +42,7 @@ def dial_as(factory: NodeFactory, user: str, hub: NodeProcess, tmp: Path) -> Nod
     secret = tmp / f"{user}.pw"
     secret.write_text(PASSWORDS[user])
     entry = {"url": hub.url, "user": user, "password_file": str(secret)}
-    return factory(f"n-{user}", listen=False, config={"dial": [entry]})
+    return factory(user, listen=False, config={"dial": [entry]})
 
 
 def speedtest_error(node: NodeProcess, target: str) -> str:
@@ -73,7 +73,7 @@ def test_principals_open_only_what_authz_grants_and_links_stay_up(
     refusal = "'carol' may not open 'echo': not listed in [authz] and default = \"deny\""
     with pytest.raises(CtlError, match=re.escape(refusal)):
         carol.ctl("ping", node="hub", count=1)
-    assert hub.peers() == {"n-alice", "n-bob", "n-carol"}
+    assert hub.peers() == {"alice", "bob", "carol"}
 
 
 def test_control_users_call_only_granted_methods(

@@ -71,20 +71,20 @@ def test_every_hash_kind_logs_in_and_names_the_principal(
 ) -> None:
     a = server(wsnet_node_factory, users_file)
     clients = {
-        user: client(wsnet_node_factory, f"c{i}", a.url, tmp_path, user, pw)
-        for i, (user, (_, pw)) in enumerate(USERS.items())
+        user: client(wsnet_node_factory, user, a.url, tmp_path, user, pw)
+        for user, (_, pw) in USERS.items()
     }
     wait_until(lambda: len(a.peers()) == len(USERS), timeout=20, what="all clients linked")
     principals = {link["peer"]: link.get("principal") for link in a.ctl("links")}
-    for i, user in enumerate(clients):
-        assert user in str(principals[f"c{i}"]), principals
+    for user in clients:  # a principal claims its own name (docs/security.md, "Trust model")
+        assert user in str(principals[user]), principals
 
 
 def test_wrong_password_is_401_and_retried(
     wsnet_node_factory: NodeFactory, users_file: Path, tmp_path: Path
 ) -> None:
     a = server(wsnet_node_factory, users_file)
-    c = client(wsnet_node_factory, "c", a.url, tmp_path, "alice", "not it")
+    c = client(wsnet_node_factory, "alice", a.url, tmp_path, "alice", "not it")
     wait_until(lambda: "401 Unauthorized: wrong user or password" in c.log(), timeout=15,
                what="the dialler's refusal")  # fmt: skip
     assert a.peers() == set()
@@ -94,8 +94,8 @@ def test_wrong_password_is_401_and_retried(
     dials = c.ctl("dials")
     assert "401" in str(dials)
     # the right password in the file: the next retry gets in, nothing restarted
-    (tmp_path / "c.pw").write_text("bcrypt pw\n")
-    wait_until(lambda: "c" in a.peers(), timeout=30, what="login after the fix")
+    (tmp_path / "alice.pw").write_text("bcrypt pw\n")
+    wait_until(lambda: "alice" in a.peers(), timeout=30, what="login after the fix")
 
 
 async def test_missing_credentials_get_a_basic_challenge(
@@ -115,14 +115,14 @@ def test_file_edit_adds_a_user_and_keeps_links(
     wsnet_node_factory: NodeFactory, users_file: Path, tmp_path: Path
 ) -> None:
     a = server(wsnet_node_factory, users_file)
-    old = client(wsnet_node_factory, "old", a.url, tmp_path, "carol", "sha1 pw")
-    wait_until(lambda: "old" in a.peers(), what="existing link")
-    new = client(wsnet_node_factory, "new", a.url, tmp_path, "frank", "new pw")
+    old = client(wsnet_node_factory, "carol", a.url, tmp_path, "carol", "sha1 pw")
+    wait_until(lambda: "carol" in a.peers(), what="existing link")
+    new = client(wsnet_node_factory, "frank", a.url, tmp_path, "frank", "new pw")
     wait_until(lambda: "401" in new.log(), what="frank refused before the edit")
     time.sleep(0.05)  # a different mtime even on coarse clocks
     htpasswd(users_file, "-B", "frank", "new pw")
-    wait_until(lambda: "new" in a.peers(), timeout=30, what="frank after the edit")
-    assert "old" in a.peers(), "the existing link survived the edit"
+    wait_until(lambda: "frank" in a.peers(), timeout=30, what="frank after the edit")
+    assert "carol" in a.peers(), "the existing link survived the edit"
     assert old.log().count("link 1 up") == 1
 
 
@@ -146,8 +146,8 @@ def test_user_flag_takes_the_password_from_the_environment(
 ) -> None:
     a = server(wsnet_node_factory, users_file)
     monkeypatch.setenv("WSNET_PASSWORD", "pa:ss:word")
-    wsnet_node_factory("b", listen=False, extra_args=["--dial", a.url, "--user", "bob"])
-    wait_until(lambda: "b" in a.peers(), what="bob via --user and WSNET_PASSWORD")
+    wsnet_node_factory("bob", listen=False, extra_args=["--dial", a.url, "--user", "bob"])
+    wait_until(lambda: "bob" in a.peers(), what="bob via --user and WSNET_PASSWORD")
     monkeypatch.delenv("WSNET_PASSWORD")
     res = subprocess.run(
         [sys.executable, "-m", "wsnet", "run", "--dial", a.url, "--user", "bob", "--listen",
@@ -165,7 +165,7 @@ def test_user_flag_prompts_on_a_terminal(
     """No password file, no $WSNET_PASSWORD, but a terminal: getpass asks on it."""
     a = server(wsnet_node_factory, users_file)
     env = {k: v for k, v in os.environ.items() if k != "WSNET_PASSWORD"}
-    argv = [sys.executable, "-m", "wsnet", "run", "--name", "tty", "--listen", "none",
+    argv = [sys.executable, "-m", "wsnet", "run", "--name", "bob", "--listen", "none",
             "--ctl-port", "0", "--dial", a.url, "--user", "bob"]  # fmt: skip
     pid, fd = pty.fork()
     if pid == 0:  # the child: wsnet with the pty as its controlling terminal
@@ -174,7 +174,7 @@ def test_user_flag_prompts_on_a_terminal(
         seen = _read_until(fd, b"password for bob: ", timeout=20)
         assert seen.endswith(b"password for bob: "), seen
         os.write(fd, b"pa:ss:word\n")
-        wait_until(lambda: "tty" in a.peers(), timeout=20, what="bob's link after the prompt")
+        wait_until(lambda: "bob" in a.peers(), timeout=20, what="bob's link after the prompt")
     finally:
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)

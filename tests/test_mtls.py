@@ -50,13 +50,13 @@ def test_trusted_client_links_and_is_named_by_its_cn(
     wsnet_node_factory: NodeFactory, pki: Pki
 ) -> None:
     hub = wsnet_node_factory("hub", plugins=["mtls"], config=hub_config(pki))
-    edge = wsnet_node_factory(
-        "edge",
+    edge = wsnet_node_factory(  # named as its certificate's CN: the name it may claim
+        "client-1",
         listen=False,
         extra_args=["--dial", hub.url, "--ca-file", str(pki.ca.cert),
                     "--cert", str(pki.client.cert), "--key", str(pki.client.key)],
     )  # fmt: skip
-    wait_until(lambda: "edge" in hub.peers(), what="mTLS link")
+    wait_until(lambda: "client-1" in hub.peers(), what="mTLS link")
     (link,) = hub.ctl("links")
     assert link["principal"] == "client-1"
     table = wsnet("ctl", "--ctlurl", hub.ctlurl, "links").stdout
@@ -86,14 +86,14 @@ def test_pinned_certificates_only(wsnet_node_factory: NodeFactory, pki: Pki) -> 
     # One pin as a file, one as openssl prints a fingerprint: client-1 and the hub's own cert.
     pins = [str(pki.client.cert), openssl_fingerprint(pki.server.cert)]
     hub = wsnet_node_factory("hub", plugins=["mtls", "log"], config=hub_config(pki, pinned=pins))
-    client(wsnet_node_factory, "pinned", hub, pki, pki.client)
+    client(wsnet_node_factory, "client-1", hub, pki, pki.client)
     other = client(wsnet_node_factory, "other", hub, pki, pki.client2)
-    wait_until(lambda: "pinned" in hub.peers(), what="pinned client links")
+    wait_until(lambda: "client-1" in hub.peers(), what="pinned client links")
     dial = wait_until(
         lambda: (d := other.ctl("dials")[0])["attempts"] >= 2 and d, timeout=15, what="refusals"
     )
     assert "HTTP 403" in dial["last_error"]
-    assert hub.peers() == {"pinned"}
+    assert hub.peers() == {"client-1"}
     der = ssl.PEM_cert_to_DER_cert(pki.client2.cert.read_text())
     line = next(x for x in hub.log().splitlines() if "is not pinned" in x)
     assert "refused CN=client-2 from 127.0.0.1" in line

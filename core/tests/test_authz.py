@@ -67,7 +67,7 @@ def test_policy_from_builds_grants() -> None:
         ({"default": "maybe"},
          'site.toml: [authz] default: expected "allow" or "deny", got \'maybe\''),
         ({"principal": {"alice": {"opne": ["echo"]}}},
-         "site.toml: [authz.principal.alice] opne: unknown key (known keys here: call, open)"),
+         "site.toml: [authz.principal.alice] opne: unknown key (known keys here: call, claim, open, relay)"),
         ({"principal": {"alice": {"open": "echo"}}},
          "site.toml: [authz.principal.alice] open: expected a list of strings, got 'echo'"),
         ({"principal": {"alice": ["echo"]}},
@@ -80,3 +80,49 @@ def test_config_errors_name_file_and_key(raw: dict[str, Any], message: str) -> N
     with pytest.raises(ConfigError) as info:
         policy(raw)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("pattern", "target", "allowed"),
+    [
+        ("echo", "echo", True),  # no @: this node ("hub")
+        ("echo", "echo@hub", True),
+        ("echo", "echo@inner", False),  # a grant without @NODE never reaches further
+        ("echo@*", "echo@inner", True),
+        ("echo@*", "echo", True),
+        ("echo@inner", "echo", False),
+        ("tcp:web@inner", "tcp@inner", True),  # the coarse check of a relayed OPEN
+        ("tcp:web@inner", "tcp:web@inner", True),
+        ("tcp:web@inner", "tcp:ssh@inner", False),
+        ("tcp:web@inner", "tcp:web@outer", False),
+        ("*@edge-*", "sink@edge-3", True),
+        ("*@edge-*", "sink@core", False),
+    ],
+)
+def test_open_patterns_name_the_node(pattern: str, target: str, allowed: bool) -> None:
+    assert Grants({"open": (pattern,)}, "hub").allows("open", target) is allowed
+
+
+def test_claim_and_relay_are_granted_only_explicitly() -> None:
+    p = policy(
+        {
+            "default": "allow",
+            "principal": {"alice": {"open": ["*"]}, "hub": {"relay": ["*"], "claim": ["hub-*"]}},
+        }
+    )
+    # default = "allow" covers open and call, never names and routes
+    assert p.check("bob", "claim", "inner") == "'bob' has no [authz.principal.bob] claim grant"
+    assert p.check("alice", "relay", "inner") is not None
+    assert p.check("hub", "relay", "anything") is None
+    assert p.check("hub", "claim", "hub-2") is None
+    assert p.check("hub", "claim", "inner") == "[authz.principal.hub] claim allows hub-*"
+
+
+def test_anonymous_has_claim_and_relay_unless_its_table_lists_them() -> None:
+    p = policy({"principal": {"anonymous": {"relay": ["site-*"]}}})
+    assert p.check("anonymous", "claim", "x", anonymous=True) is None
+    assert p.check("anonymous", "relay", "site-1", anonymous=True) is None
+    assert p.check("anonymous", "relay", "inner", anonymous=True) is not None
+    # the flag, not the name, makes a principal anonymous: a user called so has no grant
+    assert Policy().check("anonymous", "claim", "x") is not None
+    assert Policy().check("anonymous", "claim", "x", anonymous=True) is None

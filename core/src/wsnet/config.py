@@ -360,6 +360,8 @@ def _parse_limits(s: Section, cfg: Config) -> None:
             control_backlog=s.get_int(
                 "control_backlog", d.control_backlog, lo=64 * 1024, hi=1 << 30
             ),
+            max_routes=s.get_int("max_routes", d.max_routes, lo=0, hi=1 << 20),
+            route_interval=s.get_float("route_interval", d.route_interval, lo=0.0, hi=60.0),
         )
     except ValueError as exc:
         raise s.error("max_message", str(exc)) from None

@@ -25,7 +25,12 @@ STABLE_AFTER = 10.0  # a link that lasted this long resets the backoff
 # Close codes that mean "the peer will not have us", even if its HELLO arrived first
 # (both sides send HELLO at once, so the acceptor's verdict can follow its HELLO).
 REFUSALS = frozenset(
-    {CloseCode.VERSION_MISMATCH, CloseCode.BAD_NODE_NAME, CloseCode.DUPLICATE_NODE}
+    {
+        CloseCode.VERSION_MISMATCH,
+        CloseCode.BAD_NODE_NAME,
+        CloseCode.DUPLICATE_NODE,
+        CloseCode.NAME_NOT_GRANTED,
+    }
 )
 
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         Transport,
     )
     from .node import Node
+    from .protocol import OpenRequest
 
 PROJECT = "wsnet"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -114,6 +115,19 @@ def wsnet_authorize(node: Node, principal: Principal, action: str, target: str) 
     ``action`` is e.g. ``"open"`` with the service name as target.  Return a
     reason string to deny (the channel is refused with it, the link stays up),
     or None to let the next implementation decide.  No implementation: allowed.
+    """
+
+
+@hookspec(firstresult=True)
+def wsnet_open_target(node: Node, request: OpenRequest) -> str | None:
+    """What a channel request narrows to, for the ``open`` check of a relaying node.
+
+    A node that relays a channel it received from a principal (the first node of its
+    path) checks ``"<this>@<destination>"`` against ``[authz]`` before relaying.  A
+    service plugin returns its narrowed target (e.g. ``"tcp:web"`` for a tunnel's
+    channel) from the request's arguments, or None when the request is not for it;
+    with no answer, the service name is checked (the destination checks the rest).
+    Called once per relayed OPEN: keep it cheap, never raise.
     """
 
 

@@ -76,6 +76,8 @@ class Link(LinkClose):
         self.direction = "out" if initiator else "in"
         self.remote = remote
         self.principal = principal
+        self.routes_refused = 0  # advertised names this peer may not advertise (adverts.py)
+        self.routes_cut = 0  # names beyond [limits] max_routes
         self.session = Session(
             node=node.name,
             initiator=initiator,
@@ -385,4 +387,6 @@ class Link(LinkClose):
             "messages_in": st.messages_in,
             "frames_ignored": st.frames_ignored,
             "datagrams_dropped": st.datagrams_dropped,
+            "routes_refused": self.routes_refused,
+            "routes_cut": self.routes_cut,
         }

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .adverts import Adverts
 from .channel import Channel, Endpoint
 from .config import Config, DialConfig
 from .errors import ChannelRefused, WsnetError
@@ -44,6 +45,7 @@ from .protocol import ChannelError, ChannelKind, CloseCode, OpenRequest, ResetCo
 from .relay import relay_channel
 from .routing import RoutingTable
 from .stash import Stash
+from .trust import claim_denial, first_hop, origin
 from .tuning import release_memory
 
 log = logging.getLogger("wsnet.node")
@@ -75,7 +77,7 @@ class Node:
         self._link_ids = itertools.count(1)
         self._by_peer: dict[str, Link] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._routes_cut: set[int] = set()  # links whose advert was cut (warned once)
+        self.adverts = Adverts(self)
         self._collect()
 
     # ------------------------------------------------------------- registries
@@ -167,6 +169,11 @@ class Node:
     def _admit(self, link: Link, peer: str, expect_peer: str) -> None:
         if peer == self.name:
             reason = f"duplicate node name: the peer also calls itself {peer!r}"
+        elif denial := claim_denial(self, link, peer):
+            # Before the duplicate check: a refused claimant learns nothing of who is linked.
+            who = link.principal.name
+            raise LinkClosed(CloseCode.NAME_NOT_GRANTED,
+                             f"{who!r} may not claim the node name {peer!r}: {denial}")  # fmt: skip
         elif peer in self._by_peer:
             other = self._by_peer[peer]
             reason = (
@@ -186,12 +193,14 @@ class Node:
         changed = self.routing.link_up(link.id, link.peer)
         log.info("link %d up: %s (%s, %s)", link.id, link.peer, link.direction, link.remote)
         self.emit(LinkUp(link.peer, link.id, link.direction, link.remote, link.principal.name))
+        self.adverts.advertise_to(link)  # the new peer needs our table now, not at the next slot
         self._routes_changed(changed)
 
     def _link_down(self, link: Link) -> None:
         self.links.pop(link.id, None)
         if self._by_peer.get(link.peer) is link:
             del self._by_peer[link.peer]
+        self.adverts.forget(link)
         changed = self.routing.link_down(link.id)
         log.info(
             "link %d down: %s: %s (code %s)", link.id, link.peer, link.close_reason, link.close_code
@@ -202,27 +211,21 @@ class Node:
         asyncio.get_running_loop().call_soon(release_memory)
 
     def on_routes(self, link: Link, routes: dict[str, int]) -> None:
+        """A peer's ROUTES: applied at most once per ``route_interval`` (adverts.py)."""
+        self.adverts.received(link, routes)
+
+    def apply_routes(self, link: Link, routes: dict[str, int]) -> None:
+        """Install what ``link`` may advertise of ``routes`` (trust.filter_routes)."""
         # Re-advertise only on a change: answering every advert would ping-pong forever.
-        if self.routing.update(link.id, routes):
+        if self.routing.update(link.id, self.adverts.admit(link, routes)):
             self._routes_changed(True)
 
     def _routes_changed(self, changed: bool) -> None:
         # A link that comes or goes always re-advertises (the new peer needs our
         # table); observers hear only of real changes.
-        self._advertise()
+        self.adverts.schedule()
         if changed:
             self.emit(RoutesChanged(self.routing.reachable()))
-
-    def _advertise(self) -> None:
-        for link in self.links.values():
-            with contextlib.suppress(ChannelError):
-                left_out = link.session.send_routes(self.routing.advert_for(link.id))
-                link.wake_writer()
-                if left_out and link.id not in self._routes_cut:
-                    self._routes_cut.add(link.id)  # once per link: adverts come often
-                    log.warning("link %d (%s): %d routes left out of the advert (the farthest): "
-                                "it must fit one control frame", link.id, link.peer,
-                                left_out)  # fmt: skip
 
     def resolve(self, name: str) -> str:
         """The node a channel for ``name`` should go to: a plugin may map names (an HA
@@ -279,10 +282,14 @@ class Node:
         Runs inside the dispatch of the message that carried the OPEN, so that the
         channel exists before the frames behind it (0-RTT data, FIN, RESET) arrive.
         """
+        principal = origin(self, link, req)
         if req.dst and req.dst != self.name:
-            relay_channel(self, link, cid, req)
-            return
-        code, reason = self._check_request(link, req)
+            code, reason = self._check_relay(link, req, principal)
+            if code is None:
+                relay_channel(self, link, cid, req, principal.name)
+                return
+        else:
+            code, reason = self._check_request(req, principal)
         if code == ResetCode.DENIED:
             log.warning("link %d (%s): refused a channel: %s", link.id, link.peer, reason)
         if code is not None:
@@ -293,10 +300,24 @@ class Node:
             return  # the peer reset it in the same message: nothing to serve
         ch = link.new_channel(cid, req, local=False)
         self.emit(ChannelOpened(link.peer, cid, req.service, req.src or link.peer))
-        ctx = ChannelContext(req, link.peer, link.principal)
+        ctx = ChannelContext(req, link.peer, principal)
         self.spawn(self._serve_channel(service, ch, ctx), name=f"svc-{req.service}-{cid}")
 
-    def _check_request(self, link: Link, req: OpenRequest) -> tuple[int | None, str]:
+    def _check_relay(
+        self, link: Link, req: OpenRequest, principal: Principal
+    ) -> tuple[int | None, str]:
+        """The whole request checked where it enters the mesh: destination, service and
+        (when a plugin here can read its arguments) what it narrows to."""
+        if not first_hop(link, principal):
+            return None, ""  # a trusted relay checked it; the destination checks it again
+        found: str | None = self.plugins.hook.wsnet_open_target(node=self, request=req)
+        target = f"{found or req.service}@{req.dst}"
+        denial = self.authorize(principal, "open", target)
+        if denial:
+            return ResetCode.DENIED, f"{principal.name!r} may not open {target!r}: {denial}"
+        return None, ""
+
+    def _check_request(self, req: OpenRequest, principal: Principal) -> tuple[int | None, str]:
         service = self.services.get(req.service)
         if service is None:
             return ResetCode.NO_SERVICE, f"node {self.name!r} has no service {req.service!r}"
@@ -305,12 +326,9 @@ class Node:
                 ResetCode.BAD_REQUEST,
                 f"service {req.service!r} takes {service.kind.name} channels",
             )
-        denial = self.authorize(link.principal, "open", req.service)
+        denial = self.authorize(principal, "open", req.service)
         if denial:
-            return (
-                ResetCode.DENIED,
-                f"{link.principal.name!r} may not open {req.service!r}: {denial}",
-            )
+            return ResetCode.DENIED, f"{principal.name!r} may not open {req.service!r}: {denial}"
         return None, ""
 
     def authorize(self, principal: Principal, action: str, target: str) -> str | None:

@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("wsnet.relay")
 
 
-def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest) -> None:
-    """Answer the peer's OPEN ``cid`` for ``req.dst`` by opening the next hop at once."""
+def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest, principal: str) -> None:
+    """Answer the peer's OPEN ``cid`` for ``req.dst`` by opening the next hop at once.
+
+    ``principal``: who the channel acts for (trust.origin), passed on in the OPEN.
+    """
 
     def refuse(code: int, reason: str) -> None:
         in_link.session.reset(cid, code, reason)
@@ -51,11 +54,12 @@ def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest) -> None
             # Counted by the link it came from (src is only the peer's claim): no neighbour
             # can take all the channels of another link.
             source=f"via {in_link.peer}",
+            principal=principal,
         )
     except ChannelError as exc:
         refuse(ResetCode.TOO_MANY_CHANNELS, f"relay {node.name!r}: {exc}")
         return
-    out_req = OpenRequest(req.kind, req.service, req.src, req.dst, req.args, req.ttl - 1)
+    out_req = OpenRequest(req.kind, req.service, req.src, req.dst, req.args, req.ttl - 1, principal)
     upstream = RelayEnd(in_link, cid, req)
     downstream = RelayEnd(out_link, out_cid, out_req)
     upstream.other, downstream.other = downstream, upstream

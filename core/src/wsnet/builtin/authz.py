@@ -31,20 +31,26 @@ def wsnet_configure(config: Config) -> None:
     table.path = "[authz.principal]"  # as the file spells it, not "[authz].principal"
     s.done()
     principals = {name: _grants(table, name) for name in table.data}
-    config.stash[POLICY] = policy_from(default, principals)
+    config.stash[POLICY] = policy_from(default, principals, config.name)
 
 
 def _grants(table: Section, name: str) -> dict[str, list[str]]:
     table.table(name)  # type-checks that the entry is a table
     s = Section(table.data[name], table.source, f"[authz.principal.{name}]")
+    # Only the keys present: an absent `claim`/`relay` differs from an empty one for
+    # the anonymous principal (absent: not narrowed).
+    present = {action for action in ACTIONS if action in s.data}
     grants = {action: s.get_str_list(action, []) for action in ACTIONS}
+    grants = {action: p for action, p in grants.items() if action in present}
     s.done()
     return grants
 
 
 def wsnet_authorize(node: Node, principal: Principal, action: str, target: str) -> str | None:
     policy = node.config.stash.get(POLICY, None)
-    return None if policy is None else policy.check(principal.name, action, target)
+    if policy is None:
+        return None
+    return policy.check(principal.name, action, target, anonymous=principal.method == "none")
 
 
 def wsnet_reload(node: Node, config: Config) -> None:

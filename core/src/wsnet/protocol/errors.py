@@ -17,6 +17,7 @@ class CloseCode(IntEnum):
     KEEPALIVE_TIMEOUT = 4004
     BAD_NODE_NAME = 4005
     DUPLICATE_NODE = 4009
+    NAME_NOT_GRANTED = 4010  # the peer's principal may not claim the node name it gave
 
 
 class ResetCode(IntEnum):

@@ -9,6 +9,7 @@ and nothing else leaves receive_message().
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 # A service name as OPEN may carry it: it ends up in logs and control output, so no
 # control characters and no length without bound.
 SERVICE_RE = NODE_NAME_RE
+# A principal's name comes from an authenticator (htpasswd user, certificate CN), so it
+# is not a node name; it reaches logs, so no control characters and a bounded length.
+PRINCIPAL_RE = re.compile(r"\A[^\x00-\x1f\x7f]{1,256}\Z")
 SHED_TO = 0.9  # over link_buffer, channels are reset until this fraction of it is left
 
 
@@ -266,6 +270,8 @@ def _bad_names(req: OpenRequest) -> str:
             return f"OPEN: {field} is not a node name: {value[:64]!r}"
     if not SERVICE_RE.match(req.service):
         return f"OPEN: service is not a valid name: {req.service[:64]!r}"
+    if req.principal and not PRINCIPAL_RE.match(req.principal):
+        return f"OPEN: principal is not a valid name: {req.principal[:64]!r}"
     return ""
 
 

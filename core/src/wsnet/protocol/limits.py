@@ -55,6 +55,12 @@ class Limits:
     # Control frames (RESET, ACCEPT, ...) a peer can make this side queue while it does
     # not read; beyond it the link is closed (PONG, ROUTES and WINDOW are coalesced).
     control_backlog: int = 4 << 20
+    # Route names taken from one link's advert (the nearest first): a peer cannot fill
+    # the mesh's routing tables with invented names (docs/security.md, "Trust model").
+    max_routes: int = 1024
+    # Seconds: a link's adverts are applied, and this node's sent, at most this often;
+    # changes in between are merged into the next (damping of flapping routes).
+    route_interval: float = 0.25
 
     def __post_init__(self) -> None:
         for name in self.__slots__:
@@ -77,6 +83,8 @@ class Limits:
             raise ValueError("send_buffer must hold at least one max_frame frame")
         if self.link_buffer < self.window:
             raise ValueError("link_buffer must hold at least one window")
+        if self.max_routes < 0 or not 0 <= self.route_interval <= 60:
+            raise ValueError("max_routes must be >= 0 and route_interval in 0..60 seconds")
 
 
 @dataclass(frozen=True, slots=True)

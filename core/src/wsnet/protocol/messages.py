@@ -50,6 +50,9 @@ class OpenRequest:
     dst: str = ""  # destination node; "" means the link peer itself
     args: dict[str, Any] = field(default_factory=dict)
     ttl: int = DEFAULT_TTL  # relays decrement it and refuse at 1, so a routing loop cannot spin
+    # Who asked for the channel at the node where it entered the mesh, set by relays;
+    # honoured only from a peer trusted to relay for ``src`` (docs/security.md).
+    principal: str = ""
 
 
 def _json_object(payload: memoryview, what: str) -> dict[str, Any]:
@@ -129,6 +132,8 @@ def encode_open(req: OpenRequest) -> bytes:
         "args": req.args,
         "ttl": req.ttl,
     }
+    if req.principal:
+        body["principal"] = req.principal
     return _OPEN_HEAD.pack(req.kind) + json.dumps(body, separators=(",", ":")).encode()
 
 
@@ -149,6 +154,7 @@ def decode_open(payload: memoryview) -> OpenRequest:
         dst=obj.get("dst", "") if isinstance(obj.get("dst", ""), str) else "",
         args=args,
         ttl=obj["ttl"] if _is_int(obj.get("ttl")) else DEFAULT_TTL,
+        principal=obj.get("principal", "") if isinstance(obj.get("principal"), str) else "",
     )
 
 

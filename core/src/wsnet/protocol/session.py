@@ -199,11 +199,13 @@ class Session(Inbound):
         args: dict[str, Any] | None = None,
         ttl: int = m.DEFAULT_TTL,
         source: str = "",
+        principal: str = "",
     ) -> int:
         """Open a channel towards ``service``; stream data may follow at once (0-RTT).
 
         ``ttl``: hops left; a relay passes on what it received minus one.  ``source``:
         who holds the channel, for ``max_channels_per_source`` (default: the service).
+        ``principal``: the originating principal a relay vouches for (section 7).
         Raises ChannelError when a limit is reached or the link is not established.
         """
         if self.peer is None:
@@ -216,7 +218,7 @@ class Session(Inbound):
         cid = self._next_id
         if cid > MAX_CHANNEL_ID:
             raise ChannelError("channel ids exhausted on this link")
-        req = OpenRequest(kind, service, src or self.node, dst, args or {}, ttl)
+        req = OpenRequest(kind, service, src or self.node, dst, args or {}, ttl, principal)
         payload = m.encode_open(req)
         if len(payload) > self._control_room():
             raise ChannelError(f"OPEN of {len(payload)} bytes is more than the peer takes "

@@ -14,6 +14,7 @@ from wsnet import (
     ControlError,
     ControlMethod,
     Observer,
+    OpenRequest,
     Section,
     Service,
     StashKey,
@@ -25,7 +26,7 @@ from . import reload
 from .cli import COLUMNS, tcp_app
 from .manager import Manager, Settings
 from .service import TcpService
-from .spec import SpecError, TunnelSpec, make_spec
+from .spec import NAME_RE, SpecError, TunnelSpec, make_spec
 
 SETTINGS: StashKey[Settings] = StashKey("tcp.settings")
 MANAGER: StashKey[Manager] = StashKey("tcp.manager")
@@ -79,6 +80,13 @@ def _manager(node: Node) -> Manager:
         mgr = Manager(node, node.config.stash.get(SETTINGS, None) or Settings())
         node.stash[MANAGER] = mgr
     return mgr
+
+
+def wsnet_open_target(node: Node, request: OpenRequest) -> str | None:
+    """A relayed tcp channel narrows to its tunnel: ``tcp:NAME`` is checked on the way."""
+    tunnel = request.args.get("tunnel") if request.service == "tcp" else None
+    # A malformed name is left to the coarse check here and refused by the destination.
+    return f"tcp:{tunnel}" if isinstance(tunnel, str) and NAME_RE.match(tunnel) else None
 
 
 def wsnet_register_services(node: Node) -> Iterable[Service]:
