@@ -32,6 +32,7 @@ from wsnet.protocol.messages import (
     encode_hello,
     encode_open,
     encode_reset,
+    encode_routes,
     encode_u32,
     encode_u64,
 )
@@ -68,8 +69,9 @@ def open_(
     src: str = "probe",
     kind: ChannelKind = ChannelKind.STREAM,
     args: dict[str, Any] | None = None,
+    principal: str = "",
 ) -> bytes:
-    req = OpenRequest(kind, service, src=src, dst=dst, args=args or {})
+    req = OpenRequest(kind, service, src=src, dst=dst, args=args or {}, principal=principal)
     return encode_frame(FrameType.OPEN, 0, cid, encode_open(req))
 
 
@@ -89,6 +91,11 @@ def window(cid: int, increment: int) -> bytes:
     return encode_frame(FrameType.WINDOW, 0, cid, encode_u32(increment))
 
 
+def routes(advert: Mapping[str, int]) -> bytes:
+    """A ROUTES frame advertising ``advert`` ({node name: hops})."""
+    return encode_frame(FrameType.ROUTES, 0, 0, encode_routes(dict(advert)))
+
+
 def ping(seq: int = 1) -> bytes:
     return encode_frame(FrameType.PING, 0, 0, encode_u64(seq))
 
@@ -102,6 +109,7 @@ class RawPeer:
         self.node_hello: dict[str, Any] = {}
         self.frames: defaultdict[int, asyncio.Queue[Frame]] = defaultdict(asyncio.Queue)
         self.opens: asyncio.Queue[Frame] = asyncio.Queue()  # OPENs the node sent us
+        self.adverts: list[dict[str, int]] = []  # ROUTES the node sent us, in order
         self.close_code: int | None = None
         self.close_reason = ""
         self.closed = asyncio.Event()
@@ -118,9 +126,10 @@ class RawPeer:
         *,
         expect_up: bool = True,
         limits: Mapping[str, int] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> AsyncIterator[RawPeer]:
         """Link to ``url`` as node ``name`` (HELLO ``limits`` override the defaults); with
-        ``expect_up``, wait for the node's HELLO."""
+        ``expect_up``, wait for the node's HELLO.  ``headers``: e.g. Authorization."""
         async with (
             aiohttp.ClientSession() as http,
             http.ws_connect(
@@ -128,6 +137,7 @@ class RawPeer:
                 protocols=("wsnet",),
                 max_msg_size=64 << 20,
                 timeout=aiohttp.ClientWSTimeout(ws_close=3),
+                headers=headers,
             ) as ws,
         ):
             peer = cls(ws)
@@ -172,6 +182,8 @@ class RawPeer:
             await self.ws.send_bytes(encode_frame(FrameType.PONG, 0, 0, bytes(fr.payload)))
         elif fr.type == FrameType.OPEN:
             await self.opens.put(_own(fr))
+        elif fr.type == FrameType.ROUTES:
+            self.adverts.append(json.loads(bytes(fr.payload)))
         elif fr.type in (FrameType.DATA, FrameType.ACCEPT, FrameType.RESET, FrameType.WINDOW):
             await self.frames[fr.channel].put(_own(fr))
 

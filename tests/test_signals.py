@@ -243,8 +243,8 @@ def test_sighup_applies_htpasswd_tunnels_and_dials_keeps_links(
     users1.write_text(sha_line("alice", "one") + "\n")
     users2.write_text(sha_line("bob", "two") + "\n")
     grants = {"principal": {"alice": {"claim": ["b"], "open": ["*"]}}}  # alice links as "b"
-    a = wsnet_node_factory("a", plugins=["tcp", "auth_htpasswd"],
-                           config={"auth_htpasswd": {"file": str(users1)}, "authz": grants})  # fmt: skip
+    config = {"auth_htpasswd": {"file": str(users1)}, "authz": grants}
+    a = wsnet_node_factory("a", plugins=["tcp", "auth_htpasswd"], config=config)
     b = wsnet_node_factory("b", listen=False, plugins=["tcp"])
     c = wsnet_node_factory("c", plugins=["tcp"])
     pw = tmp_path / "pw"

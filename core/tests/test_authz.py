@@ -67,7 +67,8 @@ def test_policy_from_builds_grants() -> None:
         ({"default": "maybe"},
          'site.toml: [authz] default: expected "allow" or "deny", got \'maybe\''),
         ({"principal": {"alice": {"opne": ["echo"]}}},
-         "site.toml: [authz.principal.alice] opne: unknown key (known keys here: call, claim, open, relay)"),
+         "site.toml: [authz.principal.alice] opne: unknown key "
+         "(known keys here: call, claim, open, relay)"),
         ({"principal": {"alice": {"open": "echo"}}},
          "site.toml: [authz.principal.alice] open: expected a list of strings, got 'echo'"),
         ({"principal": {"alice": ["echo"]}},

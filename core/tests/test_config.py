@@ -185,7 +185,8 @@ def test_core_section_must_be_a_table(section: str) -> None:
         (
             "limits",
             "control_backlog, datagram_backlog, link_buffer, max_channels, "
-            "max_channels_per_source, max_frame, max_message, max_routes, max_window, route_interval, send_buffer, window, "
+            "max_channels_per_source, max_frame, max_message, max_routes, max_window, "
+            "route_interval, send_buffer, window, "
             "window_budget",
         ),
     ],
