@@ -6,10 +6,11 @@ behind the ``wsnet_authorize`` hook, so every service gets the same checks.
 
 Targets are service names for ``open`` (``"echo"``, ``"ether"``), optionally
 narrowed by the service itself to ``SERVICE:WHAT`` (``"tcp:ssh"``), and
-control method names for ``call``.  Patterns are shell globs.  A pattern for
-a narrowed target also lets the channel itself be opened: ``"tcp:ssh"``
-admits a channel to service ``tcp``, and the tcp service then checks
-``tcp:ssh`` against the same list.
+control method names for ``call``: shell globs.  A pattern for a narrowed
+target also lets the channel itself be opened: ``"tcp:ssh"`` admits a channel
+to service ``tcp``, and the tcp service then checks ``tcp:ssh`` against the
+same list.  ``connect`` targets are ``HOST:PORT`` a service would connect to
+(``"10.0.0.5:22"``), matched against address entries by ``wsnet.addresses``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-ACTIONS = ("open", "call")
+from .addresses import cached_allowlist
+
+ACTIONS = ("open", "call", "connect")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,8 @@ class Grants:
     patterns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def allows(self, action: str, target: str) -> bool:
+        if action == "connect":  # address entries, checked at config load
+            return cached_allowlist(self.patterns.get(action, ())).allows_target(target)
         return any(_matches(p, target) for p in self.patterns.get(action, ()))
 
 

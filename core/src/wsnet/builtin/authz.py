@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from ..addresses import Allowlist
 from ..authz import ACTIONS, Policy, policy_from
 from ..config import Config, Section
 from ..interfaces import Principal
@@ -39,6 +40,10 @@ def _grants(table: Section, name: str) -> dict[str, list[str]]:
     s = Section(table.data[name], table.source, f"[authz.principal.{name}]")
     grants = {action: s.get_str_list(action, []) for action in ACTIONS}
     s.done()
+    try:  # parsed here so that a bad entry stops the start (or the reload) with its key
+        Allowlist.parse(grants["connect"])
+    except ValueError as exc:
+        raise s.error("connect", str(exc)) from None
     return grants
 
 
