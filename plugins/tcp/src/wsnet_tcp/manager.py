@@ -28,7 +28,7 @@ log = logging.getLogger("wsnet.tcp")
 class Settings:
     pending_timeout: float = 0.0  # seconds a connection waits for an unreachable peer
     connect_timeout: float = 10.0  # seconds the connect side tries its target
-    targets: Allowlist = field(default_factory=Allowlist)  # addresses and names peers may name ad hoc
+    targets: Allowlist = field(default_factory=Allowlist)  # what peers may name ad hoc
     tunnels: tuple[TunnelSpec, ...] = field(default_factory=tuple)
 
 
