@@ -68,7 +68,7 @@ def _denial(
 ) -> str:  # fmt: skip
     """'' when ``ip`` (or the name it was found under) passes both checks, else why not."""
     if not allowlist.allows(port, ip, found.name):
-        return "is not in [tcp] targets"
+        return "not in [tcp] targets"
     at = str(Address(str(ip), port))
     denial = node.authorize(principal, "connect", at)
     # A grant by name (db.internal:5432) covers whatever the name resolved to, as in
