@@ -65,4 +65,3 @@ def test_spec_errors_name_the_key(keys: dict[str, str], key: str, message: str) 
     with pytest.raises(SpecError, match=message) as err:
         make_spec(**keys)
     assert err.value.key == key
-
