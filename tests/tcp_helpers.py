@@ -73,9 +73,10 @@ async def echo_roundtrip(port: int, size: int, chunk: int = 1 << 16) -> Transfer
 class ServerThread:
     """An asyncio server on its own loop in a thread, so sync tests can use it."""
 
-    def __init__(self, handler: object) -> None:
+    def __init__(self, handler: object, host: str = "127.0.0.1", port: int = 0) -> None:
         self.handler = handler
-        self.port = 0
+        self.host = host
+        self.port = port
         self.loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -84,7 +85,7 @@ class ServerThread:
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
         self._server = self.loop.run_until_complete(
-            asyncio.start_server(self.handler, "127.0.0.1", 0)  # type: ignore[arg-type]
+            asyncio.start_server(self.handler, self.host, self.port)  # type: ignore[arg-type]
         )
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -116,8 +117,10 @@ class ServerThread:
 
 
 @contextmanager
-def server_thread(handler: object) -> Iterator[ServerThread]:
-    srv = ServerThread(handler).start()
+def server_thread(
+    handler: object, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[ServerThread]:
+    srv = ServerThread(handler, host, port).start()
     try:
         yield srv
     finally:

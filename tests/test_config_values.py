@@ -94,9 +94,8 @@ def tcp_address(v: Any) -> bool:
     return bool(sep and host) and (bracketed or ":" not in host) and port_text(port)
 
 
-def target(v: str) -> bool:
-    host, _, port = v.rpartition(":")
-    return bool(host and port) and not any(c.isspace() for c in v)
+def target(v: str) -> bool:  # wsnet.addresses says more; this check may accept too much
+    return bool(v) and not any(c.isspace() for c in v)
 
 
 def mtu(v: Any) -> bool:
@@ -161,6 +160,7 @@ KEYS: dict[tuple[str, str], Check] = {
     ("authz", "default"): enum("allow", "deny"),
     ("authz.principal.alice", "open"): strings(),
     ("authz.principal.alice", "call"): strings(),
+    ("authz.principal.alice", "connect"): strings(target),
     ("switch", "ageing"): seconds(),
     ("switch", "links"): BOOL,
     ("switch", "offload"): BOOL,

@@ -117,7 +117,12 @@ def test_authz_limits_principals_to_their_tunnels(
 
 BAD = [
     ("[tcp]\npending_timeout = -1\n", "[tcp] pending_timeout: expected seconds >= 0"),
-    ("[tcp]\ntargets = ['22']\n", "[tcp] targets: entry #1: expected HOST:PORT"),
+    ("[tcp]\ntargets = ['22']\n", "[tcp] targets: entry #1 '22': '22' is neither an IP"),
+    ("[tcp]\ntargets = ['::1', '10.0.0.*:22']\n",
+     "[tcp] targets: entry #2 '10.0.0.*:22': 10.0.0.* is a glob, entries are addresses now: "
+     "write 10.0.0.0/24:22"),
+    ("[authz.principal.alice]\nconnect = ['db:x']\n",
+     "[authz.principal.alice] connect: entry #1 'db:x': PORT is a number, N-M or *, got 'x'"),
     ("[tcp]\ncolour = 1\n", "[tcp] colour: unknown key"),
     ("[[tcp.tunnel]]\nname = 'x'\nlisten = '1'\n", "[[tcp.tunnel]] #1 peer: a listen tunnel"),
     ("[[tcp.tunnel]]\nname = 'x'\nconnect = 'h'\n", "[[tcp.tunnel]] #1 connect: expected HOST"),

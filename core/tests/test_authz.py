@@ -68,7 +68,7 @@ def test_policy_from_builds_grants() -> None:
          'site.toml: [authz] default: expected "allow" or "deny", got \'maybe\''),
         ({"principal": {"alice": {"opne": ["echo"]}}},
          "site.toml: [authz.principal.alice] opne: unknown key "
-         "(known keys here: call, claim, open, relay)"),
+         "(known keys here: call, claim, connect, open, relay)"),
         ({"principal": {"alice": {"open": "echo"}}},
          "site.toml: [authz.principal.alice] open: expected a list of strings, got 'echo'"),
         ({"principal": {"alice": ["echo"]}},

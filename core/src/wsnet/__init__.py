@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .addresses import Allowlist, IPAddress, Resolved, normalize_ip, parse_ip, resolve
 from .channel import DatagramChannel, StreamChannel
 from .config import Config, Section
 from .errors import ChannelRefused, ConfigError, ControlError, PluginError, WsnetError
@@ -30,6 +31,7 @@ from .stash import Stash, StashKey
 __all__ = [
     "ANONYMOUS",
     "Admission",
+    "Allowlist",
     "AuthRefused",
     "Authenticator",
     "ChannelContext",
@@ -42,6 +44,7 @@ __all__ = [
     "ControlMethod",
     "DatagramChannel",
     "DialedSocket",
+    "IPAddress",
     "Listener",
     "Observer",
     "OpenRequest",
@@ -49,6 +52,7 @@ __all__ = [
     "Port",
     "Principal",
     "ResetCode",
+    "Resolved",
     "Section",
     "Service",
     "Stash",
@@ -59,4 +63,7 @@ __all__ = [
     "WsnetError",
     "__version__",
     "hookimpl",
+    "normalize_ip",
+    "parse_ip",
+    "resolve",
 ]

@@ -13,6 +13,8 @@ Actions and their targets:
   target also lets the channel itself be opened: ``"tcp:ssh"`` admits a channel to
   service ``tcp``, and the tcp service then checks ``tcp:ssh`` against the same list.
 - ``call``: control method names.
+- ``connect``: ``HOST:PORT`` a service would connect to (``"10.0.0.5:22"``),
+  matched against address entries by ``wsnet.addresses`` (not globs).
 - ``claim``: node names the principal may take in its HELLO (besides its own name).
 - ``relay``: node names the principal's links may advertise routes for, and whose
   channels they may carry with the originating principal's name (besides their own).
@@ -29,7 +31,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-ACTIONS = ("open", "call", "claim", "relay")
+from .addresses import cached_allowlist
+
+ACTIONS = ("open", "call", "connect", "claim", "relay")
 EXPLICIT = ("claim", "relay")  # not subject to `default`: only what is listed
 
 
@@ -46,6 +50,8 @@ class Grants:
 
     def allows(self, action: str, target: str) -> bool:
         pats = self.patterns.get(action, ())
+        if action == "connect":  # address entries, checked at config load
+            return cached_allowlist(pats).allows_target(target)
         if action != "open":
             return any(fnmatchcase(target, p) for p in pats)
         what, node = split_node(target, self.here)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from ..addresses import Allowlist
 from ..authz import ACTIONS, Policy, policy_from
 from ..config import Config, Section
 from ..interfaces import Principal
@@ -43,6 +44,10 @@ def _grants(table: Section, name: str) -> dict[str, list[str]]:
     grants = {action: s.get_str_list(action, []) for action in ACTIONS}
     grants = {action: p for action, p in grants.items() if action in present}
     s.done()
+    try:  # parsed here so that a bad entry stops the start (or the reload) with its key
+        Allowlist.parse(grants.get("connect", []))
+    except ValueError as exc:
+        raise s.error("connect", str(exc)) from None
     return grants
 
 

@@ -40,7 +40,8 @@ def forward(
     """Listen on PORT and carry each connection to tunnel NAME of NODE.
 
     NAME@NODE alone uses the connect side NODE has for NAME; NAME@NODE:PORT or
-    NAME@NODE:HOST:PORT asks NODE to connect there ([tcp] targets on NODE must allow it).
+    NAME@NODE:HOST:PORT asks NODE to connect there (NODE's [tcp] targets must allow it, and
+    its [authz] connect grant too when your principal is listed there).
     """
     parsed = []
     for text in specs:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsnet import Component, Observer, WsnetError
+from wsnet import Allowlist, Component, Observer, WsnetError
 from wsnet.events import HaActiveChanged, HaRoleChanged, NodeEvent, RoutesChanged
 from wsnet.node import Node
 
@@ -28,7 +28,7 @@ log = logging.getLogger("wsnet.tcp")
 class Settings:
     pending_timeout: float = 0.0  # seconds a connection waits for an unreachable peer
     connect_timeout: float = 10.0  # seconds the connect side tries its target
-    targets: tuple[str, ...] = ()  # HOST:PORT globs peers may name ad hoc
+    targets: Allowlist = field(default_factory=Allowlist)  # what peers may name ad hoc
     tunnels: tuple[TunnelSpec, ...] = field(default_factory=tuple)
 
 

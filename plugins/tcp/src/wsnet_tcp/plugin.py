@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from wsnet import (
+    Allowlist,
     Component,
     Config,
     ControlError,
@@ -36,13 +37,10 @@ def wsnet_configure(config: Config) -> None:
     s = config.section("tcp")
     pending = s.get_seconds("pending_timeout", 0.0, zero=True)  # 0: refuse at once
     connect_timeout = s.get_seconds("connect_timeout", 10.0)
-    targets = s.get_str_list("targets", [])
-    for i, pattern in enumerate(targets):
-        host, _, port = pattern.rpartition(":")
-        if not host or not port or any(c.isspace() for c in pattern):
-            raise s.error(
-                "targets", f"entry #{i + 1}: expected HOST:PORT (globs allowed), got {pattern!r}"
-            )
+    try:
+        targets = Allowlist.parse(s.get_str_list("targets", []))
+    except ValueError as exc:  # "entry #2 '10.0.0.*': ... write 10.0.0.0/24"
+        raise s.error("targets", str(exc)) from None
     tables = s.tables("tunnel")
     tunnels = tuple(_tunnel(t) for t in tables)
     s.done()
@@ -51,7 +49,7 @@ def wsnet_configure(config: Config) -> None:
         if spec.key in seen:
             raise t.error("name", f"a second {spec.role} tunnel named {spec.name!r}")
         seen.add(spec.key)
-    config.stash[SETTINGS] = Settings(pending, connect_timeout, tuple(targets), tunnels)
+    config.stash[SETTINGS] = Settings(pending, connect_timeout, targets, tunnels)
 
 
 def _tunnel(t: Section) -> TunnelSpec:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from wsnet import WsnetError
+from wsnet import Allowlist, WsnetError
 
 from .manager import Manager, Settings
 from .spec import TunnelSpec
@@ -43,4 +43,4 @@ def _add(mgr: Manager, spec: TunnelSpec, what: str) -> None:
 
 
 def _text(value: object) -> str:
-    return ", ".join(value) or "(none)" if isinstance(value, tuple) else f"{value:g}"
+    return str(value) if isinstance(value, Allowlist) else f"{value:g}"

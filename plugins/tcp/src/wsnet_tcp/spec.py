@@ -12,7 +12,6 @@ tunnel, in whichever direction the link was dialled.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass
 
@@ -127,7 +126,7 @@ def parse_forward(text: str) -> TunnelSpec:
 
     ``8022=ssh@nodeB``           listen on 127.0.0.1:8022, tunnel ssh of nodeB;
     ``8022=ssh@nodeB:22``        ... and ask nodeB to connect to its 127.0.0.1:22;
-    ``0.0.0.0:8080=web@hub:10.0.0.5:80``  any host:port nodeB allows in [tcp] targets.
+    ``0.0.0.0:8080=web@hub:10.0.0.5:80``  a target NODE allows ([tcp] targets, [authz] connect).
     """
     m = _FORWARD_RE.match(text.strip())
     if m is None:
@@ -136,9 +135,3 @@ def parse_forward(text: str) -> TunnelSpec:
     if target and target.isdigit():
         target = f"127.0.0.1:{target}"
     return make_spec(m["name"], listen=m["listen"], peer=m["node"], target=target)
-
-
-def target_allowed(patterns: list[str], target: Address) -> bool:
-    """Is an ad-hoc ``target`` allowed by ``[tcp] targets`` (glob patterns on HOST:PORT)?"""
-    text = f"{target.host}:{target.port}"
-    return any(fnmatch.fnmatchcase(text, p) for p in patterns)
