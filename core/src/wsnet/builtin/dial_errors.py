@@ -90,8 +90,10 @@ def closed_after_handshake(url: str, options: Mapping[str, Any]) -> str:
         return (f"{url} closed the connection right after the TLS handshake: it most likely "
                 "requires a client certificate (mTLS) and we sent none (set cert_file and "
                 "key_file)")  # fmt: skip
-    return (f"{url} closed the connection right after the TLS handshake: it most likely does "
-            f"not trust {_ours(options)} (mTLS: not signed by a CA it trusts, or expired)")  # fmt: skip
+    return (
+        f"{url} closed the connection right after the TLS handshake: it most likely does "
+        f"not trust {_ours(options)} (mTLS: not signed by a CA it trusts, or expired)"
+    )
 
 
 def explain(url: str, options: Mapping[str, Any], exc: BaseException) -> str | None:
