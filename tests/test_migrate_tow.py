@@ -9,12 +9,15 @@ import subprocess
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tcp_helpers import ident_handler, server_thread, who_answers
 from wsnet.testing import NodeProcess, free_port, wait_until
+
+if TYPE_CHECKING:
+    from conftest import Pki
 
 
 def tow_configs(link: int, ports: dict[str, int], idents: dict[str, int]) -> dict[str, Any]:
@@ -94,3 +97,83 @@ def test_readme_configs_translate_and_behave(tmp_path: Path, nodes: list[NodePro
         wait_until(lambda: who_answers(ports["ddg1"], timeout=0.5) == "", what="closed")
         wait_until(lambda: who_answers(ports["ddg1"]) == "ext", timeout=8, what="reopened")
         assert c1.peers() == {"server"}
+
+
+def tow_bundle(out: Path, *parts: Path) -> Path:
+    """`cat Root.crt CA.crt MyCert.{crt,key} > bundle.pem`, as tcp-over-websocket's README says."""
+    out.write_text("".join(p.read_text() for p in parts))
+    return out
+
+
+def test_mutual_tls_config_translates_and_carries_bytes(
+    tmp_path: Path, nodes: list[NodeProcess], pki: Pki
+) -> None:
+    """Server and client 1 with enableMutualTLS, files laid out as the README lays them out."""
+    link, ssh = free_port(), free_port()
+    srv, cli = tmp_path / "tcp_svr", tmp_path / "tcp_cli"
+    srv.mkdir(), cli.mkdir()
+    trusted = tow_bundle(srv / "trusted-ca.pem", pki.ca.cert)  # the clients' root (and CA)
+    exchange = {"serverUrl": f"https://127.0.0.1:{link}", "enableMutualTLS": True}
+    server_x = {
+        **exchange,
+        "mutualTLSTrustedCACertificateBundleFilePath": str(trusted),
+        "mutualTLSTrustedPeerCertificateBundleFilePath": str(
+            tow_bundle(srv / "certs-of-peers.pem", pki.client.cert, pki.client.key)
+        ),
+        "tlsBundleFilePath": str(
+            tow_bundle(
+                srv / "key-cert-ca-root-chain.pem", pki.ca.cert, pki.server.cert, pki.server.key
+            )
+        ),
+    }
+    client_x = {
+        **exchange,
+        "mutualTLSTrustedCACertificateBundleFilePath": str(
+            tow_bundle(cli / "trusted-ca.pem", pki.ca.cert)
+        ),
+        "mutualTLSTrustedPeerCertificateBundleFilePath": str(
+            tow_bundle(cli / "certs-of-peers.pem", pki.server.cert, pki.server.key)
+        ),
+        "tlsBundleFilePath": str(
+            tow_bundle(
+                cli / "key-cert-ca-root-chain.pem", pki.ca.cert, pki.client.cert, pki.client.key
+            )
+        ),
+    }
+    with server_thread(ident_handler(b"client1")) as ident:
+        server = {
+            "dataExchange": server_x,
+            "weAreServer": True,
+            "tcpTunnelListens": [
+                {"listenBindAddress": "127.0.0.1", "listenPort": ssh, "tunnelName": "test_ssh"}
+            ],
+        }
+        client = {
+            "dataExchange": client_x,
+            "weAreServer": False,
+            "clientId": 1,
+            "tcpTunnelConnects": [
+                {
+                    "connectToHost": "127.0.0.1",
+                    "connectToPort": ident.port,
+                    "tunnelName": "test_ssh",
+                }
+            ],
+        }
+        toml = {
+            "server": translate(srv, "config", server),
+            "client1": translate(cli, "config", client),
+        }
+        s_text, c_text = toml["server"].read_text(), toml["client1"].read_text()
+        assert '"mtls"' in s_text and f'pinned = ["{srv}/certs-of-peers.pem"]' in s_text
+        assert "[authz.principal.client-1]" in s_text  # its CN may claim "client1"
+        assert f'tls_cert = "{srv}/server-cert.pem"' in s_text
+        assert f'cert_file = "{cli}/client1-cert.pem"' in c_text
+        assert f'key_file = "{cli}/client1-key.pem"' in c_text and f'ca_file = "{cli}' in c_text
+        assert "does not pin it" in c_text  # the client's peer bundle has no wsnet equivalent
+        assert (cli / "client1-key.pem").stat().st_mode & 0o077 == 0
+        hub = run_node(tmp_path, "server", toml["server"], nodes)
+        run_node(tmp_path, "client1", toml["client1"], nodes)
+        wait_until(lambda: who_answers(ssh) == "client1", what="bytes through the mTLS tunnel")
+        (row,) = hub.ctl("links")
+        assert row["principal"] == "client-1", row  # the link was authenticated by certificate

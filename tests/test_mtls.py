@@ -70,13 +70,16 @@ def test_untrusted_or_missing_client_cert_refused_in_tls(
     hub = wsnet_node_factory("hub", plugins=["mtls"], config=hub_config(pki))
     intruder = client(wsnet_node_factory, "intruder", hub, pki, pki.foreign_client)
     anonymous = client(wsnet_node_factory, "anon", hub, pki, None)
-    for node, ours in ((intruder, str(pki.foreign_client.cert)), (anonymous, "no client cert")):
+    for node, ours in (
+        (intruder, f"does not trust the client certificate '{pki.foreign_client.cert}'"),
+        (anonymous, "requires a client certificate (mTLS) and we sent none"),
+    ):
         dial = wait_until(
             lambda n=node: (d := n.ctl("dials")[0])["attempts"] >= 2 and d,
             timeout=15,
             what=f"{node.name} retries",
         )
-        assert "closed the TLS connection" in dial["last_error"], dial
+        assert "closed the connection right after the TLS handshake" in dial["last_error"], dial
         assert ours in dial["last_error"]
     assert hub.ctl("links") == []
     assert "link 1 up" not in hub.log()
@@ -92,7 +95,8 @@ def test_pinned_certificates_only(wsnet_node_factory: NodeFactory, pki: Pki) -> 
     dial = wait_until(
         lambda: (d := other.ctl("dials")[0])["attempts"] >= 2 and d, timeout=15, what="refusals"
     )
-    assert "HTTP 403" in dial["last_error"]
+    assert "HTTP 403 Forbidden: mtls: the client certificate CN=client-2" in dial["last_error"]
+    assert "is signed by a trusted CA but is not pinned" in dial["last_error"]
     assert hub.peers() == {"client-1"}
     der = ssl.PEM_cert_to_DER_cert(pki.client2.cert.read_text())
     line = next(x for x in hub.log().splitlines() if "is not pinned" in x)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,14 +23,17 @@ pytestmark = pytest.mark.skipif(
 
 
 class Tinyproxy:
-    def __init__(self, tmp: Path, connect_port: int, auth: tuple[str, str] | None) -> None:
+    def __init__(
+        self, tmp: Path, connect_port: int, auth: tuple[str, str] | None,
+        more_ports: Sequence[int] = (),
+    ) -> None:  # fmt: skip
         self.port = free_port()
         self.log = tmp / f"tinyproxy-{self.port}.log"
         conf = tmp / f"tinyproxy-{self.port}.conf"
         lines = [
             f"Port {self.port}", "Listen 127.0.0.1", "Timeout 60", "MaxClients 20",
             f'LogFile "{self.log}"', "LogLevel Connect", "Allow 127.0.0.1",
-            f"ConnectPort {connect_port}",
+            f"ConnectPort {connect_port}", *(f"ConnectPort {p}" for p in more_ports),
         ]  # fmt: skip
         if auth:
             lines.append(f"BasicAuth {auth[0]} {auth[1]}")

@@ -96,6 +96,8 @@ class ListenConfig:
     handshake_timeout: float = 10.0
     max_pending: int = 1024
     max_pending_per_source: int = 64
+    # true: no start-up warning for a non-loopback listener without an authenticator
+    allow_anonymous: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +227,8 @@ def _parse_listen(raw: Mapping[str, Any], root: Section, cfg: Config) -> None:
     if not s.get_bool("enabled", True):
         cfg.listen = None
         # kept for when it is enabled again
-        s._seen.update(("host", "port", "path", "tls_cert", "tls_key", *PENDING_KEYS))
+        s._seen.update(("host", "port", "path", "tls_cert", "tls_key", "allow_anonymous",
+                        *PENDING_KEYS))  # fmt: skip
         s.done()
         return
     path = check_listen_path(s, "path", s.get_str("path", "/wsnet"))
@@ -233,7 +236,7 @@ def _parse_listen(raw: Mapping[str, Any], root: Section, cfg: Config) -> None:
     host = check_host(s, "host", s.get_str("host", "127.0.0.1"))
     cfg.listen = ListenConfig(
         host, s.get_int("port", 7860, lo=0, hi=65535), path, cert, key,
-        *_pending_limits(s, "handshake_timeout"),
+        *_pending_limits(s, "handshake_timeout"), s.get_bool("allow_anonymous", False),
     )  # fmt: skip
     s.done()
 

@@ -87,6 +87,9 @@ class Authenticator(ABC):
     """Decides who an incoming link (WebSocket upgrade) or control request is."""
 
     name: ClassVar[str]
+    # True when clients send a reusable secret (a password): without TLS anyone on the path
+    # reads it, and the node warns at start-up when it listens beyond loopback that way.
+    sends_secret: ClassVar[bool] = False
 
     @abstractmethod
     async def authenticate(self, request: web.Request) -> Principal | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -147,7 +148,8 @@ async def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> soc
             try:
                 await loop.sock_connect(sock, addr)
             except OSError as exc:
-                raise ProxyError(f"proxy {proxy.where}: {exc.strerror or exc}") from None
+                why = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+                raise ProxyError(f"proxy {proxy.where} is not reachable: {why}") from None
             await loop.sock_sendall(sock, connect_request(host, port, proxy))
             head = await _read_head(loop, sock, proxy)
         check_connect_response(head, proxy, target)

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import fdlimit
+from . import exposure, fdlimit
 from .config import Config, DialConfig, check_dial_schemes
 from .control import Dispatcher, Guard, control_app, htpasswd_guard
 from .dialer import Dialer
@@ -62,6 +62,8 @@ class Runtime:
             listener = Listener("link listener", admit, ssl=tls)
             app = link_app(self.node, lc.path, trusted=listener.trust)
             port = await self._serve(app, listener, lc.host, lc.port)
+            exposure.warn(exposure.listener_warnings(lc, port, tls is not None,
+                                                     self.node.authenticators))  # fmt: skip
             scheme = "wss" if tls else "ws"
             self.node.listen_url = f"{scheme}://{_hostport(cfg.listen.host, port)}{cfg.listen.path}"
         if cfg.control.enabled:
@@ -79,6 +81,7 @@ class Runtime:
             )  # fmt: skip
             # lingering_time=0: a body late past the deadline is not read for 10 s more
             port = await self._serve(app, listener, ctl.host, ctl.port, lingering_time=0)
+            exposure.warn(exposure.control_warnings(ctl, port, tls is not None))
             scheme = "https" if tls else "http"
             self.node.control_url = f"{scheme}://{_hostport(ctl.host, port)}/rpc"
         for comp in self.node.components:

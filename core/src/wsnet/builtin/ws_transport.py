@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -21,6 +22,7 @@ from ..node import Node
 from ..proxy import parse_proxy_url, proxy_for
 from ..server import SUBPROTOCOL
 from ..tls import TlsFileError, client_context
+from .dial_errors import BODY_LIMIT, explain, refused_upgrade
 from .proxy_connector import ProxyConnector
 
 log = logging.getLogger("wsnet.transport")
@@ -181,6 +183,8 @@ class WsTransport(Transport):
         deadline = asyncio.timeout(CONNECT_TIMEOUT + wait)
         trace = aiohttp.TraceConfig()
         trace.on_request_headers_sent.append(_respond_within(deadline, wait))
+        refusal: dict[str, bytes] = {}
+        trace.on_request_end.append(_keep_refusal_body(refusal))
         session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(
@@ -190,7 +194,7 @@ class WsTransport(Transport):
         )
         try:
             async with deadline:
-                ws = await self._connect(session, url, options, tls, headers, timeout)
+                ws = await self._connect(session, url, options, tls, headers, timeout, refusal)
         except TimeoutError:
             await session.close()
             raise ConnectionError(f"no upgrade response within {wait:g}s") from None
@@ -207,6 +211,7 @@ class WsTransport(Transport):
         tls: ssl.SSLContext | bool,
         headers: dict[str, str],
         timeout: aiohttp.ClientWSTimeout,
+        refusal: Mapping[str, bytes],
     ) -> aiohttp.ClientWebSocketResponse:
         """ws_connect, with its failures turned into one line a person can act on."""
         try:
@@ -225,15 +230,17 @@ class WsTransport(Transport):
                 user = headers.get("Authorization") and (options.get("user") or "the URL's user")
                 who = f"wrong user or password ({user})" if user else "no credentials (set user)"
                 raise ConnectionError(f"{url} refused the link: 401 Unauthorized: {who}") from None
-            raise
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise ConnectionError(_verify_failed(url, options, exc)) from None
+            reason = refusal.get("reason", b"").decode("latin-1")
+            raise ConnectionError(
+                refused_upgrade(url, exc.status, reason, refusal.get("body", b""))
+            ) from None
         except aiohttp.SocketTimeoutError:
             raise TimeoutError from None  # the caller says how long it waited
-        except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-            if url.startswith("wss:") and not isinstance(exc, aiohttp.ClientConnectorError):
-                raise ConnectionError(_tls_dropped(url, options, exc)) from None
-            raise
+        except (aiohttp.ClientError, OSError) as exc:
+            line = explain(url, options, exc)
+            if line is None:
+                raise
+            raise ConnectionError(line) from None
 
 
 def _respond_within(
@@ -247,23 +254,22 @@ def _respond_within(
     return sent
 
 
-def _tls_dropped(url: str, options: Mapping[str, Any], exc: Exception) -> str:
-    """A wss:// server that hangs up right after the handshake has (with TLS 1.3, where its
-    alert is lost) most likely refused our client certificate or our lack of one."""
-    cert = options.get("cert_file")
-    ours = f"the client certificate {cert!r}" if cert else "no client certificate (cert_file)"
-    return (
-        f"{url} closed the TLS connection ({exc}); if it requires client certificates "
-        f"(mTLS), it refused {ours}"
-    )
+def _keep_refusal_body(
+    into: dict[str, bytes],
+) -> Callable[[aiohttp.ClientSession, SimpleNamespace, Any], Awaitable[None]]:
+    """A trace hook: a refused upgrade's reason and body (at most BODY_LIMIT bytes), which
+    is the server's own explanation (e.g. wsnet-mtls: a certificate that is not pinned);
+    aiohttp's handshake error carries only the status."""
 
+    async def ended(session: aiohttp.ClientSession, ctx: SimpleNamespace, params: Any) -> None:
+        response = params.response
+        if response.status == 101:
+            return
+        into["reason"] = str(response.reason or "").encode("latin-1", "replace")
+        with contextlib.suppress(aiohttp.ClientError, OSError, ValueError):
+            into["body"] = await response.content.read(BODY_LIMIT)
 
-def _verify_failed(url: str, options: Mapping[str, Any], exc: Exception) -> str:
-    """One line saying that (and against what) the server certificate did not verify."""
-    cert_error = getattr(exc, "certificate_error", exc)
-    detail = getattr(cert_error, "verify_message", "") or str(cert_error)
-    against = f"ca_file {options['ca_file']!r}" if options.get("ca_file") else "the system CAs"
-    return f"TLS certificate verify failed for {url}: {detail} (checked against {against})"
+    return ended
 
 
 def wsnet_register_transports(node: Node) -> Iterable[Transport]:

@@ -53,6 +53,7 @@ class HtpasswdAuthenticator(Authenticator):
     """HTTP Basic against the file; the file is re-read when it changes (mtime, size, inode)."""
 
     name = "htpasswd"
+    sends_secret = True  # HTTP Basic: the password itself, readable without TLS
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

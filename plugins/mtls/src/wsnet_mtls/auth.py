@@ -30,7 +30,7 @@ class MtlsAuthenticator(Authenticator):
         der = tls.getpeercert(binary_form=True)
         if not der:
             # CERT_REQUIRED makes the handshake fail first; kept as a second line of defence.
-            raise AuthRefused("a client certificate is required", 403)
+            raise AuthRefused("mtls: a client certificate is required and none was sent", 403)
         sha256 = fingerprint(der)
         cert = tls.getpeercert() or {}
         if self.settings.pinned and sha256 not in self.settings.pinned:
@@ -41,5 +41,10 @@ class MtlsAuthenticator(Authenticator):
                 request.remote or "?",
                 sha256,
             )
-            raise AuthRefused(f"client certificate {subject} is not pinned", 403)
+            # The reason is the 403's body: the client shows it (it names nothing secret).
+            raise AuthRefused(
+                f"mtls: the client certificate {subject} (sha256 {sha256}) is signed by a "
+                "trusted CA but is not pinned ([mtls] pinned)",
+                403,
+            )
         return principal_from_cert(cert, sha256)

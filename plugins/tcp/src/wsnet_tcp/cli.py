@@ -11,7 +11,8 @@ import typer
 from wsnet.ctl import DEFAULT_URL, CtlError, call, render
 from wsnet.tomlw import dumps as toml_dumps
 
-from .migrate import MigrateError, from_tcp_over_websocket
+from .bundle import BundleError, write_split
+from .migrate import MigrateError, from_tcp_over_websocket, split_plan
 from .spec import parse_forward
 
 tcp_app = typer.Typer(help="TCP tunnels of a running node (plugin wsnet-tcp).",
@@ -85,13 +86,26 @@ def delete(
 @tcp_app.command("from-tow")
 def from_tow(
     config: Annotated[Path, typer.Argument(help="a tcp-over-websocket config.json")],
+    certs_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="where the TLS bundle is split into NODE-cert.pem and NODE-key.pem "
+            "(default: the directory of CONFIG)"
+        ),
+    ] = None,
 ) -> None:
     """Print the wsnet TOML that does what a tcp-over-websocket config.json does."""
+    where = (certs_dir or config.parent).absolute()
     try:
         raw = json.loads(config.read_text())
-        data, notes = from_tcp_over_websocket(raw)
-    except (OSError, ValueError) as exc:  # MigrateError and JSONDecodeError are ValueErrors
-        what = "bad config" if isinstance(exc, MigrateError) else "cannot read"
+        data, notes = from_tcp_over_websocket(raw, str(where))
+        plan = split_plan(raw, str(where))
+        if plan is not None:
+            write_split(plan[0], Path(plan[1]), Path(plan[2]))
+            typer.echo(f"wsnet tcp from-tow: split {plan[0]} into {plan[1]} and {plan[2]}",
+                       err=True)  # fmt: skip
+    except (OSError, ValueError) as exc:  # MigrateError, BundleError, JSONDecodeError too
+        what = "bad config" if isinstance(exc, MigrateError | BundleError) else "cannot read"
         typer.echo(f"wsnet tcp from-tow: {config}: {what}: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo(
