@@ -146,9 +146,9 @@ class Penalties:
 
     def _fail(self, score: _Score, now: float) -> None:
         score.failures += 1
-        over = score.failures - self.free
+        over = math.ceil(score.failures) - self.free  # a failure partly forgiven still counts
         if over >= 0:
-            score.until = now + min(self.max_delay, 2.0**over)
+            score.until = now + min(self.max_delay, 2.0 ** min(over, 60))
 
 
 def source_key(address: str) -> str:
