@@ -311,7 +311,7 @@ def check_htpasswd(path: str, s: Section, key: str) -> None:
     from .htpasswd import HtpasswdError, HtpasswdFile
 
     try:
-        HtpasswdFile(path)
+        HtpasswdFile(path, report=False)
     except HtpasswdError as exc:
         raise s.error(key, str(exc)) from None
     except OSError as exc:  # in case the library lets a read error through

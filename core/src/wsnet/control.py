@@ -264,31 +264,36 @@ def htpasswd_guard(path: str, emit: Callable[[NodeEvent], None]) -> Guard:
     """A control_app ``authenticate`` that demands HTTP Basic credentials from ``path``.
 
     A refusal is 401 with ``WWW-Authenticate: Basic realm="wsnet control"``, an
-    AuthFailure event and a log line that names the user, never the password.
+    AuthFailure event and a log line that names the user, never the password.  The
+    hashing runs in a pool of its own (one thread), apart from the link logins' and the
+    default executor, so that a flood of link logins cannot make the admin wait; too many
+    failures from a source or for a user are refused with 429 (wsnet.passcheck).
     """
-    from .htpasswd import HtpasswdError, HtpasswdFile
+    from .htpasswd import HtpasswdFile
+    from .passcheck import CheckRefused, GateSettings, PasswordGate
 
-    users = HtpasswdFile(path)
+    gate = PasswordGate(HtpasswdFile(path), GateSettings(workers=1, queue=8), "wsnet-ctl-hash")
 
     async def guard(request: web.Request) -> Principal:
         creds = parse_basic(request.headers.get("Authorization", ""))
+        remote = request.remote or "?"
+        refusal: type[web.HTTPException] = web.HTTPUnauthorized
+        headers = {"WWW-Authenticate": f'Basic realm="{REALM}"'}
         if creds is None:
             reason = "no HTTP Basic credentials"
         else:
             try:
-                # bcrypt takes tens of milliseconds: keep it off the event loop.
-                ok = await asyncio.to_thread(users.verify, *creds)
-            except HtpasswdError as exc:
-                log.error("control API: cannot check credentials: %s", exc)
-                ok = False
-            if ok:
-                return Principal(creds[0], "control-htpasswd")
-            reason = f"wrong user or password for {creds[0]!r}"
-        remote = request.remote or "?"
+                if await gate.check(*creds, remote):
+                    return Principal(creds[0], "control-htpasswd")
+                reason = f"wrong user or password for {creds[0]!r}"
+            except CheckRefused as exc:
+                reason = f"{exc.reason} ({creds[0]!r})"
+                refusal = (
+                    web.HTTPTooManyRequests if exc.status == 429 else web.HTTPServiceUnavailable
+                )
+                headers = exc.headers
         log.warning("control API: refused a request from %s: %s", remote, reason)
         emit(AuthFailure(remote, "control-htpasswd", reason))
-        raise web.HTTPUnauthorized(
-            text=f"{reason}\n", headers={"WWW-Authenticate": f'Basic realm="{REALM}"'}
-        )
+        raise refusal(text=f"{reason}\n", headers=headers)
 
     return guard

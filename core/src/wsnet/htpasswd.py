@@ -3,10 +3,15 @@
 Supported hashes, as Apache's ``htpasswd`` writes them: ``{SHA}`` (-s, what
 etherws reads), ``$apr1$`` MD5 (-m, Apache's default), bcrypt ``$2y$``/``$2b$``/
 ``$2a$`` (-B), and crypt SHA-256/512 ``$5$``/``$6$`` (-2/-5).  Anything else
-(DES crypt, plain text, unknown) is an error naming file, line and user when
-the file is loaded: a user that silently cannot log in is worse than a refusal
-to start.  Used by the control API (``--ctl-htpasswd``) and by the
-wsnet-auth-htpasswd plugin for links.
+(DES crypt, plain text, unknown, a hash whose form is wrong) is an error naming file,
+line and user when the file is loaded: a user that silently cannot log in is worse than
+a refusal to start.  A hash whose cost is above the caps (``Caps``) is reported with
+its line and that user is refused: one login must not cost hours of CPU.
+
+Fail closed: a file that disappears or cannot be read refuses everyone until it can be
+read again; a file that reads but does not parse keeps the users read before (the last
+good file).  Each change of state is one log line.  Used by the control API
+(``--ctl-htpasswd``) and by the wsnet-auth-htpasswd plugin for links.
 """
 
 from __future__ import annotations
@@ -16,22 +21,63 @@ import hashlib
 import hmac
 import logging
 import os
+import re
 import threading
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import WsnetError
+from .htcrypt import ITOA64, md5_crypt, sha_crypt
 
 log = logging.getLogger("wsnet.htpasswd")
-_ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _CACHE_MAX = 1024  # successful checks remembered until the file changes
+_BCRYPT = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
+# The salt may not start with "rounds=": "$5$rounds=abc$..." is a broken rounds field.
+_SHA = re.compile(r"\$([56])\$(?:rounds=(\d{1,10})\$)?(?!rounds=)([^$:]{0,16})\$([./0-9A-Za-z]+)")
+_APR1 = re.compile(r"\$apr1\$[^$:]{0,8}\$[./0-9A-Za-z]{22}")
+_SHA1 = re.compile(r"\{SHA\}[A-Za-z0-9+/]{27}=")
 
 
 class HtpasswdError(WsnetError):
     """A file that cannot be used; the message names the file (and line)."""
 
 
+class HtpasswdUnreadable(HtpasswdError):
+    """The file is missing or cannot be read (as opposed to read but malformed)."""
+
+
 Checker = Callable[[bytes], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """Hash costs above which a line is refused rather than verified."""
+
+    bcrypt_cost: int = 14  # about a second per check on a 2020s core
+    sha_rounds: int = 1_000_000  # $5$/$6$ rounds=: about half a second here (pure Python)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    check: Checker | None  # None: over a cap, the user is refused
+    line: int
+    kind: tuple[str, int]  # (scheme, cost): the dummy hash is of the most common kind
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    entries: dict[str, Entry] = field(default_factory=dict)
+    over_cap: tuple[str, ...] = ()  # "line N (user 'x'): why", for the log
+
+    @property
+    def dummy(self) -> Checker | None:
+        """A checker of the most common (scheme, cost): unknown users cost what known ones do."""
+        usable = [e for e in self.entries.values() if e.check is not None]
+        if not usable:
+            return None
+        kind = Counter(e.kind for e in usable).most_common(1)[0][0]
+        return next(e.check for e in usable if e.kind == kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,73 +93,139 @@ def _stamp(path: str) -> _Stamp:
 
 
 class HtpasswdFile:
-    """Users of one htpasswd file.  ``verify`` is thread-safe (bcrypt runs in threads)."""
+    """Users of one htpasswd file.  ``verify`` is thread-safe (it runs in worker threads).
 
-    def __init__(self, path: str) -> None:
+    Re-read when its modification time, size or inode changes (checked on every login),
+    so that deleting the file revokes everyone at once, without a SIGHUP.
+    """
+
+    def __init__(self, path: str, caps: Caps | None = None, *, report: bool = True) -> None:
         self.path = path
+        self.caps = caps or Caps()
         self._lock = threading.Lock()
-        self._stamp, self._users = self._load()
+        self._stamp: _Stamp | None = _stamp_or_error(path)
+        self._table = self._read()
         self._ok: set[bytes] = set()
+        self._state = ""  # why the file is not in force as read ("" when it is)
+        if report:  # not when start-up only checks the file before the real load
+            self._report_caps()
 
     @property
     def users(self) -> list[str]:
         self.reload_if_changed()
-        return sorted(self._users)
+        return sorted(self._table.entries)
 
-    def _load(self) -> tuple[_Stamp, dict[str, Checker]]:
+    def _read(self) -> Table:
         try:
-            stamp = _stamp(self.path)
             with open(self.path, encoding="utf-8") as fh:
                 text = fh.read()
         except OSError as exc:
-            raise HtpasswdError(f"{self.path!r}: {exc.strerror or exc}") from None
+            raise HtpasswdUnreadable(f"{self.path!r}: {exc.strerror or exc}") from None
         except UnicodeDecodeError:
             raise HtpasswdError(f"{self.path!r}: not a text file") from None
-        return stamp, parse(text, self.path)
+        return parse(text, self.path, self.caps)
+
+    def _report_caps(self) -> None:
+        for line in self._table.over_cap:
+            log.error("htpasswd %r %s; this user is refused", self.path, line)
+
+    def _note(self, state: str, message: str, level: int = logging.ERROR) -> None:
+        """Log ``message`` only when the state changes: not once per request."""
+        if state != self._state:
+            self._state = state
+            log.log(level, "%s", message)
 
     def reload_if_changed(self) -> bool:
-        """Re-read the file if it changed.  A broken edit keeps the old users (logged)."""
+        """Re-read the file if it changed.  Missing or unreadable: everyone is refused;
+        malformed: the users read before stay (the last good file).  Logged once each."""
         try:
             stamp = _stamp(self.path)
         except OSError as exc:
-            log.error("htpasswd %r: %s; keeping the users read before", self.path, exc.strerror)
+            self._close(exc.strerror or str(exc))
             return False
         if stamp == self._stamp:
             return False
         with self._lock:
             if stamp == self._stamp:
                 return False
+            self._stamp = stamp  # a broken file is not re-read on every request
             try:
-                self._stamp, self._users = self._load()
-            except HtpasswdError as exc:
-                self._stamp = stamp  # do not re-read a broken file on every request
-                log.error("htpasswd: %s; keeping the users read before", exc)
+                table = self._read()
+            except HtpasswdUnreadable as exc:
+                self._table, self._stamp = Table(), None
+                self._ok.clear()
+                self._note("closed", f"htpasswd {exc}: refusing everyone until it can be read")
                 return False
+            except HtpasswdError as exc:
+                kept = "keeping the users read before" if self._table.entries else "refusing all"
+                self._note(f"bad {stamp}", f"htpasswd: {exc}; {kept} until it is fixed")
+                return False
+            self._table = table
             self._ok.clear()
-        log.info("htpasswd %r re-read: %d users", self.path, len(self._users))
+        self._state = ""
+        log.info("htpasswd %r re-read: %d users", self.path, len(table.entries))
+        self._report_caps()
         return True
 
-    def verify(self, user: str, password: str) -> bool:
-        """True when ``user`` exists and ``password`` matches its hash."""
+    def _close(self, why: str) -> None:
+        with self._lock:
+            self._table, self._stamp = Table(), None
+            self._ok.clear()
+        self._note("closed", f"htpasswd {self.path!r}: {why}: refusing everyone until it is back")
+
+    def cached(self, user: str, password: str) -> bool:
+        """True when this user logged in with this very password since the file last
+        changed: cheap (no hashing), for reconnect storms and users under attack."""
         self.reload_if_changed()
-        check = self._users.get(user)
+        entry = self._table.entries.get(user)
+        return entry is not None and entry.check is not None and _key(user, password) in self._ok
+
+    def verify(self, user: str, password: str) -> bool:
+        """True when ``user`` exists and ``password`` matches its hash; never raises.
+
+        Unknown users and users over a cap are checked against a dummy hash of the
+        file's most common kind and cost, and refused, so that timing does not tell
+        which users exist.
+        """
+        self.reload_if_changed()
+        table = self._table
+        entry = table.entries.get(user)
+        real = entry.check if entry is not None else None
+        if real is not None and _key(user, password) in self._ok:
+            return True
+        check = real or table.dummy
         if check is None:
             return False
-        key = hashlib.sha256(f"{user}\0{password}".encode()).digest()
-        if key in self._ok:  # reconnect storms do not pay bcrypt again
-            return True
-        ok = check(password.encode("utf-8"))
+        try:
+            ok = check(password.encode("utf-8")) and check is real
+        except Exception as exc:  # a hash that parsed but cannot be verified: a refusal
+            where = f"line {entry.line} (user {user!r})" if entry and check is real else "dummy"
+            log.error("htpasswd %r %s: cannot verify: %s", self.path, where, exc)
+            return False
         if ok:
             with self._lock:
                 if len(self._ok) >= _CACHE_MAX:
                     self._ok.clear()
-                self._ok.add(key)
+                self._ok.add(_key(user, password))
         return ok
 
 
-def parse(text: str, source: str = "<htpasswd>") -> dict[str, Checker]:
+def _key(user: str, password: str) -> bytes:
+    return hashlib.sha256(f"{user}\0{password}".encode("utf-8", "surrogatepass")).digest()
+
+
+def _stamp_or_error(path: str) -> _Stamp:
+    try:
+        return _stamp(path)
+    except OSError as exc:
+        raise HtpasswdUnreadable(f"{path!r}: {exc.strerror or exc}") from None
+
+
+def parse(text: str, source: str = "<htpasswd>", caps: Caps | None = None) -> Table:
     """USER:HASH lines (blank lines and # comments skipped) -> a checker per user."""
-    users: dict[str, Checker] = {}
+    caps = caps or Caps()
+    entries: dict[str, Entry] = {}
+    over: list[str] = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -123,28 +235,63 @@ def parse(text: str, source: str = "<htpasswd>") -> dict[str, Checker]:
         if not sep or not user:
             raise HtpasswdError(f"{where}: expected USER:HASH")
         try:
-            users[user] = checker(hashed)
+            kind = hash_kind(hashed)
         except ValueError as exc:
             raise HtpasswdError(f"{where} (user {user!r}): {exc}") from None
-    return users
+        problem = over_cap(kind, caps)
+        if problem:
+            over.append(f"line {number} (user {user!r}): {problem}")
+        entries[user] = Entry(None if problem else checker(hashed), number, kind)
+    return Table(entries, tuple(over))
+
+
+def hash_kind(hashed: str) -> tuple[str, int]:
+    """(scheme, cost) of a well-formed hash; ValueError (saying why) for anything else."""
+    if m := _BCRYPT.fullmatch(hashed):
+        if not 4 <= int(m[1]) <= 31:
+            raise ValueError(f"bcrypt cost {int(m[1])} is outside 4..31")
+        return "bcrypt", int(m[1])
+    if m := _SHA.fullmatch(hashed):
+        want = 43 if m[1] == "5" else 86
+        if len(m[4]) != want:
+            raise ValueError(f"malformed ${m[1]}$ hash (expected {want} hash characters)")
+        return f"sha{m[1]}", int(m[2]) if m[2] else 5000
+    if _APR1.fullmatch(hashed):
+        return "apr1", 1000
+    if _SHA1.fullmatch(hashed):
+        return "sha1", 1
+    if re.match(r"\$[56]\$rounds=(?!\d+\$)", hashed):
+        raise ValueError(f"malformed {hashed[:3]} hash: rounds= is not a number")
+    for prefix in ("$2", "$5$", "$6$", "$apr1$", "{SHA}"):
+        if hashed.startswith(prefix):
+            raise ValueError(f"malformed {prefix}... hash (cannot be verified)")
+    if hashed.startswith("$1$"):
+        raise ValueError("plain MD5 crypt ($1$) is not supported; use htpasswd -B or -m")
+    if len(hashed) == 13 and all(c in ITOA64 for c in hashed):
+        raise ValueError("DES crypt is not supported (8-character passwords); use htpasswd -B")
+    raise ValueError("unsupported or plain-text password hash; make it with htpasswd -B")
+
+
+def over_cap(kind: tuple[str, int], caps: Caps) -> str:
+    """Why a hash of ``kind`` costs too much to verify, or ""."""
+    scheme, cost = kind
+    if scheme == "bcrypt" and cost > caps.bcrypt_cost:
+        return f"bcrypt cost {cost} is above the cap {caps.bcrypt_cost} (max_bcrypt_cost)"
+    if scheme in ("sha5", "sha6") and cost > caps.sha_rounds:
+        return f"rounds={cost} is above the cap {caps.sha_rounds} (max_sha_rounds)"
+    return ""
 
 
 def checker(hashed: str) -> Checker:
-    """A function telling whether a password matches ``hashed``; ValueError if unsupported."""
+    """A function telling whether a password matches ``hashed`` (checked by hash_kind)."""
     if hashed.startswith("{SHA}"):
-        want = base64.b64decode(hashed[5:] + "==")
+        want = base64.b64decode(hashed[5:])
         return lambda pw: hmac.compare_digest(hashlib.sha1(pw).digest(), want)
     if hashed.startswith("$apr1$"):
         return lambda pw: hmac.compare_digest(md5_crypt(pw, hashed), hashed)
-    if hashed.startswith(("$2y$", "$2b$", "$2a$")):
+    if hashed.startswith("$2"):
         return _bcrypt_checker(hashed)
-    if hashed.startswith(("$5$", "$6$")):
-        return lambda pw: hmac.compare_digest(sha_crypt(pw, hashed), hashed)
-    if hashed.startswith("$1$"):
-        raise ValueError("plain MD5 crypt ($1$) is not supported; use htpasswd -B or -m")
-    if len(hashed) == 13 and all(c in _ITOA64 for c in hashed):
-        raise ValueError("DES crypt is not supported (8-character passwords); use htpasswd -B")
-    raise ValueError("unsupported or plain-text password hash; make it with htpasswd -B")
+    return lambda pw: hmac.compare_digest(sha_crypt(pw, hashed), hashed)
 
 
 def _bcrypt_checker(hashed: str) -> Checker:
@@ -152,103 +299,4 @@ def _bcrypt_checker(hashed: str) -> Checker:
 
     # The bcrypt package calls the variant $2b$; $2y$ (Apache's) is the same algorithm.
     stored = ("$2b$" + hashed[4:]).encode()
-    if len(stored) != 60:
-        raise ValueError("malformed bcrypt hash (expected 60 characters)")
-
-    def check(pw: bytes) -> bool:
-        try:
-            return bool(bcrypt.checkpw(pw[:72], stored))
-        except ValueError:
-            return False
-
-    return check
-
-
-def _b64_24(b2: int, b1: int, b0: int, n: int) -> str:
-    w = (b2 << 16) | (b1 << 8) | b0
-    out = []
-    for _ in range(n):
-        out.append(_ITOA64[w & 0x3F])
-        w >>= 6
-    return "".join(out)
-
-
-def md5_crypt(pw: bytes, setting: str) -> str:
-    """Apache's apr1 MD5 crypt (as md5crypt, with the "$apr1$" magic)."""
-    magic = "$apr1$"
-    salt = setting[len(magic) :].split("$", 1)[0][:8].encode()
-    ctx = hashlib.md5(pw + magic.encode() + salt)
-    alt = hashlib.md5(pw + salt + pw).digest()
-    for i in range(len(pw), 0, -16):
-        ctx.update(alt[: min(16, i)])
-    i = len(pw)
-    while i:
-        ctx.update(b"\0" if i & 1 else pw[:1])
-        i >>= 1
-    final = ctx.digest()
-    for i in range(1000):
-        c = hashlib.md5(pw if i & 1 else final)
-        if i % 3:
-            c.update(salt)
-        if i % 7:
-            c.update(pw)
-        c.update(final if i & 1 else pw)
-        final = c.digest()
-    f = final
-    order = ((0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5))
-    encoded = "".join(_b64_24(f[a], f[b], f[c], 4) for a, b, c in order)
-    return f"{magic}{salt.decode()}${encoded}{_b64_24(0, 0, f[11], 2)}"
-
-
-# Byte order of the final encoding (Drepper's SHA-crypt specification).
-_SHA256_ORDER = [(0, 10, 20), (21, 1, 11), (12, 22, 2), (3, 13, 23), (24, 4, 14),
-                 (15, 25, 5), (6, 16, 26), (27, 7, 17), (18, 28, 8), (9, 19, 29)]  # fmt: skip
-_SHA512_ORDER = [(0, 21, 42), (22, 43, 1), (44, 2, 23), (3, 24, 45), (25, 46, 4),
-                 (47, 5, 26), (6, 27, 48), (28, 49, 7), (50, 8, 29), (9, 30, 51),
-                 (31, 52, 10), (53, 11, 32), (12, 33, 54), (34, 55, 13), (56, 14, 35),
-                 (15, 36, 57), (37, 58, 16), (59, 17, 38), (18, 39, 60), (40, 61, 19),
-                 (62, 20, 41)]  # fmt: skip
-
-
-def sha_crypt(pw: bytes, setting: str) -> str:
-    """crypt(3) SHA-256 ($5$) or SHA-512 ($6$) of ``pw`` with the salt and rounds of ``setting``."""
-    magic = setting[:3]
-    new = hashlib.sha256 if magic == "$5$" else hashlib.sha512
-    parts = setting[3:].split("$")
-    rounds, custom = 5000, False
-    if parts[0].startswith("rounds="):
-        rounds = min(max(int(parts[0][7:]), 1000), 999_999_999)
-        custom = True
-        parts = parts[1:]
-    salt = parts[0][:16].encode()
-    size = new().digest_size
-    b = new(pw + salt + pw).digest()
-    a = new(pw + salt)
-    for i in range(len(pw), 0, -size):
-        a.update(b[: min(size, i)])
-    i = len(pw)
-    while i:
-        a.update(b if i & 1 else pw)
-        i >>= 1
-    ad = a.digest()
-    dp = new(pw * len(pw)).digest()
-    p = (dp * (len(pw) // size + 1))[: len(pw)]
-    ds = new(salt * (16 + ad[0])).digest()
-    s = (ds * (len(salt) // size + 1))[: len(salt)]
-    c = ad
-    for i in range(rounds):
-        h = new(p if i & 1 else c)
-        if i % 3:
-            h.update(s)
-        if i % 7:
-            h.update(p)
-        h.update(c if i & 1 else p)
-        c = h.digest()
-    if size == 32:
-        enc = "".join(_b64_24(c[x], c[y], c[z], 4) for x, y, z in _SHA256_ORDER)
-        enc += _b64_24(0, c[31], c[30], 3)
-    else:
-        enc = "".join(_b64_24(c[x], c[y], c[z], 4) for x, y, z in _SHA512_ORDER)
-        enc += _b64_24(0, 0, c[63], 2)
-    head = f"{magic}rounds={rounds}$" if custom else magic
-    return f"{head}{salt.decode()}${enc}"
+    return lambda pw: bool(bcrypt.checkpw(pw[:72], stored))

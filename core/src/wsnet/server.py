@@ -34,8 +34,15 @@ async def authenticate(node: Node, request: web.Request) -> Principal:
     raise _http_error(401, "authentication required", challenge)
 
 
+_REFUSALS: dict[int, type[web.HTTPException]] = {
+    403: web.HTTPForbidden,
+    429: web.HTTPTooManyRequests,  # too many failed logins: Retry-After says when
+    503: web.HTTPServiceUnavailable,  # the password checks' queue is full
+}
+
+
 def _http_error(status: int, reason: str, headers: dict[str, str]) -> web.HTTPException:
-    cls = web.HTTPForbidden if status == 403 else web.HTTPUnauthorized
+    cls = _REFUSALS.get(status, web.HTTPUnauthorized)
     return cls(text=f"{reason}\n", headers=headers)
 
 
