@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 
 from hostile_peer import RawPeer, open_, routes
+from tcp_helpers import echo_handler, ident_handler, server_thread, who_answers
 from wsnet.builtin.authz import POLICY, wsnet_configure
 from wsnet.config import parse
 from wsnet.credentials import basic_authorization
 from wsnet.ctl import CtlError
 from wsnet.protocol import CloseCode, FrameType
-from wsnet.testing import NodeFactory, NodeProcess, wait_until
+from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
 pytestmark = pytest.mark.skipif(
     shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"
@@ -214,3 +215,33 @@ def test_the_trust_example_in_the_docs_is_a_valid_policy() -> None:
     assert policy.check("alice", "open", "sink@inner") is not None
     assert policy.check("alice", "claim", "inner") is not None
     assert policy.check("edge1", "relay", "site-3") is None
+
+
+def test_a_relayed_tunnel_is_checked_whole_where_it_enters(
+    wsnet_node_factory: NodeFactory, users: Path, tmp_path: Path
+) -> None:
+    """alice may open tunnels web and adhoc on inner, with no connect grant: the hub (with
+    wsnet-tcp) refuses tunnel ssh and adhoc's ad-hoc target before relaying them, although
+    inner itself would allow both (alice is not listed there, and its targets allow it)."""
+    ports = {name: free_port() for name in ("web", "ssh", "adhoc")}
+    grants = {"principal": {"alice": {"open": ["tcp:web@inner", "tcp:adhoc@inner"]}}}
+    with server_thread(ident_handler(b"web")) as web, server_thread(echo_handler) as hidden:
+        hub = wsnet_node_factory("hub", plugins=["auth_htpasswd", "tcp"], config={
+            "auth_htpasswd": {"file": str(users)}, "authz": grants})  # fmt: skip
+        tunnels = [{"name": n, "connect": f"127.0.0.1:{web.port}"} for n in ("web", "ssh")]
+        dial_as(wsnet_node_factory, "inner", hub, tmp_path, node={"plugins": ["tcp"]},
+                tcp={"targets": ["127.0.0.1:*"], "tunnel": tunnels})  # fmt: skip
+        listens: list[dict[str, str]] = [
+            {"name": n, "listen": f"127.0.0.1:{p}", "peer": "inner"} for n, p in ports.items()
+        ]
+        listens[2]["target"] = f"127.0.0.1:{hidden.port}"
+        alice = dial_as(wsnet_node_factory, "alice", hub, tmp_path, node={"plugins": ["tcp"]},
+                        tcp={"tunnel": listens})  # fmt: skip
+        wait_until(lambda: {"inner", "alice"} <= hub.peers(), timeout=20, what="both linked")
+        wait_until(lambda: "inner" in {r["node"] for r in alice.ctl("routes")}, what="route")
+        assert wait_until(lambda: who_answers(ports["web"]) == "web", what="tunnel web")
+        assert who_answers(ports["ssh"]) == ""
+        assert who_answers(ports["adhoc"]) == ""
+        log = hub.log()
+        assert "'alice' may not open 'tcp:ssh@inner'" in log, log[-3000:]
+        assert f"'alice' may not have 'inner' connect to 127.0.0.1:{hidden.port}" in log

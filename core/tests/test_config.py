@@ -171,8 +171,8 @@ def test_core_section_must_be_a_table(section: str) -> None:
     [
         (
             "listen",
-            "enabled, handshake_timeout, host, max_pending, max_pending_per_source, path, "
-            "port, tls_cert, tls_key",
+            "allow_anonymous, enabled, handshake_timeout, host, max_pending, "
+            "max_pending_per_source, path, port, tls_cert, tls_key",
         ),
         ("node", "name, plugins, shutdown_grace"),
         (

@@ -119,15 +119,16 @@ def wsnet_authorize(node: Node, principal: Principal, action: str, target: str) 
 
 
 @hookspec(firstresult=True)
-def wsnet_open_target(node: Node, request: OpenRequest) -> str | None:
-    """What a channel request narrows to, for the ``open`` check of a relaying node.
+def wsnet_check_relay(node: Node, principal: Principal, request: OpenRequest) -> str | None:
+    """Check what a relayed channel request narrows to, where it enters the mesh.
 
-    A node that relays a channel it received from a principal (the first node of its
-    path) checks ``"<this>@<destination>"`` against ``[authz]`` before relaying.  A
-    service plugin returns its narrowed target (e.g. ``"tcp:web"`` for a tunnel's
-    channel) from the request's arguments, or None when the request is not for it;
-    with no answer, the service name is checked (the destination checks the rest).
-    Called once per relayed OPEN: keep it cheap, never raise.
+    The node where a request from ``principal`` enters the mesh checks ``open`` on
+    ``"SERVICE@DESTINATION"`` itself, then asks this hook: a service plugin that can
+    read ``request.args`` checks its narrowed targets with ``node.authorize`` (wsnet-tcp:
+    ``open`` on ``"tcp:TUNNEL@DESTINATION"`` and ``connect`` on an ad-hoc target given
+    as an address) and returns the denial reason, or None to let the next implementation
+    decide.  No answer: the destination checks the rest.  Called once per relayed OPEN:
+    keep it cheap (no DNS), never raise.
     """
 
 

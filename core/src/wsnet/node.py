@@ -310,11 +310,15 @@ class Node:
         (when a plugin here can read its arguments) what it narrows to."""
         if not first_hop(link, principal):
             return None, ""  # a trusted relay checked it; the destination checks it again
-        found: str | None = self.plugins.hook.wsnet_open_target(node=self, request=req)
-        target = f"{found or req.service}@{req.dst}"
+        target = f"{req.service}@{req.dst}"
         denial = self.authorize(principal, "open", target)
         if denial:
             return ResetCode.DENIED, f"{principal.name!r} may not open {target!r}: {denial}"
+        narrowed: str | None = self.plugins.hook.wsnet_check_relay(
+            node=self, principal=principal, request=req
+        )
+        if narrowed:
+            return ResetCode.DENIED, narrowed
         return None, ""
 
     def _check_request(self, req: OpenRequest, principal: Principal) -> tuple[int | None, str]:

@@ -16,6 +16,7 @@ from wsnet import (
     ControlMethod,
     Observer,
     OpenRequest,
+    Principal,
     Section,
     Service,
     StashKey,
@@ -28,6 +29,7 @@ from .cli import COLUMNS, tcp_app
 from .manager import Manager, Settings
 from .service import TcpService
 from .spec import NAME_RE, SpecError, TunnelSpec, make_spec
+from .targets import relay_denial
 
 SETTINGS: StashKey[Settings] = StashKey("tcp.settings")
 MANAGER: StashKey[Manager] = StashKey("tcp.manager")
@@ -80,11 +82,14 @@ def _manager(node: Node) -> Manager:
     return mgr
 
 
-def wsnet_open_target(node: Node, request: OpenRequest) -> str | None:
-    """A relayed tcp channel narrows to its tunnel: ``tcp:NAME`` is checked on the way."""
+def wsnet_check_relay(node: Node, principal: Principal, request: OpenRequest) -> str | None:
+    """A relayed tcp channel is checked as ``tcp:TUNNEL@DST`` and, for an ad-hoc target
+    given as an address, ``connect`` where it enters the mesh (targets.relay_denial)."""
     tunnel = request.args.get("tunnel") if request.service == "tcp" else None
-    # A malformed name is left to the coarse check here and refused by the destination.
-    return f"tcp:{tunnel}" if isinstance(tunnel, str) and NAME_RE.match(tunnel) else None
+    if not isinstance(tunnel, str) or not NAME_RE.match(tunnel):
+        return None  # not ours, or malformed: the destination refuses it with BAD_REQUEST
+    target = request.args.get("target")
+    return relay_denial(node, principal, tunnel, request.dst, target) or None
 
 
 def wsnet_register_services(node: Node) -> Iterable[Service]:

@@ -18,6 +18,7 @@ from wsnet import (
     Principal,
     ResetCode,
     Resolved,
+    parse_ip,
     resolve,
 )
 from wsnet.node import Node
@@ -76,3 +77,25 @@ def _denial(
     if denial and found.name:
         denial = denial if node.authorize(principal, "connect", f"{found.name}:{port}") else None
     return f"not granted to {principal.name!r}: {denial}" if denial else ""
+
+
+def relay_denial(node: Node, principal: Principal, tunnel: str, dst: str, target: object) -> str:
+    """Where a tcp channel request enters the mesh (wsnet_check_relay): why ``principal``
+    may not open tunnel ``tunnel`` on ``dst`` (with ``target``, an ad-hoc one), or ''.
+
+    No DNS here: an address literal is checked against ``connect`` as it is, a name as
+    the name; the destination resolves it and checks the addresses with its own policy.
+    """
+    denial = node.authorize(principal, "open", f"tcp:{tunnel}@{dst}")
+    if denial:
+        return f"{principal.name!r} may not open 'tcp:{tunnel}@{dst}': {denial}"
+    if target is None:
+        return ""
+    try:
+        asked = parse_address(target if isinstance(target, str) else "")
+    except ValueError:
+        return ""  # malformed: the destination refuses it with BAD_REQUEST
+    ip = parse_ip(asked.host)
+    at = str(Address(str(ip), asked.port)) if ip is not None else f"{asked.host}:{asked.port}"
+    denial = node.authorize(principal, "connect", at)
+    return f"{principal.name!r} may not have {dst!r} connect to {at}: {denial}" if denial else ""
