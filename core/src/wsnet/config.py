@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .protocol import NODE_NAME_RE, Keepalive, Limits
+from .redact import redact_url
 from .section import (
     MAX_SECONDS,
     Section,
@@ -272,7 +273,7 @@ def _tls_pair(s: Section) -> tuple[str, str]:
 def _parse_dial(s: Section) -> DialConfig:
     url = s.get_str("url")
     if not url.startswith(("ws://", "wss://")) and "://" not in url:
-        raise s.error("url", f"expected a ws:// or wss:// URL, got {url!r}")
+        raise s.error("url", f"expected a ws:// or wss:// URL, got {redact_url(url)!r}")
     if url.startswith(("ws://", "wss://")):
         check_dial_url(s, "url", url)
     peer = s.get_str("peer", "")

@@ -124,7 +124,7 @@ class Runtime:
     def add_dialer(self, dial: DialConfig) -> Dialer:
         dialer = Dialer(self.node, dial)
         self.dialers.append(dialer)
-        dialer.task = self.node.spawn(dialer.run(), name=f"dial {dial.url}")
+        dialer.task = self.node.spawn(dialer.run(), name=f"dial {dialer.shown_url}")
         return dialer
 
     async def remove_dialer(self, url: str) -> bool:
