@@ -117,6 +117,9 @@ class ControlConfig:
     request_timeout: float = 10.0  # before trust, as in ListenConfig
     max_pending: int = 1024
     max_pending_per_source: int = 64
+    # Run-time dial options that read local files (password_file, ca/cert/key_file), for
+    # callers of an API without htpasswd; with it, [authz] call grants "dial:files".
+    allow_file_options: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,8 +302,10 @@ def _parse_control(s: Section, cfg: Config) -> None:
     htpasswd = s.get_str("htpasswd", "")
     if htpasswd:
         check_htpasswd(htpasswd, s, "htpasswd")
+    files = s.get_bool("allow_file_options", False)
     cfg.control = ControlConfig(host, port, enabled, cert, key, htpasswd,
-                                *_pending_limits(s, "request_timeout"))  # fmt: skip
+                                *_pending_limits(s, "request_timeout"),
+                                allow_file_options=files)  # fmt: skip
     s.done()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 MASK = "***"
@@ -56,6 +57,18 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
             if len(form) >= MIN_KNOWN_SECRET:
                 text = text.replace(form, MASK)
     return text
+
+
+def redact_value(value: Any) -> Any:
+    """A JSON-like value (a control answer) with ``redact_text`` applied to every string
+    in it; lists, tuples and dicts are copied, anything else is returned as it is."""
+    if isinstance(value, str):
+        return redact_text(value) if "://" in value else value
+    if isinstance(value, dict):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v) for v in value]
+    return value
 
 
 def url_secrets(url: str) -> list[str]:

@@ -128,8 +128,10 @@ class Runtime:
         return dialer
 
     async def remove_dialer(self, url: str) -> bool:
-        """Stop keeping the link to ``url`` up; its link (if up) is closed."""
-        found = [d for d in self.dialers if d.cfg.url == url]
+        """Stop keeping the link to ``url`` up; its link (if up) is closed.
+
+        ``url`` may be given as `ctl dials` shows it (password masked)."""
+        found = [d for d in self.dialers if url in (d.cfg.url, d.shown_url)]
         for dialer in found:
             self.dialers.remove(dialer)
             if dialer.task is not None:
