@@ -25,6 +25,7 @@ from .interfaces import (
 from .listener_guard import Admission, Listener
 from .protocol import ChannelKind, OpenRequest, ResetCode
 from .ratelog import Throttled
+from .redact import redact_text, redact_url
 from .stash import Stash, StashKey
 
 __all__ = [
@@ -59,4 +60,6 @@ __all__ = [
     "WsnetError",
     "__version__",
     "hookimpl",
+    "redact_text",
+    "redact_url",
 ]
