@@ -23,7 +23,7 @@ import pytest
 from test_ctl_security import make_htpasswd
 from test_proxy import Tinyproxy
 from wsnet.ctl import CtlError, CtlOptions, call
-from wsnet.testing import NodeFactory, NodeProcess, free_port, toml_dumps, wait_until
+from wsnet.testing import NodeFactory, free_port, toml_dumps, wait_until
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tinyproxy") is None or shutil.which("htpasswd") is None,
@@ -158,29 +158,3 @@ def test_no_secret_in_any_output(
     out.append(logs)
     found = {s: [chunk[:300] for chunk in out if s in chunk] for s in leaks("\n".join(out))}
     assert not found, f"secrets in the output: {found}"
-
-
-def test_redact_url_forms() -> None:
-    from wsnet import redact_text, redact_url
-
-    assert redact_url("socks5://u:p@ss@h:1/x?token=t&a=b") == "socks5://u:***@h:1/x?token=***&a=b"
-    assert redact_url("u:pw@proxy:3128") == "u:***@proxy:3128"
-    assert redact_url("ws://u:p/w@[::1]:80/p") == "ws://u:***@[::1]:80/p"
-    assert redact_url("ws://u:p@[::1") == "ws://u:***@[::1"  # unparsable: masked by hand
-    assert redact_url("http://user@h:1") == "http://user@h:1"  # no password: unchanged
-    assert redact_url("ws://h/p?x=1") == "ws://h/p?x=1"
-    text = "proxy 'http://a:secret1@h:1': refused; url='ws://h/?token=abc'"
-    assert redact_text(text) == "proxy 'http://a:***@h:1': refused; url='ws://h/?token=***'"
-    assert redact_text("echoed: hunter22", ["hunter22"]) == "echoed: ***"
-
-
-def node_with_users(
-    factory: NodeFactory, tmp_path: Path, name: str = "a", **config: object
-) -> NodeProcess:
-    users = tmp_path / f"{name}.htpasswd"
-    make_htpasswd(users, "admin", CTL_PW)
-    make_htpasswd(users, "ops", OPS_PW)
-    return factory(
-        name, plugins=["log"], ctl_options=CtlOptions("admin", CTL_PW),
-        config={"control": {"htpasswd": str(users)}, **config},
-    )  # fmt: skip

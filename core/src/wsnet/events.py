@@ -22,7 +22,8 @@ class NodeEvent:
         # Every observer (the log plugin, metrics, third-party ones) sees URLs with their
         # passwords masked, whichever code built the event: redacted here, once.
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
+            # The slot itself, past any __getattribute__ of a subclass (only strings matter).
+            value = object.__getattribute__(self, f.name)
             if isinstance(value, str) and "://" in value:
                 object.__setattr__(self, f.name, redact_text(value))
 
