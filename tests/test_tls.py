@@ -160,7 +160,9 @@ def test_bad_dial_tls_options_name_entry_and_key(tmp_path: Path, pki: Pki) -> No
 def test_dial_at_run_time_takes_tls_options(wsnet_node_factory: NodeFactory, pki: Pki) -> None:
     """`wsnet ctl dial wss://... ca_file=...`: the run-time twin of a [[dial]] entry."""
     a = wsnet_node_factory("a", config=tls_listen(pki))
-    b = wsnet_node_factory("b", listen=False)
+    # Options that read files at run time: for an API without users, only with this key.
+    files = {"control": {"allow_file_options": True}}
+    b = wsnet_node_factory("b", listen=False, config=files)
     bad = wsnet("ctl", "--ctlurl", b.ctlurl, "dial", a.url, "ca_file=/nonexistent/ca.pem")
     assert bad.returncode == 1
     assert "dial: ca_file: " in bad.stderr and "No such file or directory" in bad.stderr

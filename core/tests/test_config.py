@@ -177,8 +177,8 @@ def test_core_section_must_be_a_table(section: str) -> None:
         ("node", "name, plugins, shutdown_grace"),
         (
             "control",
-            "allow_remote, enabled, host, htpasswd, max_pending, max_pending_per_source, "
-            "port, request_timeout, tls_cert, tls_key",
+            "allow_file_options, allow_remote, enabled, host, htpasswd, max_pending, "
+            "max_pending_per_source, port, request_timeout, tls_cert, tls_key",
         ),
         ("keepalive", "hello_timeout, interval, timeout"),
         ("reconnect", "factor, initial, max"),

@@ -26,6 +26,7 @@ from .interfaces import (
 from .listener_guard import Admission, Listener
 from .protocol import ChannelKind, OpenRequest, ResetCode
 from .ratelog import Throttled
+from .redact import redact_text, redact_url
 from .stash import Stash, StashKey
 
 __all__ = [
@@ -65,5 +66,7 @@ __all__ = [
     "hookimpl",
     "normalize_ip",
     "parse_ip",
+    "redact_text",
+    "redact_url",
     "resolve",
 ]

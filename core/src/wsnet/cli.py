@@ -16,6 +16,7 @@ from . import __version__
 from .ctl import DEFAULT_URL, PASSWORD_ENV, CtlError, CtlOptions, build_params, call, render
 from .errors import ConfigError, WsnetError
 from .plugins import describe_installed, load_for_cli
+from .redact import redact_text
 
 app = typer.Typer(
     help="wsnet: carry Ethernet, TCP and HTTP over WebSocket links between nodes.",
@@ -26,7 +27,7 @@ app = typer.Typer(
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"wsnet: error: {message}", err=True)
+    typer.echo(f"wsnet: error: {redact_text(message)}", err=True)
     return typer.Exit(code)
 
 
@@ -147,7 +148,7 @@ def ctl(
         params = build_params(ctlurl, method, args or [], timeout, opts)
         result = call(ctlurl, method, params, timeout=timeout, options=opts)
     except CtlError as exc:
-        typer.echo(f"wsnet ctl: {exc}", err=True)
+        typer.echo(f"wsnet ctl: {redact_text(str(exc))}", err=True)
         raise typer.Exit(1) from None
     if json_out:
         typer.echo(json.dumps(result, indent=2, default=str))

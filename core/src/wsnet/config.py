@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .protocol import NODE_NAME_RE, Keepalive, Limits
+from .redact import redact_url
 from .section import (
     MAX_SECONDS,
     Section,
@@ -118,6 +119,9 @@ class ControlConfig:
     request_timeout: float = 10.0  # before trust, as in ListenConfig
     max_pending: int = 1024
     max_pending_per_source: int = 64
+    # Run-time dial options that read local files (password_file, ca/cert/key_file), for
+    # callers of an API without htpasswd; with it, [authz] call grants "dial:files".
+    allow_file_options: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,7 +279,7 @@ def _tls_pair(s: Section) -> tuple[str, str]:
 def _parse_dial(s: Section) -> DialConfig:
     url = s.get_str("url")
     if not url.startswith(("ws://", "wss://")) and "://" not in url:
-        raise s.error("url", f"expected a ws:// or wss:// URL, got {url!r}")
+        raise s.error("url", f"expected a ws:// or wss:// URL, got {redact_url(url)!r}")
     if url.startswith(("ws://", "wss://")):
         check_dial_url(s, "url", url)
     peer = s.get_str("peer", "")
@@ -301,8 +305,10 @@ def _parse_control(s: Section, cfg: Config) -> None:
     htpasswd = s.get_str("htpasswd", "")
     if htpasswd:
         check_htpasswd(htpasswd, s, "htpasswd")
+    files = s.get_bool("allow_file_options", False)
     cfg.control = ControlConfig(host, port, enabled, cert, key, htpasswd,
-                                *_pending_limits(s, "request_timeout"))  # fmt: skip
+                                *_pending_limits(s, "request_timeout"),
+                                allow_file_options=files)  # fmt: skip
     s.done()
 
 

@@ -17,6 +17,7 @@ import logging
 import types
 import typing
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from aiohttp import web
 from .errors import ControlError, WsnetError
 from .events import AuthFailure, NodeEvent
 from .interfaces import ControlMethod, Principal
+from .redact import redact_value
 
 log = logging.getLogger("wsnet.control")
 
@@ -34,7 +36,21 @@ INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 FORBIDDEN = -32003  # an implementation-defined server error: [authz] refused the call
 
+MAX_DEPTH = 32  # nesting of a request's JSON: no method takes more than a few levels
+
 MethodCheck = Callable[[str], "str | None"]
+# Who the control call being handled comes from: None for an API without users.
+_CALLER: ContextVar[Principal | None] = ContextVar("wsnet_control_caller", default=None)
+
+
+def control_caller() -> Principal | None:
+    """The authenticated principal of the control call in progress (None: the API has no
+    users, i.e. ``[control] htpasswd`` is not set, or the call did not come over HTTP)."""
+    return _CALLER.get()
+
+
+class TooDeep(ValueError):
+    """A request nested deeper than MAX_DEPTH (HTTP 400, not a traceback)."""
 
 
 class RpcError(Exception):
@@ -133,11 +149,17 @@ class Dispatcher:
         self.methods = methods
 
     async def handle(self, body: bytes, authorize: MethodCheck | None = None) -> Any:
-        """``authorize(method)`` (optional) returns why the caller may not call it."""
+        """``authorize(method)`` (optional) returns why the caller may not call it.
+
+        Raises TooDeep for a request nested deeper than MAX_DEPTH."""
         try:
             req = json.loads(body)
+        except RecursionError:  # deeper than the interpreter's limit: certainly too deep
+            raise TooDeep(_TOO_DEEP) from None
         except ValueError as exc:
             return _error(None, PARSE_ERROR, f"parse error: {exc}")
+        if _depth_over(req, MAX_DEPTH):
+            raise TooDeep(_TOO_DEEP)
         if isinstance(req, list):
             if not req:
                 return _error(None, INVALID_REQUEST, "empty batch")
@@ -167,7 +189,8 @@ class Dispatcher:
             reply = _error(rid, INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
         else:
             reply = {"jsonrpc": "2.0", "id": rid, "result": result}
-        return None if notification else reply
+        # Answers never carry a URL's password, whatever the method put in them.
+        return None if notification else redact_value(reply)
 
     async def _call(self, name: str, params: Any, authorize: MethodCheck | None) -> Any:
         method = self.methods.get(name)
@@ -184,6 +207,22 @@ def _error(rid: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
 
 
+_TOO_DEEP = f"request nested deeper than {MAX_DEPTH} levels"
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether JSON ``value`` nests deeper than ``limit`` (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def control_app(
     dispatcher: Dispatcher,
     authenticate: Guard | None = None,
@@ -194,6 +233,7 @@ def control_app(
 ) -> web.Application:
     """``authenticate(request)`` (optional) raises an HTTP error to refuse a caller
     and returns who it is; ``authorize`` then decides which methods that caller may call.
+    With ``authenticate`` every request needs credentials, whatever its path or method.
 
     A request body must arrive within ``request_timeout`` seconds (else 408 and the
     connection is closed); ``trusted(protocol)`` is told of each request whose head has
@@ -203,12 +243,9 @@ def control_app(
 
     async def rpc(request: web.Request) -> web.Response:
         check: MethodCheck | None = None
-        if authenticate is not None:
-            principal = await authenticate(request)
-            if trusted is not None:
-                trusted(request.protocol)  # only now: a caller refused stays untrusted
-            if authorize is not None:
-                check = functools.partial(authorize, principal, "call")
+        principal: Principal | None = request.get(_PRINCIPAL)
+        if principal is not None and authorize is not None:
+            check = functools.partial(authorize, principal, "call")
         try:
             async with asyncio.timeout(request_timeout):
                 body = await request.read()
@@ -217,7 +254,13 @@ def control_app(
                                                  f"{request_timeout:g}s\n")  # fmt: skip
             late.force_close()
             return late
-        reply = await dispatcher.handle(body, check)
+        token = _CALLER.set(principal)  # for methods that check more (control_caller)
+        try:
+            reply = await dispatcher.handle(body, check)
+        except TooDeep as exc:
+            return web.json_response(_error(None, INVALID_REQUEST, str(exc)), status=400)
+        finally:
+            _CALLER.reset(token)
         if reply is None:
             return web.Response(status=204)
         return web.json_response(reply, dumps=lambda o: json.dumps(o, default=str))
@@ -231,11 +274,24 @@ def control_app(
             trusted(request.protocol)
         return await handler(request)
 
+    @web.middleware
+    async def credentials(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # Before routing: without credentials nothing answers, not even the banner or a
+        # 404, so an unauthenticated scanner learns no more than "401".
+        assert authenticate is not None
+        request[_PRINCIPAL] = await authenticate(request)
+        if trusted is not None:
+            trusted(request.protocol)  # only now: a caller refused stays untrusted
+        return await handler(request)
+
     # Without authentication a request's head is trust enough; with it, only the caller's
     # credentials are: a connection refused with 401 keeps its deadline and counts against
     # the per-source cap, however many requests it sends.
-    guard_head = trusted is not None and authenticate is None
-    app = web.Application(client_max_size=1 << 20, middlewares=[trust] if guard_head else [])
+    if authenticate is not None:
+        middlewares = [credentials]
+    else:
+        middlewares = [trust] if trusted is not None else []
+    app = web.Application(client_max_size=1 << 20, middlewares=middlewares)
     app.router.add_post("/rpc", rpc)
     app.router.add_post("/", rpc)
     app.router.add_get("/", info)
@@ -243,6 +299,7 @@ def control_app(
 
 
 REALM = "wsnet control"
+_PRINCIPAL = web.RequestKey("principal", Principal)
 Guard = Callable[[web.Request], Awaitable[Principal]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -11,6 +11,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from .redact import redact_url
+
 DEFAULT_URL = "http://127.0.0.1:7867/rpc"
 PASSWORD_ENV = "WSNET_CTLPASSWORD"
 _ids = itertools.count(1)
@@ -52,6 +54,7 @@ def call(
     options: CtlOptions | None = None,
 ) -> Any:
     opts = options or CtlOptions()
+    shown = redact_url(url)  # what error messages show of the URL
     body = {"jsonrpc": "2.0", "id": next(_ids), "method": method}
     if params is not None:
         body["params"] = params
@@ -66,7 +69,7 @@ def call(
         with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             reply = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        raise CtlError(_http_error(url, exc, opts)) from None
+        raise CtlError(_http_error(shown, exc, opts)) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         hint = (
@@ -74,9 +77,9 @@ def call(
             if isinstance(reason, ssl.SSLCertVerificationError)
             else ""
         )
-        raise CtlError(f"cannot reach the control API at {url}: {reason}{hint}") from None
+        raise CtlError(f"cannot reach the control API at {shown}: {reason}{hint}") from None
     except ValueError:
-        raise CtlError(f"control API at {url} sent a reply that is not JSON") from None
+        raise CtlError(f"control API at {shown} sent a reply that is not JSON") from None
     if "error" in reply:
         raise CtlError(f"{method}: {reply['error'].get('message', reply['error'])}")
     return reply.get("result")

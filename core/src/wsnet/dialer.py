@@ -19,6 +19,7 @@ from .config import DialConfig, ReconnectConfig
 from .events import DialFailed
 from .node import Node
 from .protocol import CloseCode
+from .redact import redact_text, redact_url, url_secrets
 
 log = logging.getLogger("wsnet.dialer")
 STABLE_AFTER = 10.0  # a link that lasted this long resets the backoff
@@ -63,6 +64,11 @@ class Dialer:
         self.task: asyncio.Task[None] | None = None
         self._backoff = Backoff(node.config.reconnect)
         self._seen: set[str] = set()  # unexpected errors already logged with a traceback
+        # What this dial may show: its URL with the password masked, and the secrets an
+        # error text could echo (URL and proxy passwords) masked wherever they appear.
+        self.shown_url = redact_url(cfg.url)
+        self._secrets = [*url_secrets(cfg.url), *url_secrets(str(cfg.options.get("proxy", ""))),
+                         str(cfg.options.get("password", ""))]  # fmt: skip
 
     async def run(self) -> None:
         """Keep the link up until cancelled.  Nothing that happens inside a link ends
@@ -77,7 +83,7 @@ class Dialer:
             except Exception as exc:
                 up = False
                 self.state = "down"
-                self.last_error = f"internal error: {type(exc).__name__}: {exc}"
+                self.last_error = self._redact(f"internal error: {type(exc).__name__}: {exc}")
                 self._report(exc)
             if up and time.monotonic() - started >= STABLE_AFTER:
                 self._backoff.reset()
@@ -85,17 +91,21 @@ class Dialer:
             self.state = "backoff"
             self.next_attempt = time.time() + wait
             if self.last_error:
-                self.node.emit(DialFailed(self.cfg.url, self.last_error, round(wait, 2)))
-                log.warning("dial %s: %s; retrying in %.1fs", self.cfg.url, self.last_error, wait)
+                self.node.emit(DialFailed(self.shown_url, self.last_error, round(wait, 2)))
+                log.warning("dial %s: %s; retrying in %.1fs", self.shown_url, self.last_error, wait)
             await asyncio.sleep(wait)
 
+    def _redact(self, text: str) -> str:
+        return redact_text(text, self._secrets)
+
     def _report(self, exc: Exception) -> None:
-        key = f"{type(exc).__name__}: {exc}"
+        key = self._redact(f"{type(exc).__name__}: {exc}")
         if key in self._seen:
-            log.error("dial %s: %s (again)", self.cfg.url, key)
+            log.error("dial %s: %s (again)", self.shown_url, key)
         else:
             self._seen.add(key)
-            log.error("dial %s: unexpected error, retrying", self.cfg.url, exc_info=exc)
+            # The traceback's text passes the redacting log filter (logsetup).
+            log.error("dial %s: unexpected error, retrying", self.shown_url, exc_info=exc)
 
     async def _attempt(self) -> bool:
         self.attempts += 1
@@ -112,18 +122,19 @@ class Dialer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            self.last_error = _describe(exc)
+            self.last_error = self._redact(_describe(exc))
             return False
         try:
             self.state = "up"
             self.last_error = ""
             link = await self.node.serve_link(
-                sock.ws, initiator=True, remote=self.cfg.url, expect_peer=self.cfg.peer
+                sock.ws, initiator=True, remote=self.shown_url, expect_peer=self.cfg.peer
             )
+            reason = self._redact(link.close_reason)
             if not link.was_up or link.close_code in REFUSALS:
-                self.last_error = f"refused: {link.close_reason} (code {link.close_code})"
+                self.last_error = f"refused: {reason} (code {link.close_code})"
                 return False
-            self.last_error = f"link lost: {link.close_reason or 'closed'}"
+            self.last_error = f"link lost: {reason or 'closed'}"
             return True
         finally:
             self.state = "down"
@@ -131,7 +142,7 @@ class Dialer:
 
     def info(self) -> dict[str, Any]:
         return {
-            "url": self.cfg.url,
+            "url": self.shown_url,
             "state": self.state,
             "attempts": self.attempts,
             "last_error": self.last_error,

@@ -1,18 +1,31 @@
 """Node events delivered to observer plugins (link up/down, channels, auth, ports).
 
 Events are frozen dataclasses; ``kind`` is a stable string for logs and metrics.
-They are emitted per link or channel, never per packet.
+They are emitted per link or channel, never per packet.  A URL in any text field is
+redacted when the event is built (``wsnet.redact``): no observer sees a password.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
+
+from .redact import redact_text
 
 
 @dataclass(frozen=True, slots=True)
 class NodeEvent:
     kind: ClassVar[str] = "event"
+
+    def __post_init__(self) -> None:
+        # Every observer (the log plugin, metrics, third-party ones) sees URLs with their
+        # passwords masked, whichever code built the event: redacted here, once.
+        for f in dataclasses.fields(self):
+            # The slot itself, past any __getattribute__ of a subclass (only strings matter).
+            value = object.__getattribute__(self, f.name)
+            if isinstance(value, str) and "://" in value:
+                object.__setattr__(self, f.name, redact_text(value))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .redact import redact_text
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _INI_SECTION = re.compile(r"^\s*\[(loggers|handlers|formatters)\]\s*$", re.M)
@@ -27,6 +28,7 @@ FORMATS = "ini with [loggers], [handlers], [formatters]; or JSON or TOML for dic
 
 
 def configure(debug: bool = False, config_file: Path | None = None) -> None:
+    install_redaction()
     if config_file is not None:
         _from_file(config_file)
     else:
@@ -34,6 +36,40 @@ def configure(debug: bool = False, config_file: Path | None = None) -> None:
         logging.getLogger("wsnet").setLevel(logging.INFO)
     if debug:
         logging.getLogger("wsnet").setLevel(logging.DEBUG)
+
+
+def install_redaction() -> None:
+    """Mask URL passwords in every log record of the process, whatever its handlers.
+
+    The code that logs redacts what it knows is a URL; this is the net under it, for a
+    library's message or a traceback that quotes one.  A record factory (not a handler
+    filter) so that handlers from a --log-config file are covered too.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "__name__", "") == _redacting_record.__name__:
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return _redacting_record(previous(*args, **kwargs))
+
+    factory.__name__ = _redacting_record.__name__
+    logging.setLogRecordFactory(factory)
+
+
+def _redacting_record(record: logging.LogRecord) -> logging.LogRecord:
+    try:
+        message = record.getMessage()
+    except Exception:  # a bad format string: the handler reports it, as it would anyway
+        return record
+    if "://" in message:
+        record.msg, record.args = redact_text(message), None
+    if record.exc_info and record.exc_info[1] is not None:
+        # The formatter uses exc_text as it is once set: the traceback, redacted.
+        record.exc_text = redact_text(_TRACEBACKS.formatException(record.exc_info))
+    return record
+
+
+_TRACEBACKS = logging.Formatter()
 
 
 def _from_file(path: Path) -> None:

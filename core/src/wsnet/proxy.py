@@ -14,8 +14,10 @@ import ipaddress
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
+
+from .redact import redact_url
 
 MAX_RESPONSE_HEAD = 16384  # a proxy's CONNECT reply head; more is not a proxy talking
 
@@ -29,7 +31,7 @@ class Proxy:
     host: str
     port: int
     user: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # never in a repr, log or traceback
 
     @property
     def where(self) -> str:
@@ -39,6 +41,7 @@ class Proxy:
 def parse_proxy_url(url: str) -> Proxy:
     """``http://[user:pass@]host[:port]`` (port 8080 when absent); ValueError otherwise."""
     parts = urlsplit(url if "://" in url else f"http://{url}")
+    url = redact_url(url)  # for the messages below: never the proxy's password
     if parts.scheme != "http":
         raise ValueError(f"proxy {url!r}: only http:// proxies are supported (CONNECT)")
     if not parts.hostname:

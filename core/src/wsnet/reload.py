@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .config import CORE_SECTIONS, Config, DialConfig
 from .errors import WsnetError
 from .protocol import CloseCode
+from .redact import redact_url
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -111,15 +112,14 @@ async def _apply_dials(runtime: Runtime, old: Config, new: Config) -> None:
 
 async def _stop_dialling(runtime: Runtime, url: str, reason: str) -> None:
     for link in list(runtime.node.links.values()):
-        if link.direction == "out" and link.remote == url:
+        # A dialled link's remote is its URL as shown (password masked).
+        if link.direction == "out" and link.remote == redact_url(url):
             await link.close(CloseCode.NORMAL, reason)
     await runtime.remove_dialer(url)
 
 
 def _shown(dial: DialConfig) -> str:
-    from .credentials import split_userinfo
-
-    return split_userinfo(dial.url)[0]  # never a password in a log line
+    return redact_url(dial.url)  # never a password in a log line
 
 
 def _reloading_plugins(runtime: Runtime) -> set[str]:

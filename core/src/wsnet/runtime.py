@@ -127,12 +127,14 @@ class Runtime:
     def add_dialer(self, dial: DialConfig) -> Dialer:
         dialer = Dialer(self.node, dial)
         self.dialers.append(dialer)
-        dialer.task = self.node.spawn(dialer.run(), name=f"dial {dial.url}")
+        dialer.task = self.node.spawn(dialer.run(), name=f"dial {dialer.shown_url}")
         return dialer
 
     async def remove_dialer(self, url: str) -> bool:
-        """Stop keeping the link to ``url`` up; its link (if up) is closed."""
-        found = [d for d in self.dialers if d.cfg.url == url]
+        """Stop keeping the link to ``url`` up; its link (if up) is closed.
+
+        ``url`` may be given as `ctl dials` shows it (password masked)."""
+        found = [d for d in self.dialers if url in (d.cfg.url, d.shown_url)]
         for dialer in found:
             self.dialers.remove(dialer)
             if dialer.task is not None:

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .redact import redact_url
 
 _MISSING: Any = object()
 MAX_SECONDS = 86400.0  # a day: longer timers and intervals are typos, not intentions
@@ -152,17 +153,18 @@ def check_listen_path(section: Section, key: str, path: str) -> str:
 
 def check_dial_url(section: Section, key: str, url: str) -> None:
     """A ws:// or wss:// URL with a host and, if given, a port 1..65535."""
+    shown = redact_url(url)  # the whole URL, spaces and all: never its password
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise section.error(key, f"{url!r}: {exc}") from None
+        raise section.error(key, f"{shown!r}: {exc}") from None
     if not parts.hostname:
-        raise section.error(key, f"expected ws://HOST[:PORT]/PATH, got {url!r} (no host)")
+        raise section.error(key, f"expected ws://HOST[:PORT]/PATH, got {shown!r} (no host)")
     if port == 0:
-        raise section.error(key, f"{url!r}: port 0 cannot be dialled")
+        raise section.error(key, f"{shown!r}: port 0 cannot be dialled")
     if any(c.isspace() or not c.isprintable() for c in url):
-        raise section.error(key, f"{url!r}: spaces or control characters in the URL")
+        raise section.error(key, f"{shown!r}: spaces or control characters in the URL")
 
 
 def check_host(s: Section, key: str, host: str) -> str:

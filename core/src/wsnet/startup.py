@@ -31,6 +31,7 @@ from .config import (
 from .errors import ConfigError, PluginError
 from .plugins import Plugins, installed, load
 from .protocol import NODE_NAME_RE
+from .redact import redact_url
 
 FLAGS = "command line"
 
@@ -125,7 +126,7 @@ def _apply_node_flags(cfg: Config, opts: RunOptions) -> None:
             cfg.listen = dataclasses.replace(cfg.listen, path=path)
     for url in opts.dial:
         if not url.startswith(("ws://", "wss://")):
-            raise flags.error("--dial", f"expected a ws:// or wss:// URL, got {url!r}")
+            raise flags.error("--dial", f"expected a ws:// or wss:// URL, got {redact_url(url)!r}")
         check_dial_url(flags, "--dial", url)
         cfg.dial.append(DialConfig(url=url))
     if opts.ctl_host is not None or opts.ctl_port is not None:

@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..config import DialConfig
-from ..control import signature_text
+from ..control import FORBIDDEN, control_caller, signature_text
 from ..errors import ConfigError, ControlError
 from ..interfaces import ControlMethod
 from ..node import Node
 from ..plugins import describe_installed
+from ..redact import redact_url
 from .ws_transport import check_run_time_options
+
+# Run-time dial options that make the node read a local file: password_file sends its
+# first line to the dialled URL; the TLS files' errors tell whether a path exists.
+FILE_OPTIONS = ("password_file", "ca_file", "cert_file", "key_file")
+
+
+def check_file_options(node: Node, method: str, options: Mapping[str, Any]) -> None:
+    """Refuse FILE_OPTIONS in a run-time ``method`` call unless its caller may use them:
+    an authenticated caller needs the [authz] ``call`` grant ``METHOD:files``, a caller of
+    an API without users needs ``[control] allow_file_options = true``.  Checked before
+    any file is touched, so a refused caller learns nothing about the file either."""
+    used = [key for key in FILE_OPTIONS if options.get(key)]
+    if not used:
+        return
+    caller = control_caller()
+    if caller is None:
+        if node.config.control.allow_file_options:
+            return
+        why = "[control] allow_file_options is false"
+    else:
+        denial = node.authorize(caller, "call", f"{method}:files")
+        if denial is None:
+            return
+        why = f"{caller.name!r} needs the call grant '{method}:files': {denial}"
+    raise ControlError(f"{used[0]}: options that read files on the node are refused ({why})",
+                       code=FORBIDDEN)  # fmt: skip
 
 
 def methods(node: Node) -> list[ControlMethod]:
@@ -57,13 +84,14 @@ def methods(node: Node) -> list[ControlMethod]:
         if rt is None:
             raise ControlError("this node has no runtime to dial from")
         if not url.startswith(("ws://", "wss://")):
-            raise ControlError(f"expected a ws:// or wss:// URL, got {url!r}")
+            raise ControlError(f"expected a ws:// or wss:// URL, got {redact_url(url)!r}")
         # The [[dial]] options a run-time link may need (no `password`: it would travel
         # on a command line; password_file or $WSNET_PASSWORD instead).
         given = {"ca_file": ca_file, "insecure": insecure, "cert_file": cert_file,
                  "key_file": key_file, "user": user, "password_file": password_file,
                  "proxy": proxy}  # fmt: skip
         options = {k: v for k, v in given.items() if v not in ("", False)}
+        check_file_options(node, "dial", options)
         try:
             check_run_time_options(options)
         except ConfigError as exc:

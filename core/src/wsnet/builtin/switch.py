@@ -18,8 +18,10 @@ from ..events import LinkDown, LinkUp, NodeEvent
 from ..interfaces import ChannelContext, Component, ControlMethod, Observer, Service
 from ..node import Node
 from ..protocol import ChannelKind, ResetCode
+from ..redact import redact_url
 from ..stash import StashKey
 from ..switch.l2 import ETHER_SERVICE, L2, VNET_CAPABILITY, PortSpec, SwitchConfig
+from .core_methods import check_file_options
 from .ws_transport import check_run_time_options
 
 CONFIG: StashKey[SwitchConfig] = StashKey("switch.config")
@@ -110,8 +112,8 @@ def methods(node: Node) -> list[ControlMethod]:
 
             rt = node.stash.get(RUNTIME, None)
             if rt is None or not await rt.remove_dialer(name):
-                raise ControlError(f"no client port {name!r}")
-            return {"deleted": name}
+                raise ControlError(f"no client port {redact_url(name)!r}")
+            return {"deleted": redact_url(name)}
         await l2_of(node).del_port(name)
         return {"deleted": name}
 
@@ -141,8 +143,10 @@ async def _add_client(node: Node, url: str, options: dict[str, Any]) -> dict[str
     if rt is None:
         raise ControlError("this node has no runtime to dial from")
     if not url.startswith(("ws://", "wss://")):
-        raise ControlError(f"addport client: expected a ws:// or wss:// URL, got {url!r}")
+        shown = redact_url(url)
+        raise ControlError(f"addport client: expected a ws:// or wss:// URL, got {shown!r}")
     peer = str(options.pop("peer", ""))
+    check_file_options(node, "addport", options)
     try:
         check_run_time_options(options)
     except ConfigError as exc:
