@@ -190,7 +190,7 @@ def test_tls_and_proxy_failures_through_tinyproxy(
         f"proxy 127.0.0.1:{denying.port} refused CONNECT 127.0.0.1:{good.port}: 403 ",
     )
     cases["proxy auth"] = (
-        {"url": good.url, **ca, "proxy": f"http://puser:wrong@127.0.0.1:{locked.port}"},
+        {"url": good.url, **ca, "proxy": f"http://puser:not-it-9@127.0.0.1:{locked.port}"},
         "(proxy credentials missing or wrong",
     )
     edge = wsnet_node_factory("edge", listen=False, config={"dial": [d for d, _ in cases.values()]})

@@ -210,8 +210,14 @@ class HtpasswdFile:
         return ok
 
 
+# Keyed with a secret of this process: the cache of good logins must not be a table of
+# fast, unsalted hashes that a memory dump could brute-force past the file's bcrypt.
+_CACHE_KEY = os.urandom(32)
+
+
 def _key(user: str, password: str) -> bytes:
-    return hashlib.sha256(f"{user}\0{password}".encode("utf-8", "surrogatepass")).digest()
+    text = f"{user}\0{password}".encode("utf-8", "surrogatepass")
+    return hmac.new(_CACHE_KEY, text, hashlib.sha256).digest()
 
 
 def _stamp_or_error(path: str) -> _Stamp:
