@@ -302,8 +302,8 @@ async def test_refused_requests_do_not_push_out_the_penalties(tmp_path: Path) ->
     bounded, the least recently seen forgotten first), else a second address resets it and
     guesses again at once."""
     path = tmp_path / "users.htpasswd"
-    subprocess.run(["htpasswd", "-c", "-b", "-B", "-C", "4", str(path), "inner", "right"],
-                   check=True, capture_output=True, timeout=30)  # fmt: skip
+    make = ["htpasswd", "-c", "-b", "-B", "-C", "4", str(path), "inner", "right"]
+    await asyncio.to_thread(subprocess.run, make, check=True, capture_output=True, timeout=30)
     gate = PasswordGate(HtpasswdFile(str(path)), GateSettings(max_failures=2), "t-hash")
     try:
         for _ in range(3):
