@@ -177,3 +177,29 @@ def test_file_options_without_users_need_the_config_key(
     opened = wsnet_node_factory("b", config={"control": {"allow_file_options": True}})
     opened.ctl("dial", **params)
     wait_until(lambda: sent_secret(recorder), what="the allowed dial's Authorization header")
+
+
+def test_the_nodes_own_password_is_not_sent_where_a_caller_picks(
+    wsnet_node_factory: NodeFactory,
+    tmp_path: Path,
+    recorder: Recorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The node holds a link password in $WSNET_PASSWORD (its own dials use it).  ops may
+    `dial` and `addport` but not read the node's secrets: a run-time dial with a user and
+    no password_file (or a URL user without a password) would send that password, as Basic
+    credentials, to the URL ops names."""
+    monkeypatch.setenv("WSNET_PASSWORD", FILE_SECRET)
+    node = secured_node(wsnet_node_factory, tmp_path)
+    port = recorder.server.port
+    for method, params in (
+        ("dial", {"url": f"ws://127.0.0.1:{port}/w", "user": "x"}),
+        ("dial", {"url": f"ws://x@127.0.0.1:{port}/u"}),
+        ("addport", {"kind": "client", "name": f"ws://127.0.0.1:{port}/a", "user": "x"}),
+    ):
+        with pytest.raises(CtlError, match=f"'ops' needs the call grant '{method}:files'"):
+            call(node.ctlurl, method, params, options=OPS)
+    time.sleep(1.5)  # a dial that had started would have connected by now
+    assert not sent_secret(recorder), recorder.text()
+    call(node.ctlurl, "dial", {"url": f"ws://127.0.0.1:{port}/w", "user": "x"}, options=ADMIN)
+    wait_until(lambda: sent_secret(recorder), what="the admin's dial with $WSNET_PASSWORD")

@@ -8,6 +8,7 @@ refused without hashing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import statistics
 import subprocess
@@ -21,7 +22,8 @@ import pytest
 from test_signals import hup
 from wsnet.credentials import basic_authorization
 from wsnet.ctl import CtlError, CtlOptions, call
-from wsnet.passcheck import Penalties, source_key
+from wsnet.htpasswd import HtpasswdFile
+from wsnet.passcheck import CheckRefused, GateSettings, PasswordGate, Penalties, source_key
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 
 needs_htpasswd = pytest.mark.skipif(
@@ -292,3 +294,28 @@ def test_reading_resumes_after_the_file_is_back(tmp_path: Path) -> None:
     assert users.users == [], "a malformed file does not bring back the users of before"
     path.write_text("carol:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")
     wait_until(lambda: users.users == ["carol"], timeout=5, what="carol back")
+
+
+async def test_refused_requests_do_not_push_out_the_penalties(tmp_path: Path) -> None:
+    """A source that is already refused (429) names 10,001 different users, which costs it
+    no hash: the penalty on the user it guessed at must survive (the table of keys is
+    bounded, the least recently seen forgotten first), else a second address resets it and
+    guesses again at once."""
+    path = tmp_path / "users.htpasswd"
+    make = ["htpasswd", "-c", "-b", "-B", "-C", "4", str(path), "inner", "right"]
+    await asyncio.to_thread(subprocess.run, make, check=True, capture_output=True, timeout=30)
+    gate = PasswordGate(HtpasswdFile(str(path)), GateSettings(max_failures=2), "t-hash")
+    try:
+        for _ in range(3):
+            with contextlib.suppress(CheckRefused):
+                await gate.check("inner", "guess", "192.0.2.1")
+        with pytest.raises(CheckRefused):
+            await gate.check("inner", "guess", "192.0.2.9")  # the user is penalised
+        for i in range(10_001):  # from a second address, soon refused without hashing
+            with contextlib.suppress(CheckRefused):
+                await gate.check(f"nobody{i}", "x", "192.0.2.2")
+        with pytest.raises(CheckRefused) as refused:
+            await gate.check("inner", "guess", "192.0.2.9")
+        assert refused.value.status == 429
+    finally:
+        gate.close()

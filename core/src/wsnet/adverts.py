@@ -47,6 +47,7 @@ class _Inbox:
     timer: asyncio.TimerHandle | None = None
     next_at: float = 0.0  # time.monotonic() before which no advert of this link is applied
     warned: bool = False  # refused or cut names were logged for this link
+    last: dict[str, int] | None = None  # the advert last applied, as the peer sent it
 
 
 class Adverts:
@@ -79,7 +80,17 @@ class Adverts:
         box.timer = None
         routes, box.pending = box.pending, None
         box.next_at = time.monotonic() + self.interval
+        box.last = routes
         self.node.apply_routes(link, routes)
+
+    def refilter(self) -> None:
+        """Apply each link's last advert again, after the grants changed (SIGHUP): a
+        revoked ``relay`` grant withdraws the routes at once, since a peer advertises only
+        on a change and might never send the names again."""
+        for link in list(self.node.links.values()):
+            box = self._inbox.get(link.id)
+            if box is not None and box.last is not None:
+                self.node.apply_routes(link, box.last)
 
     def admit(self, link: Link, routes: dict[str, int]) -> dict[str, int]:
         """What of ``routes`` is installed; the rest is counted on the link."""

@@ -119,6 +119,11 @@ class Penalties:
 
     def refusal(self, key: str) -> float:
         """Seconds to wait before ``key`` may try again; 0: it may try now."""
+        if key not in self._scores:
+            # Not remembered: nothing to wait for, and nothing stored, so that requests
+            # refused at once (429) cannot fill the table and push out the keys that are
+            # being penalised (a locked source naming 10,000 users would reset them all).
+            return 0.0
         now = self.clock()
         score = self._get(key, now)
         if now < score.until:

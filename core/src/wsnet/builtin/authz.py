@@ -59,7 +59,8 @@ def wsnet_authorize(node: Node, principal: Principal, action: str, target: str) 
 
 
 def wsnet_reload(node: Node, config: Config) -> None:
-    """SIGHUP: the new grants apply to the next channel and control call (open links stay)."""
+    """SIGHUP: the new grants apply to the next channel and control call, and to the
+    routes each link advertised (open links stay)."""
     old = node.config.stash.get(POLICY, None) or Policy()
     new = config.stash.get(POLICY, None) or Policy()
     if new == old:
@@ -72,3 +73,4 @@ def wsnet_reload(node: Node, config: Config) -> None:
             what = "added" if before is None else "removed" if after is None else "changed"
             log.info("SIGHUP: [authz.principal.%s] %s", name, what)
     node.config.stash[POLICY] = new
+    node.adverts.refilter()  # routes installed under a revoked relay grant go now

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..config import DialConfig
 from ..control import FORBIDDEN, control_caller, signature_text
+from ..credentials import PASSWORD_ENV, split_userinfo
 from ..errors import ConfigError, ControlError
 from ..interfaces import ControlMethod
 from ..node import Node
@@ -19,12 +21,17 @@ from .ws_transport import check_run_time_options
 FILE_OPTIONS = ("password_file", "ca_file", "cert_file", "key_file")
 
 
-def check_file_options(node: Node, method: str, options: Mapping[str, Any]) -> None:
+def check_file_options(node: Node, method: str, options: Mapping[str, Any], url: str) -> None:
     """Refuse FILE_OPTIONS in a run-time ``method`` call unless its caller may use them:
     an authenticated caller needs the [authz] ``call`` grant ``METHOD:files``, a caller of
     an API without users needs ``[control] allow_file_options = true``.  Checked before
-    any file is touched, so a refused caller learns nothing about the file either."""
+    any file is touched, so a refused caller learns nothing about the file either.
+
+    A dial with a user and no password of the caller's own would send the node's
+    $WSNET_PASSWORD to ``url``: the same secret-reading privilege."""
     used = [key for key in FILE_OPTIONS if options.get(key)]
+    if _sends_env_password(options, url):
+        used.append(f"${PASSWORD_ENV}")
     if not used:
         return
     caller = control_caller()
@@ -39,6 +46,14 @@ def check_file_options(node: Node, method: str, options: Mapping[str, Any]) -> N
         why = f"{caller.name!r} needs the call grant '{method}:files': {denial}"
     raise ControlError(f"{used[0]}: options that read files on the node are refused ({why})",
                        code=FORBIDDEN)  # fmt: skip
+
+
+def _sends_env_password(options: Mapping[str, Any], url: str) -> bool:
+    """Would a dial of ``url`` with ``options`` take its password from $WSNET_PASSWORD?"""
+    if PASSWORD_ENV not in os.environ or "password" in options or options.get("password_file"):
+        return False
+    _, url_user, url_password = split_userinfo(url)
+    return bool(options.get("user")) or (bool(url_user) and url_password is None)
 
 
 def methods(node: Node) -> list[ControlMethod]:
@@ -91,7 +106,7 @@ def methods(node: Node) -> list[ControlMethod]:
                  "key_file": key_file, "user": user, "password_file": password_file,
                  "proxy": proxy}  # fmt: skip
         options = {k: v for k, v in given.items() if v not in ("", False)}
-        check_file_options(node, "dial", options)
+        check_file_options(node, "dial", options, url)
         try:
             check_run_time_options(options)
         except ConfigError as exc:

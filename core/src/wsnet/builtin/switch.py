@@ -146,7 +146,7 @@ async def _add_client(node: Node, url: str, options: dict[str, Any]) -> dict[str
         shown = redact_url(url)
         raise ControlError(f"addport client: expected a ws:// or wss:// URL, got {shown!r}")
     peer = str(options.pop("peer", ""))
-    check_file_options(node, "addport", options)
+    check_file_options(node, "addport", options, url)
     try:
         check_run_time_options(options)
     except ConfigError as exc:

@@ -1,0 +1,106 @@
+"""Holes found by breaking issue 13's trust model with real nodes (docs/security.md,
+"Trust model"): each test is an attack that must fail."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hostile_peer import RawPeer, routes
+from tcp_helpers import ident_handler, server_thread, who_answers
+from wsnet.credentials import basic_authorization
+from wsnet.testing import NodeFactory, NodeProcess, free_port, toml_dumps, wait_until
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"
+)
+
+PASSWORDS = {"alice": "alice pw", "inner": "inner pw", "edge1": "edge1 pw"}
+
+
+@pytest.fixture
+def users(tmp_path: Path) -> Path:
+    path = tmp_path / "users.htpasswd"
+    for user, password in PASSWORDS.items():
+        create = [] if path.exists() else ["-c"]
+        subprocess.run(["htpasswd", "-b", "-B", "-C", "5", *create, str(path), user, password],
+                       check=True, capture_output=True, timeout=30)  # fmt: skip
+    return path
+
+
+def dial_as(
+    factory: NodeFactory, user: str, hub: NodeProcess, tmp: Path, **cfg: Any
+) -> NodeProcess:
+    secret = tmp / f"{user}.pw"
+    secret.write_text(PASSWORDS[user])
+    entry = {"url": hub.url, "user": user, "password_file": str(secret)}
+    return factory(user, listen=False, config={"dial": [entry], **cfg})
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not fixed: a relay that cannot narrow lets the "
+    "coarse SERVICE@DST through (see the breaker13 report)",
+)
+def test_a_hub_without_the_tcp_plugin_does_not_widen_a_tunnel_grant(
+    wsnet_node_factory: NodeFactory, users: Path, tmp_path: Path
+) -> None:
+    """alice may open only tunnel web on inner.  The hub relays but does not run wsnet-tcp,
+    so it cannot read which tunnel or target a tcp channel asks for: it must not let the
+    coarse "tcp@inner" through as if it had checked "tcp:web@inner" (inner does not list
+    alice, so nothing else stops her reaching tunnel ssh or any ad-hoc target)."""
+    ports = {name: free_port() for name in ("ssh", "web")}
+    grants = {"principal": {"alice": {"open": ["tcp:web@inner"]}}}
+    secret = ident_handler(b"secret")
+    with server_thread(ident_handler(b"web")) as web, server_thread(secret) as hidden:
+        hub = wsnet_node_factory("hub", plugins=["auth_htpasswd"], config={
+            "auth_htpasswd": {"file": str(users)}, "authz": grants})  # fmt: skip
+        tunnels = [
+            {"name": "web", "connect": f"127.0.0.1:{web.port}"},
+            {"name": "ssh", "connect": f"127.0.0.1:{hidden.port}"},
+        ]
+        dial_as(wsnet_node_factory, "inner", hub, tmp_path, node={"plugins": ["tcp"]},
+                tcp={"targets": ["127.0.0.1:*"], "tunnel": tunnels})  # fmt: skip
+        listens: list[dict[str, str]] = [
+            {"name": n, "listen": f"127.0.0.1:{p}", "peer": "inner"} for n, p in ports.items()
+        ]
+        listens[1]["target"] = f"127.0.0.1:{hidden.port}"  # tunnel web, an ad-hoc target
+        alice = dial_as(wsnet_node_factory, "alice", hub, tmp_path, node={"plugins": ["tcp"]},
+                        tcp={"tunnel": listens})  # fmt: skip
+        wait_until(lambda: {"inner", "alice"} <= hub.peers(), timeout=20, what="both linked")
+        wait_until(lambda: "inner" in {r["node"] for r in alice.ctl("routes")}, what="route")
+        assert who_answers(ports["ssh"]) != "secret", "alice reached tunnel ssh on inner"
+        assert who_answers(ports["web"]) != "secret", "alice reached an ad-hoc target on inner"
+
+
+async def test_sighup_revoking_a_relay_grant_withdraws_its_routes(
+    wsnet_node_factory: NodeFactory, users: Path
+) -> None:
+    """edge1 may relay site-*; its grant is revoked by SIGHUP while it is linked.  A peer
+    advertises only on a change, so the hub must not wait for the next advert to drop
+    site-1 (until then, every channel for site-1 would still go to edge1)."""
+    grants = {"principal": {"edge1": {"open": ["*@*"], "relay": ["site-*"]}}}
+    hub = wsnet_node_factory("hub", plugins=["auth_htpasswd"], config={
+        "auth_htpasswd": {"file": str(users)}, "authz": grants})  # fmt: skip
+    headers = {"Authorization": basic_authorization("edge1", PASSWORDS["edge1"])}
+
+    def nodes() -> set[str]:
+        return {r["node"] for r in hub.ctl("routes")}
+
+    async with RawPeer.link(hub.url, "edge1", headers=headers) as edge1:
+        await edge1.send(routes({"site-1": 1}))
+        await asyncio.to_thread(wait_until, lambda: "site-1" in nodes(), what="site-1 routed")
+        raw = tomllib.loads(hub.config_path.read_text())
+        raw["authz"]["principal"]["edge1"]["relay"] = []
+        hub.config_path.write_text(toml_dumps(raw))
+        hub.send_signal(signal.SIGHUP)
+        await asyncio.to_thread(wait_until, lambda: "SIGHUP: done" in hub.log(), what="the reload")
+        assert "site-1" not in await asyncio.to_thread(nodes)
+        assert edge1.up
