@@ -44,11 +44,6 @@ def dial_as(
     return factory(user, listen=False, config={"dial": [entry], **cfg})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: a relay that cannot narrow lets the "
-    "coarse SERVICE@DST through (see the breaker13 report)",
-)
 def test_a_hub_without_the_tcp_plugin_does_not_widen_a_tunnel_grant(
     wsnet_node_factory: NodeFactory, users: Path, tmp_path: Path
 ) -> None:
@@ -78,6 +73,7 @@ def test_a_hub_without_the_tcp_plugin_does_not_widen_a_tunnel_grant(
         wait_until(lambda: "inner" in {r["node"] for r in alice.ctl("routes")}, what="route")
         assert who_answers(ports["ssh"]) != "secret", "alice reached tunnel ssh on inner"
         assert who_answers(ports["web"]) != "secret", "alice reached an ad-hoc target on inner"
+        assert "no plugin here reads what 'tcp' narrows to, which needs a grant of " in (hub.log())
 
 
 async def test_sighup_revoking_a_relay_grant_withdraws_its_routes(

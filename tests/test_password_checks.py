@@ -310,12 +310,34 @@ async def test_refused_requests_do_not_push_out_the_penalties(tmp_path: Path) ->
             with contextlib.suppress(CheckRefused):
                 await gate.check("inner", "guess", "192.0.2.1")
         with pytest.raises(CheckRefused):
-            await gate.check("inner", "guess", "192.0.2.9")  # the user is penalised
+            await gate.check("inner", "guess", "192.0.2.1")  # the source is penalised
         for i in range(10_001):  # from a second address, soon refused without hashing
             with contextlib.suppress(CheckRefused):
                 await gate.check(f"nobody{i}", "x", "192.0.2.2")
         with pytest.raises(CheckRefused) as refused:
-            await gate.check("inner", "guess", "192.0.2.9")
+            await gate.check("inner", "guess", "192.0.2.1")
         assert refused.value.status == 429
+    finally:
+        gate.close()
+
+
+async def test_guesses_at_a_user_do_not_lock_it_out_of_a_clean_address(tmp_path: Path) -> None:
+    """Guesses at inner from one address delay that address (and inner there), not inner's
+    own logins from another address: after a hub restart no good login is remembered, and
+    a stranger's wrong password once a minute must not keep the real edge out."""
+    path = tmp_path / "users.htpasswd"
+    make = ["htpasswd", "-c", "-b", "-B", "-C", "4", str(path), "inner", "right"]
+    await asyncio.to_thread(subprocess.run, make, check=True, capture_output=True, timeout=30)
+    gate = PasswordGate(HtpasswdFile(str(path)), GateSettings(max_failures=2), "t-hash")
+    try:
+        for _ in range(4):
+            with contextlib.suppress(CheckRefused):
+                await gate.check("inner", "guess", "192.0.2.1")
+        with pytest.raises(CheckRefused):
+            await gate.check("inner", "right", "192.0.2.1")  # even the right one, from there
+        assert await gate.check("inner", "right", "198.51.100.7") is True  # the real edge
+        assert await gate.check("inner", "wrong", "198.51.100.8") is False  # checked, not 429
+        with pytest.raises(CheckRefused):  # that address failed now: inner's delay applies
+            await gate.check("inner", "other", "198.51.100.8")
     finally:
         gate.close()

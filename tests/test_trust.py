@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
+import signal
 import subprocess
 import time
 import tomllib
@@ -22,7 +23,7 @@ from wsnet.config import parse
 from wsnet.credentials import basic_authorization
 from wsnet.ctl import CtlError
 from wsnet.protocol import CloseCode, FrameType
-from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing import NodeFactory, NodeProcess, free_port, toml_dumps, wait_until
 
 pytestmark = pytest.mark.skipif(
     shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"
@@ -245,3 +246,18 @@ def test_a_relayed_tunnel_is_checked_whole_where_it_enters(
         log = hub.log()
         assert "'alice' may not open 'tcp:ssh@inner'" in log, log[-3000:]
         assert f"'alice' may not have 'inner' connect to 127.0.0.1:{hidden.port}" in log
+
+
+async def test_sighup_revoking_a_claim_closes_the_link_holding_the_name(
+    wsnet_node_factory: NodeFactory, users: Path
+) -> None:
+    hub = hub_node(wsnet_node_factory, users)
+    async with RawPeer.link(hub.url, "mallory", headers=auth("alice")) as peer:
+        config = tomllib.loads(hub.config_path.read_text())
+        config["authz"]["principal"]["alice"]["claim"] = []
+        hub.config_path.write_text(toml_dumps(config))
+        hub.send_signal(signal.SIGHUP)
+        code, reason = await peer.wait_closed(10)
+    assert code == CloseCode.NAME_NOT_GRANTED, (code, reason)
+    assert "'alice' may no longer claim the node name 'mallory'" in reason
+    assert "mallory" not in await asyncio.to_thread(hub.peers)

@@ -126,9 +126,12 @@ def wsnet_check_relay(node: Node, principal: Principal, request: OpenRequest) ->
     ``"SERVICE@DESTINATION"`` itself, then asks this hook: a service plugin that can
     read ``request.args`` checks its narrowed targets with ``node.authorize`` (wsnet-tcp:
     ``open`` on ``"tcp:TUNNEL@DESTINATION"`` and ``connect`` on an ad-hoc target given
-    as an address) and returns the denial reason, or None to let the next implementation
-    decide.  No answer: the destination checks the rest.  Called once per relayed OPEN:
-    keep it cheap (no DNS), never raise.
+    as an address) and returns the denial reason, ``""`` when it checked and allows, or
+    None when the request is not its own (the next implementation decides).  With no
+    answer for a service this node does not have, the principal needs a grant of the
+    whole service (``"SERVICE:*@DESTINATION"``): a plugin whose service narrows its
+    grants must implement this hook.  Called once per relayed OPEN: keep it cheap (no
+    DNS), never raise.
     """
 
 

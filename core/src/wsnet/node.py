@@ -319,7 +319,26 @@ class Node:
         )
         if narrowed:
             return ResetCode.DENIED, narrowed
+        if narrowed is None and req.service not in self.services:
+            # Nothing here can read what the request narrows to, and `tcp:web@inner` admits
+            # `tcp@inner` only for the service to narrow it: demand a grant of all of it.
+            whole = f"{req.service}:*@{req.dst}"
+            if denial := self.authorize(principal, "open", whole):
+                return ResetCode.DENIED, (
+                    f"{principal.name!r} may not open {target!r} through {self.name!r}: no "
+                    f"plugin here reads what {req.service!r} narrows to, which needs a grant "
+                    f"of {whole!r}: {denial}"
+                )
         return None, ""
+
+    def recheck_claims(self) -> None:
+        """Close the links whose principal may no longer claim their name (after SIGHUP)."""
+        for link in list(self.links.values()):
+            if denial := claim_denial(self, link, link.peer):
+                who = link.principal.name
+                reason = f"{who!r} may no longer claim the node name {link.peer!r}: {denial}"
+                log.warning("link %d (%s): %s", link.id, link.peer, reason)
+                self.spawn(link.close(CloseCode.NAME_NOT_GRANTED, reason), name="unclaim")
 
     def _check_request(self, req: OpenRequest, principal: Principal) -> tuple[int | None, str]:
         service = self.services.get(req.service)

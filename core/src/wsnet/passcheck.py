@@ -9,8 +9,9 @@ control API's own password checks among them) wait for tens of seconds.  So:
   control API has a pool of its own, so link logins cannot starve the admin.
 - ``Penalties``: failed attempts are counted per source address (IPv6: per /64) and per
   user name; beyond ``max_failures`` each failure sets a delay that doubles (1 s, 2 s, 4 s
-  ... up to ``max_delay``) during which that source or user is refused at once (429 with
-  Retry-After), and one failure is forgotten every ``max_delay`` seconds.  Attempts in
+  ... up to ``max_delay``) during which that source, or that user from a source that has
+  failed too, is refused at once (429 with Retry-After), and one failure is forgotten
+  every ``max_delay`` seconds.  Attempts in
   flight count too, so a burst cannot slip in before the first failure is known.
 - A user whose exact credentials already succeeded since the file last changed skips both
   (``HtpasswdFile.cached``): an attack on a user's name does not lock out that user's
@@ -117,8 +118,14 @@ class Penalties:
             self._scores.popitem(last=False)
         return score
 
-    def refusal(self, key: str) -> float:
-        """Seconds to wait before ``key`` may try again; 0: it may try now."""
+    def failed(self, key: str) -> bool:
+        """Has ``key`` failures not yet forgiven?"""
+        score = self._scores.get(key)
+        return score is not None and self._get(key, self.clock()).failures > 0
+
+    def refusal(self, key: str, *, delay: bool = True) -> float:
+        """Seconds to wait before ``key`` may try again; 0: it may try now.  Without
+        ``delay`` only the burst limit (attempts in flight) applies, not the penalty."""
         if key not in self._scores:
             # Not remembered: nothing to wait for, and nothing stored, so that requests
             # refused at once (429) cannot fill the table and push out the keys that are
@@ -126,7 +133,7 @@ class Penalties:
             return 0.0
         now = self.clock()
         score = self._get(key, now)
-        if now < score.until:
+        if delay and now < score.until:
             return score.until - now
         if score.inflight >= max(1, self.free - int(score.failures)):
             return 1.0  # a burst beyond the failures it may still make
@@ -182,8 +189,14 @@ class PasswordGate:
         not checked now (too many failures from this source or for this user, or busy)."""
         if self.users.cached(user, password):
             return True
-        keys = (source_key(source), f"user:{user}")
-        wait = max(self.penalties.refusal(k) for k in keys)
+        src, name = source_key(source), f"user:{user}"
+        keys = (src, name)
+        # A user's delay holds back only sources that failed themselves: guesses at a
+        # name from elsewhere must not lock its owner out of a clean address (its edges
+        # reconnecting after a restart, when no good login is remembered), while a
+        # guessing source meets both delays.  A clean source still meets the burst limit.
+        user_delay = self.penalties.failed(src)
+        wait = max(self.penalties.refusal(src), self.penalties.refusal(name, delay=user_delay))
         if wait > 0:
             raise CheckRefused("too many failed logins, try again later", 429, wait)
         with self.penalties.attempt(keys) as outcome:

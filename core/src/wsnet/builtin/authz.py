@@ -59,8 +59,8 @@ def wsnet_authorize(node: Node, principal: Principal, action: str, target: str) 
 
 
 def wsnet_reload(node: Node, config: Config) -> None:
-    """SIGHUP: the new grants apply to the next channel and control call, and to the
-    routes each link advertised (open links stay)."""
+    """SIGHUP: the new grants apply to the next channel and control call, to the routes
+    each link advertised, and to the names links hold (a revoked claim closes the link)."""
     old = node.config.stash.get(POLICY, None) or Policy()
     new = config.stash.get(POLICY, None) or Policy()
     if new == old:
@@ -74,3 +74,4 @@ def wsnet_reload(node: Node, config: Config) -> None:
             log.info("SIGHUP: [authz.principal.%s] %s", name, what)
     node.config.stash[POLICY] = new
     node.adverts.refilter()  # routes installed under a revoked relay grant go now
+    node.recheck_claims()  # and links holding a name under a revoked claim grant close

@@ -89,7 +89,7 @@ def wsnet_check_relay(node: Node, principal: Principal, request: OpenRequest) ->
     if not isinstance(tunnel, str) or not NAME_RE.match(tunnel):
         return None  # not ours, or malformed: the destination refuses it with BAD_REQUEST
     target = request.args.get("target")
-    return relay_denial(node, principal, tunnel, request.dst, target) or None
+    return relay_denial(node, principal, tunnel, request.dst, target)  # "": checked, allowed
 
 
 def wsnet_register_services(node: Node) -> Iterable[Service]:
