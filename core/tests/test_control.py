@@ -11,6 +11,7 @@ from wsnet.control import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
+    MAX_BATCH,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     Dispatcher,
@@ -309,3 +310,14 @@ async def test_batch_of_only_notifications_and_empty_batch() -> None:
     assert await call(b"[" + request("nothing", rid=...) + b"]") is None
     reply = await call(b"[]")
     assert reply["error"] == {"code": INVALID_REQUEST, "message": "empty batch"}
+
+
+async def test_a_batch_beyond_max_batch_is_refused_whole() -> None:
+    calls = [request("nothing", rid=i) for i in range(MAX_BATCH + 1)]
+    reply = await call(b"[" + b",".join(calls) + b"]")
+    assert reply["error"] == {
+        "code": INVALID_REQUEST,
+        "message": f"batch of {MAX_BATCH + 1} calls, at most {MAX_BATCH}",
+    }
+    replies = await call(b"[" + b",".join(calls[:MAX_BATCH]) + b"]")
+    assert len(replies) == MAX_BATCH

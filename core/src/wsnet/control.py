@@ -37,6 +37,9 @@ INTERNAL_ERROR = -32603
 FORBIDDEN = -32003  # an implementation-defined server error: [authz] refused the call
 
 MAX_DEPTH = 32  # nesting of a request's JSON: no method takes more than a few levels
+# Calls in one batch: a batch runs its calls one after the other in one request, so its
+# size bounds how long one request can keep the node busy (20,000 fit in 1 MiB).
+MAX_BATCH = 100
 
 MethodCheck = Callable[[str], "str | None"]
 # Who the control call being handled comes from: None for an API without users.
@@ -163,6 +166,9 @@ class Dispatcher:
         if isinstance(req, list):
             if not req:
                 return _error(None, INVALID_REQUEST, "empty batch")
+            if len(req) > MAX_BATCH:
+                return _error(None, INVALID_REQUEST,
+                              f"batch of {len(req)} calls, at most {MAX_BATCH}")  # fmt: skip
             replies = [await self._one(r, authorize) for r in req]
             return [r for r in replies if r is not None] or None
         return await self._one(req, authorize)
