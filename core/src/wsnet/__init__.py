@@ -8,6 +8,22 @@ from .addresses import Allowlist, IPAddress, Resolved, normalize_ip, parse_ip, r
 from .channel import DatagramChannel, StreamChannel
 from .config import Config, Section
 from .errors import ChannelRefused, ConfigError, ControlError, PluginError, WsnetError
+from .events import (
+    AuthFailure,
+    ChannelClosed,
+    ChannelOpened,
+    DialFailed,
+    LinkDown,
+    LinkRefused,
+    LinkUp,
+    ListenersSuspended,
+    NodeEvent,
+    NodeStarted,
+    PortAdded,
+    PortRemoved,
+    ResolveChanged,
+    RoutesChanged,
+)
 from .hookspecs import hookimpl
 from .interfaces import (
     ANONYMOUS,
@@ -28,15 +44,19 @@ from .protocol import ChannelKind, OpenRequest, ResetCode
 from .ratelog import Throttled
 from .redact import redact_text, redact_url
 from .stash import Stash, StashKey
+from .tasks import cancel_and_wait
 
 __all__ = [
     "ANONYMOUS",
     "Admission",
     "Allowlist",
+    "AuthFailure",
     "AuthRefused",
     "Authenticator",
+    "ChannelClosed",
     "ChannelContext",
     "ChannelKind",
+    "ChannelOpened",
     "ChannelRefused",
     "Component",
     "Config",
@@ -44,16 +64,27 @@ __all__ = [
     "ControlError",
     "ControlMethod",
     "DatagramChannel",
+    "DialFailed",
     "DialedSocket",
     "IPAddress",
+    "LinkDown",
+    "LinkRefused",
+    "LinkUp",
     "Listener",
+    "ListenersSuspended",
+    "NodeEvent",
+    "NodeStarted",
     "Observer",
     "OpenRequest",
     "PluginError",
     "Port",
+    "PortAdded",
+    "PortRemoved",
     "Principal",
     "ResetCode",
+    "ResolveChanged",
     "Resolved",
+    "RoutesChanged",
     "Section",
     "Service",
     "Stash",
@@ -63,6 +94,7 @@ __all__ = [
     "Transport",
     "WsnetError",
     "__version__",
+    "cancel_and_wait",
     "hookimpl",
     "normalize_ip",
     "parse_ip",

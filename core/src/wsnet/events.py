@@ -124,31 +124,27 @@ class RoutesChanged(NodeEvent):
 
 
 @dataclass(frozen=True, slots=True)
-class HaActiveChanged(NodeEvent):
-    """On the node that runs an HA group: another member (or none) is now active.
+class ResolveChanged(NodeEvent):
+    """What a name that services address channels to resolves to changed.
 
-    ``cause`` is "start", "failover" (the active member was lost), "promotion"
-    (activity on a standby member) or "preempt" (a higher-priority member returned).
+    Emitted by the plugin that maps the name (``wsnet_resolve_node``; wsnet-ha for a
+    group's active member), so that services holding listeners for the name look again.
     """
 
-    kind: ClassVar[str] = "ha.active"
-    group: str
-    active: str  # "" when no member is reachable
+    kind: ClassVar[str] = "resolve.changed"
+    name: str
+    node: str  # what ``name`` resolves to now; "" when nothing
     previous: str
-    cause: str
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
-class HaRoleChanged(NodeEvent):
-    """On a member node: the group's node told it its role.
+class ListenersSuspended(NodeEvent):
+    """A request to services: close the listeners whose traffic leads to ``node`` for
+    ``seconds`` (a standby member of an HA group closes its sockets, as
+    tcp-over-websocket does, so that clients fail over)."""
 
-    ``close_listeners`` > 0 asks the member to close its listeners that lead to
-    ``hub`` for that many seconds (tcp-over-websocket's standby socket close).
-    """
-
-    kind: ClassVar[str] = "ha.role"
-    group: str
-    hub: str
-    role: str  # "active" or "standby"
-    close_listeners: float
+    kind: ClassVar[str] = "listeners.suspended"
+    node: str
+    seconds: float
+    reason: str

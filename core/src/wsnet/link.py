@@ -362,7 +362,11 @@ class Link(LinkClose):
         )
         req = OpenRequest(kind, service, src or self.node.name, dst, args or {}, ttl)
         self._wake.set()
-        return self.new_channel(cid, req, local=True)
+        ch = self.new_channel(cid, req, local=True)
+        # Here, not in Node.open_channel: every local open (the switch's too) is paired
+        # with the ChannelClosed that forget() emits, so a gauge built from them holds.
+        self.node.on_channel_opened(self, cid, service, req.src)
+        return ch
 
     def forget(self, cid: int, reason: str) -> None:
         ch = self.channels.pop(cid, None)

@@ -45,6 +45,7 @@ from .protocol import ChannelError, ChannelKind, CloseCode, OpenRequest, ResetCo
 from .relay import relay_channel
 from .routing import RoutingTable
 from .stash import Stash
+from .tasks import cancel_and_wait
 from .trust import claim_denial, first_hop, origin
 from .tuning import release_memory
 
@@ -123,12 +124,9 @@ class Node:
             log.error("task %s failed: %s", task.get_name(), exc, exc_info=exc)
 
     async def cancel_tasks(self) -> None:
-        tasks = list(self._tasks)
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(BaseException):
-                await t
+        """Cancel the node's tasks and wait for them; a cancellation of the caller while it
+        waits is re-raised once they ended (tasks.cancel_and_wait), never swallowed."""
+        await cancel_and_wait(list(self._tasks))
 
     # ------------------------------------------------------------------ links
     async def serve_link(
@@ -271,7 +269,6 @@ class Node:
             ch = link.open(kind, service, dst=dst, args=args, source=source)
         except ChannelError as exc:
             raise ChannelRefused(ResetCode.TOO_MANY_CHANNELS, str(exc)) from None
-        self.emit(ChannelOpened(link.peer, ch.id, service, self.name))
         if wait:
             await ch.wait_accepted()
         return ch
@@ -299,7 +296,7 @@ class Node:
         if not link.session.accept(cid):
             return  # the peer reset it in the same message: nothing to serve
         ch = link.new_channel(cid, req, local=False)
-        self.emit(ChannelOpened(link.peer, cid, req.service, req.src or link.peer))
+        self.on_channel_opened(link, cid, req.service, req.src or link.peer)
         ctx = ChannelContext(req, link.peer, principal)
         self.spawn(self._serve_channel(service, ch, ctx), name=f"svc-{req.service}-{cid}")
 
@@ -375,6 +372,12 @@ class Node:
             ch.abort(ResetCode.SERVICE_ERROR, f"service {service.name!r} failed: {exc}")
         finally:
             ch.close()
+
+    def on_channel_opened(self, link: Link, cid: int, service: str, origin: str) -> None:
+        """A channel (or relay end) now exists on ``link``: ChannelOpened, paired with the
+        ChannelClosed of on_channel_closed."""
+        if self.observers:
+            self.emit(ChannelOpened(link.peer, cid, service, origin))
 
     def on_channel_closed(self, link: Link, ch: Endpoint, reason: str) -> None:
         if self.observers:

@@ -65,6 +65,9 @@ def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest, princip
     upstream.other, downstream.other = downstream, upstream
     in_link.channels[cid] = upstream
     out_link.channels[out_cid] = downstream
+    origin = req.src or in_link.peer
+    node.on_channel_opened(in_link, cid, req.service, origin)  # each end closes on its own
+    node.on_channel_opened(out_link, out_cid, req.service, origin)
     out_link.wake_writer()
 
 

@@ -25,8 +25,14 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]]) -> None:
         t.cancel()
     if not pending:
         return
+    # asyncio.wait, not gather: a cancelled gather cancels its children again, which
+    # would cut short the clean-up they run after the first cancel.
     try:
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.wait(pending)
     except asyncio.CancelledError:
         await asyncio.wait(pending)  # the caller is being cancelled: finish, then propagate
         raise
+    finally:
+        for t in pending:
+            if t.done() and not t.cancelled():
+                t.exception()  # retrieved: their owners report them, not the loop

@@ -1,7 +1,8 @@
 """The wsnet link protocol, sans-I/O: bytes in, events and bytes out.
 
 Nothing in this package touches a socket or an event loop, so every rule of the
-protocol is testable with plain function calls (core/tests/test_protocol*.py).
+protocol is testable with plain function calls (core/tests/test_frames.py,
+test_messages.py, test_session.py, test_relay_stateful.py).
 """
 
 from .errors import ChannelError, CloseCode, ProtocolError, ResetCode

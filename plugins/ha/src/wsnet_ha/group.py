@@ -25,6 +25,9 @@ class GroupConfig:
     preempt: bool = False
     promote_on_activity: bool = False
     standby_close: float = 0.0  # seconds a demoted member keeps its listeners closed
+    # Services whose channels, opened by a member, count as activity through it
+    # (promote_on_activity); any service of any plugin may be named.
+    activity: tuple[str, ...] = ("tcp",)
 
 
 @dataclass(frozen=True, slots=True)

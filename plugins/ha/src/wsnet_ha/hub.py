@@ -2,7 +2,8 @@
 
 Reachability comes from the routing table (``RoutesChanged``), so a member is lost
 when its link misses the keepalive deadline, also when it sits behind a relay.
-Activity comes from ``ChannelOpened`` events of the tcp service opened by a member.
+Activity comes from ``ChannelOpened`` events of the group's ``activity`` services (by
+default tcp) opened by a member.
 Members hear their role through a short channel to their ``ha`` service; a member
 without wsnet-ha refuses it and simply does not learn its role.
 """
@@ -12,14 +13,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from wsnet import ChannelRefused, Component, Observer, StreamChannel
-from wsnet.events import ChannelOpened, HaActiveChanged, NodeEvent, RoutesChanged
+from wsnet import (
+    ChannelOpened,
+    ChannelRefused,
+    Component,
+    NodeEvent,
+    Observer,
+    ResolveChanged,
+    RoutesChanged,
+    StreamChannel,
+)
 from wsnet.node import Node
 
+from .events import HaActiveChanged
 from .group import Change, GroupConfig, GroupState
 
 log = logging.getLogger("wsnet.ha")
-ACTIVITY_SERVICES = ("tcp",)  # channels that count as a connection through a member
 
 
 class Hub(Component, Observer):
@@ -35,8 +44,10 @@ class Hub(Component, Observer):
     def notify(self, event: NodeEvent) -> None:
         if isinstance(event, RoutesChanged):
             self._on_routes(set(event.reachable))
-        elif isinstance(event, ChannelOpened) and event.service in ACTIVITY_SERVICES:
+        elif isinstance(event, ChannelOpened):
             for state in self.groups.values():
+                if event.service not in state.config.activity:
+                    continue
                 if (change := state.activity(event.origin, self._reachable)) is not None:
                     self._apply(state, change)
 
@@ -66,6 +77,8 @@ class Hub(Component, Observer):
                 change.active or "none", change.previous or "none", change.reason)  # fmt: skip
         self.node.emit(HaActiveChanged(name, change.active, change.previous, change.cause,
                                        change.reason))  # fmt: skip
+        why = f"ha {name}: {change.cause}: {change.reason}"
+        self.node.emit(ResolveChanged(name, change.active, change.previous, why))
         if change.active:
             self._tell(state, change.active, 0.0)
         if change.previous and change.previous in self._reachable:

@@ -1,8 +1,9 @@
 """A member node's side: the ``ha`` service where hubs announce its role.
 
-The notice is turned into an ``HaRoleChanged`` event; wsnet-tcp hears it and, when
-``close_listeners`` > 0, closes its listeners towards that hub for that long
-(tcp-over-websocket's standby socket close).  Roles are kept for ``wsnet ctl ha``.
+The notice is turned into an ``HaRoleChanged`` event (for logs) and, when
+``close_listeners`` > 0, the core's ``ListenersSuspended``: wsnet-tcp hears that and
+closes its listeners towards that hub for that long (tcp-over-websocket's standby socket
+close).  Roles are kept for ``wsnet ctl ha``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import logging
 import time
 from typing import Any
 
-from wsnet import ChannelContext, ResetCode, Service, StreamChannel
+from wsnet import ChannelContext, ListenersSuspended, ResetCode, Service, StreamChannel
 from wsnet.channel import Channel
-from wsnet.events import HaRoleChanged
 from wsnet.node import Node
+
+from .events import HaRoleChanged
 
 log = logging.getLogger("wsnet.ha")
 ROLES = ("active", "standby")
@@ -44,5 +46,8 @@ class MemberService(Service):
         self.roles[(hub, group)] = {"group": group, "hub": hub, "role": role,
                                     "since": round(time.time(), 3)}  # fmt: skip
         self.node.emit(HaRoleChanged(group, hub, str(role), float(close_for)))
+        if close_for > 0:
+            why = f"ha {group}: {hub} says this node is {role}"
+            self.node.emit(ListenersSuspended(hub, float(close_for), why))
         await channel.read()
         channel.write_eof()

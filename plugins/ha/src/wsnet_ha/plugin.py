@@ -63,6 +63,7 @@ def _group(t: Section) -> GroupConfig:
         preempt=t.get_bool("preempt", False),
         promote_on_activity=t.get_bool("promote_on_activity", False),
         standby_close=t.get_seconds("standby_close", 0.0, zero=True),
+        activity=tuple(t.get_str_list("activity", ["tcp"])),
     )  # fmt: skip
     t.done()
     return g

@@ -13,8 +13,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsnet import Allowlist, Component, Observer, WsnetError
-from wsnet.events import HaActiveChanged, HaRoleChanged, NodeEvent, RoutesChanged
+from wsnet import (
+    Allowlist,
+    Component,
+    ListenersSuspended,
+    NodeEvent,
+    Observer,
+    ResolveChanged,
+    RoutesChanged,
+    WsnetError,
+)
 from wsnet.node import Node
 
 from .listener import ListenTunnel
@@ -57,17 +65,17 @@ class Manager(Component, Observer):
 
     # ------------------------------------------------------------- observer
     def notify(self, event: NodeEvent) -> None:
-        if isinstance(event, RoutesChanged | HaActiveChanged):
+        if isinstance(event, RoutesChanged | ResolveChanged):
             self._routes.set()
             self._routes = asyncio.Event()
             for lt in self.listeners.values():
                 lt.refresh()
-        elif isinstance(event, HaRoleChanged) and event.close_listeners > 0:
+        elif isinstance(event, ListenersSuspended) and event.seconds > 0:
             for lt in self.listeners.values():
-                if lt.spec.peer == event.hub or self.node.resolve(lt.spec.peer) == event.hub:
-                    log.info("tcp tunnel %s: standby in %s: listener closed for %gs",
-                             lt.spec.name, event.group, event.close_listeners)  # fmt: skip
-                    lt.suspend(event.close_listeners)
+                if lt.spec.peer == event.node or self.node.resolve(lt.spec.peer) == event.node:
+                    log.info("tcp tunnel %s: listener closed for %gs: %s",
+                             lt.spec.name, event.seconds, event.reason)  # fmt: skip
+                    lt.suspend(event.seconds)
 
     # --------------------------------------------------------------- tunnels
     def add(self, spec: TunnelSpec) -> None:
