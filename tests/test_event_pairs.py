@@ -30,7 +30,5 @@ def test_relayed_channels_open_and_close_in_pairs(
     b.stop()
     a.stop()
     wait_until(lambda: hub.peers() == set(), what="links down")
-    opened, _ = wait_until(
-        lambda: (c := counts(hub))[0] == c[1] and c, timeout=10, what="pairs"
-    )
+    opened, _ = wait_until(lambda: (c := counts(hub))[0] == c[1] and c, timeout=10, what="pairs")
     assert opened >= 4

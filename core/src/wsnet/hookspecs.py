@@ -11,7 +11,7 @@ docs/plugins.md is checked against this file by the test suite.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -81,7 +81,7 @@ def wsnet_register_commands(app: typer.Typer) -> None:
 
 
 @hookspec
-def wsnet_register_services(node: Node) -> Iterable[Service]:
+def wsnet_register_services(node: Node) -> Iterable[Service[Any]]:
     """Return the services peers may open channels to (names must be unique per node)."""
     return ()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from .protocol import ChannelKind, OpenRequest
 
@@ -42,15 +42,35 @@ class ChannelContext:
     principal: Principal  # the principal of that link
 
 
-class Service(ABC):
-    """Something a peer can open a channel to, by name (``OpenRequest.service``)."""
+ChannelT = TypeVar("ChannelT", bound="StreamChannel | DatagramChannel")
+
+
+class Service(ABC, Generic[ChannelT]):
+    """Something a peer can open a channel to, by name (``OpenRequest.service``).
+
+    Subclass ``StreamService`` or ``DatagramService``: their ``handle`` gets the channel
+    of their kind, typed, with no isinstance check (the core refuses an OPEN of the
+    other kind with BAD_REQUEST before the service sees it).
+    """
 
     name: ClassVar[str]
     kind: ClassVar[ChannelKind] = ChannelKind.STREAM
 
     @abstractmethod
-    async def handle(self, channel: StreamChannel | DatagramChannel, ctx: ChannelContext) -> None:
+    async def handle(self, channel: ChannelT, ctx: ChannelContext) -> None:
         """Serve one accepted channel.  Return or raise to end it; the core then closes it."""
+
+
+class StreamService(Service["StreamChannel"]):
+    """A service of stream channels (ordered bytes with credit, FIN)."""
+
+    kind: ClassVar[ChannelKind] = ChannelKind.STREAM
+
+
+class DatagramService(Service["DatagramChannel"]):
+    """A service of datagram channels (messages, no credit, dropped when full)."""
+
+    kind: ClassVar[ChannelKind] = ChannelKind.DATAGRAM
 
 
 class Component(ABC):

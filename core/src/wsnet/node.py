@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .adverts import Adverts
-from .channel import Channel, Endpoint
+from .channel import Channel, DatagramChannel, Endpoint, StreamChannel
 from .config import Config, DialConfig
 from .errors import ChannelRefused, WsnetError
 from .events import (
@@ -63,7 +63,7 @@ class Node:
         self.capabilities: tuple[str, ...] = ("relay",)
         self.links: dict[int, Link] = {}
         self.routing = RoutingTable(self.name)
-        self.services: dict[str, Service] = {}
+        self.services: dict[str, Service[Any]] = {}
         self.port_types: dict[str, type[Port]] = {}
         self.authenticators: list[Authenticator] = []
         self.transports: dict[str, Transport] = {}
@@ -273,6 +273,38 @@ class Node:
             await ch.wait_accepted()
         return ch
 
+    async def open_stream(
+        self,
+        node: str,
+        service: str,
+        *,
+        args: dict[str, Any] | None = None,
+        wait: bool = True,
+        source: str = "",
+    ) -> StreamChannel:
+        """A stream channel to ``service`` on ``node``: open_channel, typed."""
+        ch = await self.open_channel(node, service, args=args, wait=wait, source=source)
+        if not isinstance(ch, StreamChannel):  # open_channel makes the kind it was asked for
+            raise TypeError(f"expected a stream channel, got {type(ch).__name__}")
+        return ch
+
+    async def open_datagram(
+        self,
+        node: str,
+        service: str,
+        *,
+        args: dict[str, Any] | None = None,
+        wait: bool = True,
+        source: str = "",
+    ) -> DatagramChannel:
+        """A datagram channel to ``service`` on ``node``: open_channel, typed."""
+        ch = await self.open_channel(
+            node, service, kind=ChannelKind.DATAGRAM, args=args, wait=wait, source=source
+        )
+        if not isinstance(ch, DatagramChannel):
+            raise TypeError(f"expected a datagram channel, got {type(ch).__name__}")
+        return ch
+
     def on_channel_request(self, link: Link, cid: int, req: OpenRequest) -> None:
         """Answer the peer's OPEN: relay it, refuse it, or start the service on it.
 
@@ -362,7 +394,7 @@ class Node:
         )
         return denial or None
 
-    async def _serve_channel(self, service: Service, ch: Channel, ctx: ChannelContext) -> None:
+    async def _serve_channel(self, service: Service[Any], ch: Channel, ctx: ChannelContext) -> None:
         try:
             await service.handle(ch, ctx)
         except ChannelRefused:

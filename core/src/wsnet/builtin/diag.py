@@ -17,32 +17,30 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from ..channel import Channel, StreamChannel
+from ..channel import StreamChannel
 from ..errors import ControlError
-from ..interfaces import ChannelContext, ControlMethod, Service
+from ..interfaces import ChannelContext, ControlMethod, Service, StreamService
 from ..node import Node
 from ..tasks import cancel_and_wait
 
 _BLOCK = os.urandom(1 << 20)  # incompressible payload, made once per process
 
 
-class EchoService(Service):
+class EchoService(StreamService):
     name = "echo"
 
-    async def handle(self, channel: Channel, ctx: ChannelContext) -> None:
-        assert isinstance(channel, StreamChannel)
+    async def handle(self, channel: StreamChannel, ctx: ChannelContext) -> None:
         while chunk := await channel.read_chunk():
             await channel.write(chunk)
         channel.write_eof()
 
 
-class SinkService(Service):
+class SinkService(StreamService):
     """Reads everything; ``args.rate`` (bytes/s) makes it a deliberately slow reader."""
 
     name = "sink"
 
-    async def handle(self, channel: Channel, ctx: ChannelContext) -> None:
-        assert isinstance(channel, StreamChannel)
+    async def handle(self, channel: StreamChannel, ctx: ChannelContext) -> None:
         rate = ctx.request.args.get("rate", 0)
         verify = bool(ctx.request.args.get("verify", True))
         digest = hashlib.sha256()
@@ -83,8 +81,7 @@ async def _one_stream(
     node: Node, dst: str, nbytes: int, rate: int, verify: bool, progress: dict[str, Any]
 ) -> dict[str, Any]:
     t0 = time.monotonic()
-    ch = await node.open_channel(dst, "sink", args={"rate": rate, "verify": verify})
-    assert isinstance(ch, StreamChannel)
+    ch = await node.open_stream(dst, "sink", args={"rate": rate, "verify": verify})
     progress["channel"] = ch
     sent_digest = await _send_pattern(ch, nbytes, verify)
     reply = json.loads(await ch.read())
@@ -101,8 +98,7 @@ def methods(local: Node) -> list[ControlMethod]:
     async def ping(node: str, count: int = 4, size: int = 64) -> dict[str, Any]:
         if not 1 <= count <= 1000 or not 1 <= size <= 65536:
             raise ControlError("count must be 1..1000 and size 1..65536")
-        ch = await local.open_channel(node, "echo")
-        assert isinstance(ch, StreamChannel)
+        ch = await local.open_stream(node, "echo")
         rtts = []
         try:
             payload = _BLOCK[:size]
@@ -175,7 +171,7 @@ def methods(local: Node) -> list[ControlMethod]:
     ]
 
 
-def wsnet_register_services(node: Node) -> Iterable[Service]:
+def wsnet_register_services(node: Node) -> Iterable[Service[Any]]:
     return [EchoService(), SinkService()]
 
 

@@ -15,9 +15,16 @@ from ..channel import DatagramChannel
 from ..config import Config, DialConfig, Section
 from ..errors import ConfigError, ControlError
 from ..events import LinkDown, LinkUp, NodeEvent
-from ..interfaces import ChannelContext, Component, ControlMethod, Observer, Service
+from ..interfaces import (
+    ChannelContext,
+    Component,
+    ControlMethod,
+    DatagramService,
+    Observer,
+    Service,
+)
 from ..node import Node
-from ..protocol import ChannelKind, ResetCode
+from ..protocol import ResetCode
 from ..redact import redact_url
 from ..stash import StashKey
 from ..switch.l2 import ETHER_SERVICE, L2, VNET_CAPABILITY, PortSpec, SwitchConfig
@@ -55,15 +62,13 @@ def _port_spec(s: Section) -> PortSpec:
     return PortSpec(kind, name, options, where=f"{s.source}: [[switch.port]] {name}")
 
 
-class EtherService(Service):
+class EtherService(DatagramService):
     name = ETHER_SERVICE
-    kind = ChannelKind.DATAGRAM
 
     def __init__(self, node: Node) -> None:
         self.node = node
 
-    async def handle(self, channel: Any, ctx: ChannelContext) -> None:
-        assert isinstance(channel, DatagramChannel)
+    async def handle(self, channel: DatagramChannel, ctx: ChannelContext) -> None:
         link = self.node.link_by_peer(ctx.peer) if ctx.request.src == ctx.peer else None
         if link is None:
             channel.abort(ResetCode.BAD_REQUEST, "ether channels are for direct links only")
@@ -156,7 +161,7 @@ async def _add_client(node: Node, url: str, options: dict[str, Any]) -> dict[str
     return dialer.info()
 
 
-def wsnet_register_services(node: Node) -> Iterable[Service]:
+def wsnet_register_services(node: Node) -> Iterable[Service[Any]]:
     if node.config.stash.get(CONFIG, SwitchConfig()).offload:
         # Announced in HELLO; called before any link exists, so every link sees it.
         node.capabilities += (VNET_CAPABILITY,)

@@ -21,7 +21,6 @@ from wsnet import (
     Observer,
     ResolveChanged,
     RoutesChanged,
-    StreamChannel,
 )
 from wsnet.node import Node
 
@@ -94,13 +93,12 @@ class Hub(Component, Observer):
 
     async def _send(self, member: str, args: dict[str, Any]) -> None:
         try:
-            ch = await self.node.open_channel(member, "ha", args=args)
+            ch = await self.node.open_stream(member, "ha", args=args)
         except ChannelRefused as exc:
             log.debug("ha: cannot tell %s its role: %s", member, exc.reason)
             return
-        if isinstance(ch, StreamChannel):
-            ch.write_eof()
-            await ch.read()  # the member ends the channel once it took the notice
+        ch.write_eof()
+        await ch.read()  # the member ends the channel once it took the notice
         ch.close()
 
     # ------------------------------------------------------------------ info

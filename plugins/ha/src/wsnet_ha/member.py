@@ -12,8 +12,7 @@ import logging
 import time
 from typing import Any
 
-from wsnet import ChannelContext, ListenersSuspended, ResetCode, Service, StreamChannel
-from wsnet.channel import Channel
+from wsnet import ChannelContext, ListenersSuspended, ResetCode, StreamChannel, StreamService
 from wsnet.node import Node
 
 from .events import HaRoleChanged
@@ -22,15 +21,14 @@ log = logging.getLogger("wsnet.ha")
 ROLES = ("active", "standby")
 
 
-class MemberService(Service):
+class MemberService(StreamService):
     name = "ha"
 
     def __init__(self, node: Node) -> None:
         self.node = node
         self.roles: dict[tuple[str, str], dict[str, Any]] = {}  # (hub, group) -> row
 
-    async def handle(self, channel: Channel, ctx: ChannelContext) -> None:
-        assert isinstance(channel, StreamChannel)
+    async def handle(self, channel: StreamChannel, ctx: ChannelContext) -> None:
         args = ctx.request.args
         group, role, close_for = args.get("group"), args.get("role"), args.get("close_listeners")
         if (

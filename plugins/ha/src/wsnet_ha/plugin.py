@@ -85,7 +85,7 @@ def _member(node: Node) -> MemberService:
     return svc
 
 
-def wsnet_register_services(node: Node) -> Iterable[Service]:
+def wsnet_register_services(node: Node) -> Iterable[Service[Any]]:
     return [_member(node)]
 
 

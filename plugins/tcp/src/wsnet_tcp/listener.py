@@ -19,7 +19,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from wsnet import ChannelRefused, Listener, ResetCode, StreamChannel
+from wsnet import ChannelRefused, Listener, ResetCode
 from wsnet.tasks import cancel_and_wait
 
 from .bridge import Bridge
@@ -162,15 +162,12 @@ class ListenTunnel:
                 args["target"] = str(self.spec.target)
             # The tunnel is the channels' source: [limits] max_channels_per_source keeps
             # its clients from taking every channel of the link.
-            ch = await self.manager.node.open_channel(
+            ch = await self.manager.node.open_stream(
                 peer, "tcp", args=args, wait=False, source=f"tcp:{self.spec.name}"
             )
         except ChannelRefused as exc:
             counters.attempt_failed(exc.reason)
             bridge.abort(exc.reason)
-            return
-        if not isinstance(ch, StreamChannel):  # pragma: no cover - open_channel's default kind
-            ch.close()
             return
         bridge.attach(ch)
         error = await counters.carry(bridge)

@@ -92,7 +92,7 @@ def wsnet_check_relay(node: Node, principal: Principal, request: OpenRequest) ->
     return relay_denial(node, principal, tunnel, request.dst, target)  # "": checked, allowed
 
 
-def wsnet_register_services(node: Node) -> Iterable[Service]:
+def wsnet_register_services(node: Node) -> Iterable[Service[Any]]:
     return [TcpService(_manager(node))]
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from wsnet import ChannelContext, ChannelRefused, ResetCode, Service, StreamChannel, Throttled
-from wsnet.channel import Channel
+from wsnet import ChannelContext, ChannelRefused, ResetCode, StreamChannel, StreamService, Throttled
 
 from .bridge import Bridge
 from .manager import Manager
@@ -24,7 +23,7 @@ from .targets import checked
 log = logging.getLogger("wsnet.tcp")
 
 
-class TcpService(Service):
+class TcpService(StreamService):
     name = "tcp"
 
     def __init__(self, manager: Manager) -> None:
@@ -33,8 +32,7 @@ class TcpService(Service):
         # line per kind every 10 s, with the count, not one per channel.
         self._log = Throttled(log, "tcp", 10.0)
 
-    async def handle(self, channel: Channel, ctx: ChannelContext) -> None:
-        assert isinstance(channel, StreamChannel)
+    async def handle(self, channel: StreamChannel, ctx: ChannelContext) -> None:
         node = self.manager.node.name
         try:
             tunnel, addresses, role = await self._route(ctx)
