@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .adverts import Adverts
@@ -83,26 +82,26 @@ class Node:
 
     # ------------------------------------------------------------- registries
     def _collect(self) -> None:
-        hook = self.plugins.hook
-        for svc in _flat(hook.wsnet_register_services(node=self)):
+        calls = self.plugins.calls
+        for svc in calls.register_services(self):
             if svc.name in self.services:
                 raise WsnetError(f"two plugins provide the service {svc.name!r}")
             self.services[svc.name] = svc
-        for cls in _flat(hook.wsnet_register_ports(node=self)):
+        for cls in calls.register_ports(self):
             if cls.kind in self.port_types:
                 raise WsnetError(f"two plugins provide the port kind {cls.kind!r}")
             self.port_types[cls.kind] = cls
-        self.authenticators = list(_flat(hook.wsnet_register_authenticators(node=self)))
+        self.authenticators = calls.register_authenticators(self)
         # In plugin order, so a later plugin's transport replaces an earlier one's scheme.
-        for tr in _flat(hook.wsnet_register_transports(node=self)):
+        for tr in calls.register_transports(self):
             for scheme in tr.schemes:
                 self.transports[scheme] = tr
-        self.observers = list(_flat(hook.wsnet_register_observers(node=self)))
-        for meth in _flat(hook.wsnet_register_control_methods(node=self)):
+        self.observers = calls.register_observers(self)
+        for meth in calls.register_control_methods(self):
             if meth.name in self.control_methods:
                 raise WsnetError(f"two plugins provide the control method {meth.name!r}")
             self.control_methods[meth.name] = meth
-        self.components = list(_flat(hook.wsnet_register_components(node=self)))
+        self.components = calls.register_components(self)
 
     def emit(self, event: NodeEvent) -> None:
         for obs in self.observers:
@@ -228,8 +227,7 @@ class Node:
     def resolve(self, name: str) -> str:
         """The node a channel for ``name`` should go to: a plugin may map names (an HA
         group to its active member, wsnet_resolve_node); otherwise ``name`` itself."""
-        found: str | None = self.plugins.hook.wsnet_resolve_node(node=self, name=name)
-        return found or name
+        return self.plugins.calls.resolve_node(self, name) or name
 
     def reachable(self, node: str) -> bool:
         """True if ``node`` has a route (is a peer or behind one)."""
@@ -343,9 +341,7 @@ class Node:
         denial = self.authorize(principal, "open", target)
         if denial:
             return ResetCode.DENIED, f"{principal.name!r} may not open {target!r}: {denial}"
-        narrowed: str | None = self.plugins.hook.wsnet_check_relay(
-            node=self, principal=principal, request=req
-        )
+        narrowed = self.plugins.calls.check_relay(self, principal, req)
         if narrowed:
             return ResetCode.DENIED, narrowed
         if narrowed is None and req.service not in self.services:
@@ -389,10 +385,7 @@ class Node:
         Services call this to narrow the core's per-service check, e.g.
         ``("open", "tcp:ssh")`` for one tunnel of the tcp service.
         """
-        denial: str | None = self.plugins.hook.wsnet_authorize(
-            node=self, principal=principal, action=action, target=target
-        )
-        return denial or None
+        return self.plugins.calls.authorize(self, principal, action, target) or None
 
     async def _serve_channel(self, service: Service[Any], ch: Channel, ctx: ChannelContext) -> None:
         try:
@@ -430,16 +423,6 @@ class Node:
             "plugins": list(self.plugins.names),
             "services": sorted(self.services),
         }
-
-
-def _flat(results: Sequence[Iterable[Any] | None]) -> list[Any]:
-    """Flatten one hook call's per-plugin results into plugin load order.
-
-    pluggy calls (and so lists) the last-registered plugin first; reversing the
-    per-plugin lists puts the builtin modules (registered first) first and keeps
-    each plugin's own items in the order it returned them.
-    """
-    return [item for res in reversed(results) if res for item in res]
 
 
 __all__ = ["DialConfig", "Node"]

@@ -19,6 +19,7 @@ from stevedore import NamedExtensionManager
 
 from . import hookspecs
 from .errors import PluginError
+from .hookcalls import HookCalls
 
 GROUP = "wsnet.plugins"
 BUILTIN = (
@@ -61,7 +62,13 @@ class Plugins:
 
     @property
     def hook(self) -> Any:
+        """pluggy's untyped relay (for get_hookimpls and the like); call hooks via ``calls``."""
         return self.pm.hook
+
+    @property
+    def calls(self) -> HookCalls:
+        """Typed calls of every hook (wsnet.hookcalls)."""
+        return HookCalls(self.pm)
 
     def modules(self) -> list[tuple[str, object]]:
         return [(n or "?", p) for n, p in self.pm.list_name_plugin()]

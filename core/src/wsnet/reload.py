@@ -59,7 +59,7 @@ async def reload_config(runtime: Runtime, reconfigure: Callable[[], Config]) -> 
         log.info("SIGHUP: [node] shutdown_grace %g -> %g", old.shutdown_grace, new.shutdown_grace)
         old.shutdown_grace = new.shutdown_grace
     reloaders = _reloading_plugins(runtime)
-    for result in reversed(node.plugins.hook.wsnet_reload(node=node, config=new)):
+    for result in node.plugins.calls.reload(node, new):
         if inspect.isawaitable(result):
             try:
                 await result

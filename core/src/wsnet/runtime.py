@@ -56,7 +56,7 @@ class Runtime:
             lc = cfg.listen
             tls = _server_tls("[listen]", lc.tls_cert, lc.tls_key)
             if tls is not None:
-                self.node.plugins.hook.wsnet_tls_server_context(node=self.node, context=tls)
+                self.node.plugins.calls.tls_server_context(self.node, tls)
             admit = Admission(lc.handshake_timeout, lc.max_pending, lc.max_pending_per_source,
                               "the WebSocket upgrade")  # fmt: skip
             listener = Listener("link listener", admit, ssl=tls)

@@ -81,7 +81,7 @@ def reconfigure(opts: RunOptions, plugins: Plugins) -> Config:
 
 
 def configure(cfg: Config, plugins: Plugins) -> None:
-    plugins.hook.wsnet_configure(config=cfg)
+    plugins.calls.configure(cfg)
     cfg.check_unclaimed(plugins.names, sorted(installed()))
 
 

@@ -1,0 +1,103 @@
+"""Typed calls of the hooks (wsnet.hookspecs): the core never calls ``pm.hook`` untyped.
+
+pluggy's ``pm.hook.NAME(**kwargs)`` is ``Any`` in and out; this thin wrapper, as tox
+has one, gives each hook a method with the spec's parameters and a typed result, and
+flattens the per-plugin lists of the ``register`` hooks into plugin load order.
+``core/tests/test_hookcalls.py`` checks that every hookspec has its method here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import ssl
+
+    import typer
+
+    from .config import Config
+    from .interfaces import (
+        Authenticator,
+        Component,
+        ControlMethod,
+        Observer,
+        Port,
+        Principal,
+        Service,
+        Transport,
+    )
+    from .node import Node
+    from .protocol import OpenRequest
+
+
+def flat(results: Sequence[Iterable[Any] | None]) -> list[Any]:
+    """Flatten one hook call's per-plugin results into plugin load order.
+
+    pluggy calls (and so lists) the last-registered plugin first; reversing the
+    per-plugin lists puts the builtin modules (registered first) first and keeps
+    each plugin's own items in the order it returned them.
+    """
+    return [item for res in reversed(results) if res for item in res]
+
+
+class HookCalls:
+    """One method per hookspec (without the ``wsnet_`` prefix)."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._hook = pm.hook
+
+    # ------------------------------------------------------------- start-up
+    def configure(self, config: Config) -> None:
+        self._hook.wsnet_configure(config=config)
+
+    def reload(self, node: Node, config: Config) -> list[Awaitable[None] | None]:
+        """Each plugin's result, in load order (an awaitable to run, or None)."""
+        return list(reversed(self._hook.wsnet_reload(node=node, config=config)))
+
+    def register_commands(self, app: typer.Typer) -> None:
+        self._hook.wsnet_register_commands(app=app)
+
+    # -------------------------------------------------------------- registries
+    def register_services(self, node: Node) -> list[Service[Any]]:
+        return flat(self._hook.wsnet_register_services(node=node))
+
+    def register_components(self, node: Node) -> list[Component]:
+        return flat(self._hook.wsnet_register_components(node=node))
+
+    def register_ports(self, node: Node) -> list[type[Port]]:
+        return flat(self._hook.wsnet_register_ports(node=node))
+
+    def register_authenticators(self, node: Node) -> list[Authenticator]:
+        return flat(self._hook.wsnet_register_authenticators(node=node))
+
+    def register_transports(self, node: Node) -> list[Transport]:
+        return flat(self._hook.wsnet_register_transports(node=node))
+
+    def register_observers(self, node: Node) -> list[Observer]:
+        return flat(self._hook.wsnet_register_observers(node=node))
+
+    def register_control_methods(self, node: Node) -> list[ControlMethod]:
+        return flat(self._hook.wsnet_register_control_methods(node=node))
+
+    # ------------------------------------------------------------- decisions
+    def authorize(self, node: Node, principal: Principal, action: str, target: str) -> str | None:
+        found: str | None = self._hook.wsnet_authorize(
+            node=node, principal=principal, action=action, target=target
+        )
+        return found
+
+    def check_relay(self, node: Node, principal: Principal, request: OpenRequest) -> str | None:
+        found: str | None = self._hook.wsnet_check_relay(
+            node=node, principal=principal, request=request
+        )
+        return found
+
+    def resolve_node(self, node: Node, name: str) -> str | None:
+        found: str | None = self._hook.wsnet_resolve_node(node=node, name=name)
+        return found
+
+    def tls_server_context(self, node: Node, context: ssl.SSLContext) -> None:
+        self._hook.wsnet_tls_server_context(node=node, context=context)

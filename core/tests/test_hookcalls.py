@@ -1,0 +1,73 @@
+"""Every hookspec has its typed call (wsnet.hookcalls), is documented in docs/plugins.md and
+is exercised by some test: a new hook cannot be added half-way."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+import wsnet.hookspecs
+from wsnet.hookcalls import HookCalls
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = sorted(
+    name
+    for name, fn in vars(wsnet.hookspecs).items()
+    if name.startswith("wsnet_") and inspect.isfunction(fn)
+)
+
+
+# Where each hook is exercised end to end (a new hookspec fails until its test is named).
+HOOK_TESTS = {
+    "wsnet_configure": ("tests/test_plugins.py", "test_run_loads_it_with_its_config"),
+    "wsnet_reload": ("tests/test_signals.py", "test_sighup_applies_authz_grants"),
+    "wsnet_register_commands": ("tests/test_plugins.py", "test_command_appears_in_help"),
+    "wsnet_register_services": ("tests/test_plugins.py", "test_run_loads_it_with_its_config"),
+    "wsnet_register_components": ("tests/test_tcp.py", "test_listener_follows_its_peer"),
+    "wsnet_register_ports": ("tests/test_l2.py", "test_tap_pair_ping_arp_fdb_ageing"),
+    "wsnet_register_authenticators": (
+        "tests/test_htpasswd.py",
+        "test_wrong_password_is_401_and_retried",
+    ),
+    "wsnet_authorize": (
+        "tests/test_authz.py",
+        "test_principals_open_only_what_authz_grants_and_links_stay_up",
+    ),
+    "wsnet_check_relay": (
+        "tests/test_trust.py",
+        "test_a_relayed_tunnel_is_checked_whole_where_it_enters",
+    ),
+    "wsnet_resolve_node": ("tests/test_ha.py", "test_failover_on_kill_9_and_rejoin_as_standby"),
+    "wsnet_register_transports": ("tests/test_proxy.py", "test_link_through_the_proxy"),
+    "wsnet_register_observers": (
+        "plugins/log/tests/test_log.py",
+        "test_real_nodes_log_link_up_and_down",
+    ),
+    "wsnet_register_control_methods": (
+        "tests/test_plugins.py",
+        "test_run_loads_it_with_its_config",
+    ),
+    "wsnet_tls_server_context": (
+        "tests/test_mtls.py",
+        "test_trusted_client_links_and_is_named_by_its_cn",
+    ),
+}
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_every_hookspec_has_a_typed_call_with_its_parameters(spec: str) -> None:
+    call = getattr(HookCalls, spec.removeprefix("wsnet_"), None)
+    assert call is not None, f"wsnet.hookcalls.HookCalls has no {spec.removeprefix('wsnet_')}"
+    want = list(inspect.signature(getattr(wsnet.hookspecs, spec)).parameters)
+    assert list(inspect.signature(call).parameters)[1:] == want
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_every_hookspec_is_documented_and_tested(spec: str) -> None:
+    assert f"### {spec}" in (ROOT / "docs" / "plugins.md").read_text()
+    assert spec in HOOK_TESTS, f"name the test that exercises {spec} in HOOK_TESTS"
+    path, name = HOOK_TESTS[spec]
+    source = (ROOT / path).read_text()
+    assert f"def {name}(" in source, f"{path}::{name} does not exist"
