@@ -71,3 +71,17 @@ def test_every_hookspec_is_documented_and_tested(spec: str) -> None:
     path, name = HOOK_TESTS[spec]
     source = (ROOT / path).read_text()
     assert f"def {name}(" in source, f"{path}::{name} does not exist"
+
+
+def test_the_node_implements_node_api() -> None:
+    """wsnet.node.Node satisfies the public NodeAPI protocol (checked by mypy too)."""
+    from wsnet import NodeAPI
+    from wsnet.config import Config
+    from wsnet.node import Node
+    from wsnet.plugins import Plugins, new_manager
+
+    node: NodeAPI = Node(Config(name="n"), Plugins(new_manager(), []))
+    members = [m for m in dir(NodeAPI) if not m.startswith("_")]
+    assert set(members) >= {"open_stream", "open_datagram", "authorize", "resolve", "emit"}
+    assert all(hasattr(node, m) for m in members)
+    assert node.name == "n" and node.reachable_nodes() == ()

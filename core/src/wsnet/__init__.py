@@ -5,6 +5,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .addresses import Allowlist, IPAddress, Resolved, normalize_ip, parse_ip, resolve
+from .api import NodeAPI
 from .channel import DatagramChannel, StreamChannel
 from .config import Config, Section
 from .errors import ChannelRefused, ConfigError, ControlError, PluginError, WsnetError
@@ -75,6 +76,7 @@ __all__ = [
     "LinkUp",
     "Listener",
     "ListenersSuspended",
+    "NodeAPI",
     "NodeEvent",
     "NodeStarted",
     "Observer",

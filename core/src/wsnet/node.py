@@ -229,6 +229,10 @@ class Node:
         group to its active member, wsnet_resolve_node); otherwise ``name`` itself."""
         return self.plugins.calls.resolve_node(self, name) or name
 
+    def reachable_nodes(self) -> tuple[str, ...]:
+        """Every node name with a route, sorted."""
+        return self.routing.reachable()
+
     def reachable(self, node: str) -> bool:
         """True if ``node`` has a route (is a peer or behind one)."""
         return self.routing.lookup(node) is not None

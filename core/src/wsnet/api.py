@@ -1,0 +1,81 @@
+"""``NodeAPI``: what a plugin may ask of the node it runs in.
+
+Hooks receive the node; a plugin that annotates it as ``NodeAPI`` (exported by
+``wsnet``) uses only what is listed here, which the core keeps stable.  Everything
+else on ``wsnet.node.Node`` (links, the routing table, sessions) is the core's own
+and may change.  A structural Protocol: ``Node`` implements it without inheriting,
+and a test double can too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from .channel import DatagramChannel, StreamChannel
+    from .config import Config
+    from .events import NodeEvent
+    from .interfaces import Authenticator, Principal
+    from .stash import Stash
+
+
+class NodeAPI(Protocol):
+    """The node as plugins see it (docs/plugins.md, "The node")."""
+
+    @property
+    def name(self) -> str:
+        """This node's name ([node] name)."""
+
+    @property
+    def config(self) -> Config:
+        """The parsed configuration; plugins keep what they parsed in ``config.stash``."""
+
+    @property
+    def stash(self) -> Stash:
+        """Per-node state shared between a plugin's hooks (``config.stash``)."""
+
+    @property
+    def authenticators(self) -> list[Authenticator]:
+        """The authenticator chain, in plugin order."""
+
+    def authorize(self, principal: Principal, action: str, target: str) -> str | None:
+        """Why ``principal`` may not do ``action`` on ``target`` ([authz]), or None."""
+
+    def resolve(self, name: str) -> str:
+        """The node a channel for ``name`` goes to (wsnet_resolve_node), else ``name``."""
+
+    def reachable(self, node: str) -> bool:
+        """True if ``node`` has a route."""
+
+    def reachable_nodes(self) -> tuple[str, ...]:
+        """Every node name with a route, sorted."""
+
+    async def open_stream(
+        self,
+        node: str,
+        service: str,
+        *,
+        args: dict[str, Any] | None = None,
+        wait: bool = True,
+        source: str = "",
+    ) -> StreamChannel:
+        """A stream channel to ``service`` on ``node``; ChannelRefused says why not."""
+
+    async def open_datagram(
+        self,
+        node: str,
+        service: str,
+        *,
+        args: dict[str, Any] | None = None,
+        wait: bool = True,
+        source: str = "",
+    ) -> DatagramChannel:
+        """A datagram channel to ``service`` on ``node``; ChannelRefused says why not."""
+
+    def emit(self, event: NodeEvent) -> None:
+        """Tell every observer (synchronously; observers must be quick)."""
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
+        """Run a background task owned by the node (cancelled when it stops)."""
