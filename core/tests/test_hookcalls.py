@@ -85,3 +85,11 @@ def test_the_node_implements_node_api() -> None:
     assert set(members) >= {"open_stream", "open_datagram", "authorize", "resolve", "emit"}
     assert all(hasattr(node, m) for m in members)
     assert node.name == "n" and node.reachable_nodes() == ()
+
+
+def test_every_public_name_is_documented() -> None:
+    import wsnet
+
+    doc = (ROOT / "docs" / "plugins.md").read_text()
+    missing = [n for n in wsnet.__all__ if not n.startswith("_") and f"`{n}" not in doc]
+    assert not missing, f"wsnet exports undocumented in docs/plugins.md: {missing}"

@@ -43,14 +43,16 @@ from .interfaces import (
     Transport,
 )
 from .listener_guard import Admission, Listener
-from .protocol import ChannelKind, OpenRequest, ResetCode
+from .protocol import NODE_NAME_RE, ChannelKind, OpenRequest, ResetCode
 from .ratelog import Throttled
 from .redact import redact_text, redact_url
 from .stash import Stash, StashKey
 from .tasks import cancel_and_wait
+from .tomlw import dumps as toml_dumps
 
 __all__ = [
     "ANONYMOUS",
+    "NODE_NAME_RE",
     "Admission",
     "Allowlist",
     "AuthFailure",
@@ -107,4 +109,5 @@ __all__ = [
     "redact_text",
     "redact_url",
     "resolve",
+    "toml_dumps",
 ]

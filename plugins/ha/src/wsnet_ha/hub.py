@@ -17,12 +17,12 @@ from wsnet import (
     ChannelOpened,
     ChannelRefused,
     Component,
+    NodeAPI,
     NodeEvent,
     Observer,
     ResolveChanged,
     RoutesChanged,
 )
-from wsnet.node import Node
 
 from .events import HaActiveChanged
 from .group import Change, GroupConfig, GroupState
@@ -31,13 +31,13 @@ log = logging.getLogger("wsnet.ha")
 
 
 class Hub(Component, Observer):
-    def __init__(self, node: Node, groups: tuple[GroupConfig, ...]) -> None:
+    def __init__(self, node: NodeAPI, groups: tuple[GroupConfig, ...]) -> None:
         self.node = node
         self.groups = {g.name: GroupState(g) for g in groups}
         self._reachable: set[str] = set()
 
     async def start(self) -> None:
-        self._on_routes(set(self.node.routing.reachable()))
+        self._on_routes(set(self.node.reachable_nodes()))
 
     # ------------------------------------------------------------- observer
     def notify(self, event: NodeEvent) -> None:

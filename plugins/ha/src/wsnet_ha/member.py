@@ -12,8 +12,14 @@ import logging
 import time
 from typing import Any
 
-from wsnet import ChannelContext, ListenersSuspended, ResetCode, StreamChannel, StreamService
-from wsnet.node import Node
+from wsnet import (
+    ChannelContext,
+    ListenersSuspended,
+    NodeAPI,
+    ResetCode,
+    StreamChannel,
+    StreamService,
+)
 
 from .events import HaRoleChanged
 
@@ -24,7 +30,7 @@ ROLES = ("active", "standby")
 class MemberService(StreamService):
     name = "ha"
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeAPI) -> None:
         self.node = node
         self.roles: dict[tuple[str, str], dict[str, Any]] = {}  # (hub, group) -> row
 

@@ -9,17 +9,17 @@ from typing import Any
 import typer
 
 from wsnet import (
+    NODE_NAME_RE,
     Component,
     Config,
     ControlError,
     ControlMethod,
+    NodeAPI,
     Observer,
     Section,
     Service,
     StashKey,
 )
-from wsnet.node import Node
-from wsnet.protocol import NODE_NAME_RE
 
 from .cli import COLUMNS, ha_app
 from .group import GroupConfig
@@ -69,7 +69,7 @@ def _group(t: Section) -> GroupConfig:
     return g
 
 
-def _hub(node: Node) -> Hub:
+def _hub(node: NodeAPI) -> Hub:
     hub = node.stash.get(HUB, None)
     if hub is None:
         hub = Hub(node, node.config.stash.get(GROUPS, ()))
@@ -77,7 +77,7 @@ def _hub(node: Node) -> Hub:
     return hub
 
 
-def _member(node: Node) -> MemberService:
+def _member(node: NodeAPI) -> MemberService:
     svc = node.stash.get(MEMBER, None)
     if svc is None:
         svc = MemberService(node)
@@ -85,24 +85,24 @@ def _member(node: Node) -> MemberService:
     return svc
 
 
-def wsnet_register_services(node: Node) -> Iterable[Service[Any]]:
+def wsnet_register_services(node: NodeAPI) -> Iterable[Service[Any]]:
     return [_member(node)]
 
 
-def wsnet_register_components(node: Node) -> Iterable[Component]:
+def wsnet_register_components(node: NodeAPI) -> Iterable[Component]:
     return [_hub(node)]
 
 
-def wsnet_register_observers(node: Node) -> Iterable[Observer]:
+def wsnet_register_observers(node: NodeAPI) -> Iterable[Observer]:
     return [_hub(node)]
 
 
-def wsnet_resolve_node(node: Node, name: str) -> str | None:
+def wsnet_resolve_node(node: NodeAPI, name: str) -> str | None:
     hub = node.stash.get(HUB, None)
     return hub.resolve(name) if hub is not None else None
 
 
-def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
+def wsnet_register_control_methods(node: NodeAPI) -> Iterable[ControlMethod]:
     hub, member = _hub(node), _member(node)
 
     async def ha() -> list[dict[str, Any]]:

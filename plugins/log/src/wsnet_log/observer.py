@@ -13,8 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from wsnet import Observer
-from wsnet.events import NodeEvent
+from wsnet import NodeEvent, Observer
 
 LOGGER = "wsnet.events"
 

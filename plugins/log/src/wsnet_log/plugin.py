@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from wsnet import Config, Observer, Section, StashKey
-from wsnet.node import Node
+from wsnet import Config, NodeAPI, Observer, Section, StashKey
 
 from .observer import EventLogger, LogSettings
 
@@ -38,7 +37,7 @@ def parse_settings(s: Section) -> LogSettings:
     return settings
 
 
-def wsnet_register_observers(node: Node) -> Iterable[Observer]:
-    # Defaults when embedded without wsnet_configure (a Node built by hand in a test).
+def wsnet_register_observers(node: NodeAPI) -> Iterable[Observer]:
+    # Defaults when embedded without wsnet_configure (a NodeAPI built by hand in a test).
     settings = node.config.stash.get(SETTINGS, LogSettings())
     return [EventLogger(node.name, settings)]

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from wsnet import toml_dumps
 from wsnet.ctl import DEFAULT_URL, CtlError, call, render
-from wsnet.tomlw import dumps as toml_dumps
 
 from .bundle import BundleError, write_split
 from .migrate import MigrateError, from_tcp_over_websocket, split_plan

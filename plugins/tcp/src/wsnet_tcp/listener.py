@@ -19,8 +19,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from wsnet import ChannelRefused, Listener, ResetCode
-from wsnet.tasks import cancel_and_wait
+from wsnet import ChannelRefused, Listener, ResetCode, cancel_and_wait
 
 from .bridge import Bridge
 from .spec import TunnelSpec

@@ -17,13 +17,13 @@ from wsnet import (
     Allowlist,
     Component,
     ListenersSuspended,
+    NodeAPI,
     NodeEvent,
     Observer,
     ResolveChanged,
     RoutesChanged,
     WsnetError,
 )
-from wsnet.node import Node
 
 from .listener import ListenTunnel
 from .spec import TunnelSpec
@@ -41,7 +41,7 @@ class Settings:
 
 
 class Manager(Component, Observer):
-    def __init__(self, node: Node, settings: Settings) -> None:
+    def __init__(self, node: NodeAPI, settings: Settings) -> None:
         self.node = node
         self.settings = settings
         self.listeners: dict[str, ListenTunnel] = {}

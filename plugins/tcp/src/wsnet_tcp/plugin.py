@@ -14,6 +14,7 @@ from wsnet import (
     Config,
     ControlError,
     ControlMethod,
+    NodeAPI,
     Observer,
     OpenRequest,
     Principal,
@@ -22,7 +23,6 @@ from wsnet import (
     StashKey,
     WsnetError,
 )
-from wsnet.node import Node
 
 from . import reload
 from .cli import COLUMNS, tcp_app
@@ -65,7 +65,7 @@ def _tunnel(t: Section) -> TunnelSpec:
         raise t.error(exc.key, str(exc)) from None
 
 
-def wsnet_reload(node: Node, config: Config) -> Awaitable[None] | None:
+def wsnet_reload(node: NodeAPI, config: Config) -> Awaitable[None] | None:
     new = config.stash.get(SETTINGS, None) or Settings()
     old = node.config.stash.get(SETTINGS, None) or Settings()
     if new == old:
@@ -74,7 +74,7 @@ def wsnet_reload(node: Node, config: Config) -> Awaitable[None] | None:
     return reload.apply(_manager(node), old, new)
 
 
-def _manager(node: Node) -> Manager:
+def _manager(node: NodeAPI) -> Manager:
     mgr = node.stash.get(MANAGER, None)
     if mgr is None:
         mgr = Manager(node, node.config.stash.get(SETTINGS, None) or Settings())
@@ -82,7 +82,7 @@ def _manager(node: Node) -> Manager:
     return mgr
 
 
-def wsnet_check_relay(node: Node, principal: Principal, request: OpenRequest) -> str | None:
+def wsnet_check_relay(node: NodeAPI, principal: Principal, request: OpenRequest) -> str | None:
     """A relayed tcp channel is checked as ``tcp:TUNNEL@DST`` and, for an ad-hoc target
     given as an address, ``connect`` where it enters the mesh (targets.relay_denial)."""
     tunnel = request.args.get("tunnel") if request.service == "tcp" else None
@@ -92,19 +92,19 @@ def wsnet_check_relay(node: Node, principal: Principal, request: OpenRequest) ->
     return relay_denial(node, principal, tunnel, request.dst, target)  # "": checked, allowed
 
 
-def wsnet_register_services(node: Node) -> Iterable[Service[Any]]:
+def wsnet_register_services(node: NodeAPI) -> Iterable[Service[Any]]:
     return [TcpService(_manager(node))]
 
 
-def wsnet_register_components(node: Node) -> Iterable[Component]:
+def wsnet_register_components(node: NodeAPI) -> Iterable[Component]:
     return [_manager(node)]
 
 
-def wsnet_register_observers(node: Node) -> Iterable[Observer]:
+def wsnet_register_observers(node: NodeAPI) -> Iterable[Observer]:
     return [_manager(node)]
 
 
-def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
+def wsnet_register_control_methods(node: NodeAPI) -> Iterable[ControlMethod]:
     mgr = _manager(node)
 
     async def tunnels() -> list[dict[str, Any]]:

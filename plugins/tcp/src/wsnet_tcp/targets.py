@@ -15,19 +15,19 @@ from wsnet import (
     Allowlist,
     ChannelRefused,
     IPAddress,
+    NodeAPI,
     Principal,
     ResetCode,
     Resolved,
     parse_ip,
     resolve,
 )
-from wsnet.node import Node
 
 from .spec import Address, parse_address
 
 
 async def checked(
-    node: Node, allowlist: Allowlist, principal: Principal, tunnel: str, target: object,
+    node: NodeAPI, allowlist: Allowlist, principal: Principal, tunnel: str, target: object,
     timeout: float,
 ) -> list[Address]:  # fmt: skip
     """The addresses to try, in the resolver's order; ChannelRefused says why there are none."""
@@ -64,7 +64,7 @@ async def _resolve(asked: Address, where: str, timeout: float) -> Resolved:
 
 
 def _denial(
-    node: Node, allowlist: Allowlist, principal: Principal, found: Resolved, ip: IPAddress,
+    node: NodeAPI, allowlist: Allowlist, principal: Principal, found: Resolved, ip: IPAddress,
     port: int,
 ) -> str:  # fmt: skip
     """'' when ``ip`` (or the name it was found under) passes both checks, else why not."""
@@ -79,7 +79,7 @@ def _denial(
     return f"not granted to {principal.name!r}: {denial}" if denial else ""
 
 
-def relay_denial(node: Node, principal: Principal, tunnel: str, dst: str, target: object) -> str:
+def relay_denial(node: NodeAPI, principal: Principal, tunnel: str, dst: str, target: object) -> str:
     """Where a tcp channel request enters the mesh (wsnet_check_relay): why ``principal``
     may not open tunnel ``tunnel`` on ``dst`` (with ``target``, an ad-hoc one), or ''.
 
