@@ -27,6 +27,7 @@ from .listener_guard import Admission, Listener
 from .protocol import ChannelKind, OpenRequest, ResetCode
 from .ratelog import Throttled
 from .redact import redact_text, redact_url
+from .rundial import start_dial, stop_dial
 from .stash import Stash, StashKey
 
 __all__ = [
@@ -69,4 +70,6 @@ __all__ = [
     "redact_text",
     "redact_url",
     "resolve",
+    "start_dial",
+    "stop_dial",
 ]
