@@ -64,10 +64,16 @@ class Plugins:
 
     pm: pluggy.PluginManager
     names: list[str] = field(default_factory=list)  # loaded third-party/plugin names, in order
+    added: dict[str, str] = field(default_factory=dict)  # {plugin loaded as required: by whom}
 
     @property
     def hook(self) -> Any:
         return self.pm.hook
+
+    def log_added(self) -> None:
+        """Say which plugins were loaded because another requires them (logging is up now)."""
+        for name, by in self.added.items():
+            log.info("plugin %r requires %r: loaded it too", by, name)
 
     def modules(self) -> list[tuple[str, object]]:
         return [(n or "?", p) for n, p in self.pm.list_name_plugin()]
@@ -95,9 +101,10 @@ def load(names: Sequence[str], pm: pluggy.PluginManager | None = None) -> Plugin
     wanted = list(dict.fromkeys(n.strip() for n in names if n.strip()))
     _drop_defaults(pm, [n[1:] for n in wanted if n.startswith("-")])
     names = [n for n in wanted if not n.startswith("-")]
+    added: dict[str, str] = {}
     if names:
         _check_known(names)
-        names = with_requirements(names)
+        names, added = with_requirements(names)
         mgr: NamedExtensionManager[Any] = NamedExtensionManager(
             GROUP,
             names,
@@ -112,7 +119,7 @@ def load(names: Sequence[str], pm: pluggy.PluginManager | None = None) -> Plugin
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin validation failed: {exc}") from None
-    return Plugins(pm, names)
+    return Plugins(pm, names, added)
 
 
 def _drop_defaults(pm: pluggy.PluginManager, names: Iterable[str]) -> None:
@@ -124,10 +131,12 @@ def _drop_defaults(pm: pluggy.PluginManager, names: Iterable[str]) -> None:
         pm.unregister(name=f"builtin:{name}")
 
 
-def with_requirements(names: Sequence[str]) -> list[str]:
-    """``names`` (installed) with every plugin they require, each required one first."""
+def with_requirements(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """``names`` (installed) with every plugin they require, each required one first;
+    and {each plugin added that way: the plugin that required it}."""
     known = installed()
     order: list[str] = []
+    added: dict[str, str] = {}
 
     def visit(name: str, chain: tuple[str, ...]) -> None:
         if name in order or name in chain:  # done, or a cycle: each plugin loads once
@@ -137,14 +146,14 @@ def with_requirements(names: Sequence[str]) -> list[str]:
             raise PluginError(f"plugin {chain[-1]!r} requires {name!r}, which is not installed"
                               f" (pip install {dist})")  # fmt: skip
         for req in requirements(known[name]):
-            if req not in order and req not in chain and req not in names:
-                log.info("plugin %r requires %r: loading it too", name, req)
+            if req not in names:
+                added.setdefault(req, name)
             visit(req, (*chain, name))
         order.append(name)
 
     for name in names:
         visit(name, ())
-    return order
+    return order, added
 
 
 def requirements(ep: md.EntryPoint) -> tuple[str, ...]:
