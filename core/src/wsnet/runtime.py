@@ -243,10 +243,10 @@ async def serve_forever(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_stop, sig)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
-    plugins.log_added()
     try:
         runtime = Runtime(config, plugins)
         check_dial_schemes(config, runtime.node.transports)  # transports come from plugins
+        plugins.log_added()  # not before: a config error is the one line start-up prints
         async with runtime:
             up.set()
             await stop.wait()
