@@ -81,7 +81,10 @@ def test_control_users_call_only_granted_methods(
 ) -> None:
     ops = CtlOptions("ops", PASSWORDS["ops"])
     node = wsnet_node_factory(
-        "a", config={"control": {"htpasswd": str(users)}, "authz": AUTHZ}, ctl_options=ops
+        "a",
+        plugins=["switch"],
+        config={"control": {"htpasswd": str(users)}, "authz": AUTHZ},
+        ctl_options=ops,
     )
     assert node.ctl("status")["node"] == "a"
     assert node.ctl("listport") == []

@@ -45,7 +45,7 @@ def secured_node(factory: NodeFactory, tmp_path: Path, **config: object) -> Node
     authz = {"principal": {"admin": {"call": ["*"]},
                            "ops": {"call": ["status", "dials", "dial", "addport"]}}}  # fmt: skip
     return factory(
-        "a", plugins=["log"], ctl_options=ADMIN,
+        "a", plugins=["log", "switch"], ctl_options=ADMIN,
         config={"control": {"htpasswd": str(users)}, "authz": authz, **config},
     )  # fmt: skip
 

@@ -96,7 +96,9 @@ def test_runtime_dial_with_missing_ca_file_reports_the_option(
     wsnet_node_factory: NodeFactory, tmp_path: Path, pki: Pki
 ) -> None:
     # `addport client` options are checked like a [[dial]] entry's: refused at once ...
-    a = wsnet_node_factory("a", listen=False, config={"control": {"allow_file_options": True}})
+    a = wsnet_node_factory(
+        "a", listen=False, plugins=["switch"], config={"control": {"allow_file_options": True}}
+    )
     missing = tmp_path / "ca.pem"
     with pytest.raises(CtlError, match=f"addport client: ca_file: '{missing}': No such file"):
         a.ctl("addport", kind="client", name="wss://127.0.0.1:9/wsnet", ca_file=str(missing))

@@ -161,7 +161,9 @@ def _tx(node: NodeProcess, name: str) -> int:
 def test_hub_and_spoke_broadcast_once(
     netns_factory: NetnsFactory, wsnet_node_factory: NodeFactory
 ) -> None:
-    hub = wsnet_node_factory("hub", config={"switch": {"forward_between_links": True}})
+    hub = wsnet_node_factory(
+        "hub", plugins=["switch"], config={"switch": {"forward_between_links": True}}
+    )
     spokes = [
         wsnet_node_factory(f"s{i}", listen=False, dial=[hub.url], plugins=["tap"])
         for i in (1, 2, 3)

@@ -88,7 +88,7 @@ def test_no_secret_in_any_output(
     edge = wsnet_node_factory(
         "edge",
         listen=False,
-        plugins=["log"],
+        plugins=["log", "switch"],
         config={"dial": dials, "control": {"htpasswd": str(users)}, "authz": authz},
         ctl_options=admin,
         start=False,

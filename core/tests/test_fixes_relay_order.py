@@ -19,7 +19,6 @@ import pytest
 
 import wsnet.config
 from wsnet.builtin import ws_transport
-from wsnet.builtin.switch import ConfiguredPorts, LinkWatcher
 from wsnet.builtin.ws_transport import WsTransport, client_ssl
 from wsnet.config import Config, parse
 from wsnet.control import INVALID_PARAMS, Dispatcher, RpcError, bind
@@ -271,11 +270,9 @@ def ordered_node() -> Node:
 
 def test_list_hooks_come_in_plugin_load_order() -> None:
     node = ordered_node()
-    # switch is a builtin module: its observer and component come before any plugin's.
-    assert isinstance(node.observers[0], LinkWatcher)
-    assert [o.tag for o in node.observers[1:]] == ["first-1", "first-2", "second-1", "second-2"]
-    assert isinstance(node.components[0], ConfiguredPorts)
-    assert [c.tag for c in node.components[1:]] == ["first-1", "first-2", "second-1", "second-2"]
+    # No builtin module has observers or components (the switch is a plugin now).
+    assert [o.tag for o in node.observers] == ["first-1", "first-2", "second-1", "second-2"]
+    assert [c.tag for c in node.components] == ["first-1", "first-2", "second-1", "second-2"]
     assert [a.name for a in node.authenticators] == ["first-1", "first-2", "second-1", "second-2"]
 
 

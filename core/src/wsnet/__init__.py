@@ -46,6 +46,7 @@ from .listener_guard import Admission, Listener
 from .protocol import NODE_NAME_RE, ChannelKind, OpenRequest, ResetCode
 from .ratelog import Throttled
 from .redact import redact_text, redact_url
+from .rundial import start_dial, stop_dial
 from .stash import Stash, StashKey
 from .tasks import cancel_and_wait
 from .tomlw import dumps as toml_dumps
@@ -109,5 +110,7 @@ __all__ = [
     "redact_text",
     "redact_url",
     "resolve",
+    "start_dial",
+    "stop_dial",
     "toml_dumps",
 ]

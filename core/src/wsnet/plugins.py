@@ -1,7 +1,9 @@
 """Plugin manager: stevedore finds entry points, pluggy registers and calls them.
 
 Built-in parts of the core are plugin modules too (BUILTIN), registered first,
-so they use exactly the hooks third-party plugins use.
+so they use exactly the hooks third-party plugins use.  DEFAULTS are built-in
+plugins a node may do without: ``-NAME`` in its plugin list leaves one out.
+A plugin module names the plugins it needs in ``WSNET_REQUIRES``; ``load`` adds them.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as md
 import inspect
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 import pluggy
 from stevedore import NamedExtensionManager
@@ -25,10 +28,13 @@ GROUP = "wsnet.plugins"
 BUILTIN = (
     "wsnet.builtin.authz",
     "wsnet.builtin.core_methods",
-    "wsnet.builtin.diag",
-    "wsnet.builtin.switch",
     "wsnet.builtin.ws_transport",
 )
+# Built-in plugins registered unless the plugin list says "-NAME" (name: module).
+DEFAULTS = {"diag": "wsnet.builtin.diag"}
+# Module attribute of a plugin: the names of the plugins it needs, e.g. ("switch",).
+REQUIRES = "WSNET_REQUIRES"
+log = logging.getLogger("wsnet.plugins")
 
 
 class _Manager(pluggy.PluginManager):
@@ -59,6 +65,7 @@ class Plugins:
 
     pm: pluggy.PluginManager
     names: list[str] = field(default_factory=list)  # loaded third-party/plugin names, in order
+    added: dict[str, str] = field(default_factory=dict)  # {plugin loaded as required: by whom}
 
     @property
     def hook(self) -> Any:
@@ -70,6 +77,11 @@ class Plugins:
         """Typed calls of every hook (wsnet.hookcalls)."""
         return HookCalls(self.pm)
 
+    def log_added(self) -> None:
+        """Say which plugins were loaded because another requires them (logging is up now)."""
+        for name, by in self.added.items():
+            log.info("plugin %r requires %r: loaded it too", by, name)
+
     def modules(self) -> list[tuple[str, object]]:
         return [(n or "?", p) for n, p in self.pm.list_name_plugin()]
 
@@ -77,7 +89,7 @@ class Plugins:
 def new_manager() -> pluggy.PluginManager:
     pm = _Manager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    for modname in BUILTIN:
+    for modname in (*BUILTIN, *DEFAULTS.values()):
         pm.register(importlib.import_module(modname), name=f"builtin:{modname.rsplit('.', 1)[1]}")
     return pm
 
@@ -87,11 +99,19 @@ def installed() -> dict[str, md.EntryPoint]:
 
 
 def load(names: Sequence[str], pm: pluggy.PluginManager | None = None) -> Plugins:
-    """Load exactly ``names`` from entry points, in that order, and validate their hooks."""
+    """Load ``names`` from entry points, in that order, and validate their hooks.
+
+    Each plugin's WSNET_REQUIRES come just before it (logged); ``-NAME`` leaves the
+    default plugin NAME out.  Raises PluginError naming an unknown, missing or
+    broken plugin."""
     pm = pm or new_manager()
-    names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    wanted = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+    _drop_defaults(pm, [n[1:] for n in wanted if n.startswith("-")])
+    names = [n for n in wanted if not n.startswith("-")]
+    added: dict[str, str] = {}
     if names:
         _check_known(names)
+        names, added = with_requirements(names)
         mgr: NamedExtensionManager[Any] = NamedExtensionManager(
             GROUP,
             names,
@@ -106,7 +126,54 @@ def load(names: Sequence[str], pm: pluggy.PluginManager | None = None) -> Plugin
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin validation failed: {exc}") from None
-    return Plugins(pm, names)
+    return Plugins(pm, names, added)
+
+
+def _drop_defaults(pm: pluggy.PluginManager, names: Iterable[str]) -> None:
+    for name in names:
+        if name not in DEFAULTS:
+            raise PluginError(
+                f"'-{name}': {name!r} is not a default plugin (defaults: {', '.join(DEFAULTS)})"
+            )
+        pm.unregister(name=f"builtin:{name}")
+
+
+def with_requirements(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """``names`` (installed) with every plugin they require, each required one first;
+    and {each plugin added that way: the plugin that required it}."""
+    known = installed()
+    order: list[str] = []
+    added: dict[str, str] = {}
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if name in order or name in chain:  # done, or a cycle: each plugin loads once
+            return
+        if name not in known:
+            dist = "wsnet-" + name.replace("_", "-")
+            raise PluginError(f"plugin {chain[-1]!r} requires {name!r}, which is not installed"
+                              f" (pip install {dist})")  # fmt: skip
+        for req in requirements(known[name]):
+            if req not in names:
+                added.setdefault(req, name)
+            visit(req, (*chain, name))
+        order.append(name)
+
+    for name in names:
+        visit(name, ())
+    return order, added
+
+
+def requirements(ep: md.EntryPoint) -> tuple[str, ...]:
+    """The plugin names in the WSNET_REQUIRES of ``ep``'s module (imports it)."""
+    try:
+        module = ep.load()
+    except Exception as exc:  # the same message stevedore's load gives
+        _load_failed(None, ep, exc)
+    reqs = getattr(module, REQUIRES, ())
+    if not isinstance(reqs, tuple | list) or not all(isinstance(r, str) for r in reqs):
+        raise PluginError(f"plugin {ep.name!r}: {REQUIRES} must be a tuple of plugin names,"
+                          f" got {reqs!r}")  # fmt: skip
+    return tuple(reqs)
 
 
 def _register(pm: pluggy.PluginManager, name: str, plugin: object) -> None:
@@ -130,7 +197,7 @@ def _missing(names: Iterable[str]) -> None:
     raise PluginError(f"unknown plugin {', '.join(sorted(names))!s} (installed plugins: {avail})")
 
 
-def _load_failed(manager: object, ep: md.EntryPoint, exc: BaseException) -> None:
+def _load_failed(manager: object, ep: md.EntryPoint, exc: BaseException) -> NoReturn:
     raise PluginError(
         f"plugin {ep.name!r} ({ep.value}) failed to load: {type(exc).__name__}: {exc}"
     ) from exc

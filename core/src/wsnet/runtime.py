@@ -246,6 +246,7 @@ async def serve_forever(
     try:
         runtime = Runtime(config, plugins)
         check_dial_schemes(config, runtime.node.transports)  # transports come from plugins
+        plugins.log_added()  # not before: a config error is the one line start-up prints
         async with runtime:
             up.set()
             await stop.wait()

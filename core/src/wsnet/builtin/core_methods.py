@@ -6,15 +6,13 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..config import DialConfig
 from ..control import FORBIDDEN, control_caller, signature_text
 from ..credentials import PASSWORD_ENV, split_userinfo
-from ..errors import ConfigError, ControlError
+from ..errors import ControlError
 from ..interfaces import ControlMethod
 from ..node import Node
 from ..plugins import describe_installed
-from ..redact import redact_url
-from .ws_transport import check_run_time_options
+from ..rundial import start_dial
 
 # Run-time dial options that make the node read a local file: password_file sends its
 # first line to the dialled URL; the TLS files' errors tell whether a path exists.
@@ -95,23 +93,13 @@ def methods(node: Node) -> list[ControlMethod]:
         password_file: str = "",
         proxy: str = "",
     ) -> dict[str, Any]:
-        rt = node.stash.get(RUNTIME, None)
-        if rt is None:
-            raise ControlError("this node has no runtime to dial from")
-        if not url.startswith(("ws://", "wss://")):
-            raise ControlError(f"expected a ws:// or wss:// URL, got {redact_url(url)!r}")
         # The [[dial]] options a run-time link may need (no `password`: it would travel
         # on a command line; password_file or $WSNET_PASSWORD instead).
         given = {"ca_file": ca_file, "insecure": insecure, "cert_file": cert_file,
                  "key_file": key_file, "user": user, "password_file": password_file,
                  "proxy": proxy}  # fmt: skip
         options = {k: v for k, v in given.items() if v not in ("", False)}
-        check_file_options(node, "dial", options, url)
-        try:
-            check_run_time_options(options)
-        except ConfigError as exc:
-            raise ControlError(f"{exc.key}: {exc.detail}") from None
-        return rt.add_dialer(DialConfig(url=url, peer=peer, options=options)).info()
+        return start_dial(node, "dial", url, options, peer).info()
 
     async def plugins() -> list[dict[str, Any]]:
         loaded = set(node.plugins.names)

@@ -13,6 +13,8 @@ from wsnet.node import Node
 
 from .port import NetdevPort
 
+# A port kind is nothing without the switch it is a port of: load wsnet-switch too.
+WSNET_REQUIRES = ("switch",)
 netdev_app = typer.Typer(
     help="Attach existing interfaces (plugin wsnet-netdev).", no_args_is_help=True
 )

@@ -13,6 +13,8 @@ from wsnet.node import Node
 from .cli import tap_app
 from .port import TapPort
 
+# A port kind is nothing without the switch it is a port of: load wsnet-switch too.
+WSNET_REQUIRES = ("switch",)
 PORTS: StashKey[dict[str, TapPort]] = StashKey("tap.ports")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wsnet.switch import Fdb, Switch, SwitchPort
+from wsnet_switch import Fdb, Switch, SwitchPort
 
 BCAST = b"\xff" * 6
 

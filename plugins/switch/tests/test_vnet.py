@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wsnet.switch import Switch, SwitchPort
-from wsnet.switch.vnet import (
+from wsnet_switch import Switch, SwitchPort
+from wsnet_switch.vnet import (
     GSO_TCPV4,
     GSO_TCPV6,
     NEEDS_CSUM,

@@ -13,17 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..channel import DatagramChannel
-from ..errors import ControlError, WsnetError
-from ..events import PortAdded, PortRemoved
-from ..interfaces import Port
-from ..protocol import ChannelError, ChannelKind
+from wsnet import ChannelKind, ControlError, DatagramChannel, Port, WsnetError
+from wsnet.events import PortAdded, PortRemoved
+from wsnet.protocol import ChannelError
+
 from .engine import Switch, SwitchPort
 from .vnet import VNET_HDR_LEN
 
 if TYPE_CHECKING:
-    from ..link import Link
-    from ..node import Node
+    from wsnet.link import Link
+    from wsnet.node import Node
 
 log = logging.getLogger("wsnet.switch")
 ETHER_SERVICE = "ether"

@@ -1,5 +1,6 @@
-"""The learning Ethernet switch of wsnet: forwarding database, engine, link ports.
+"""wsnet-switch (entry point ``switch``): the learning Ethernet switch of a node.
 
+Forwarding database, engine, link ports.
 Protocol-free and I/O-free where it can be (fdb, engine), so forwarding rules are
 tested with plain calls; ``l2`` binds the engine to node links and plugin ports.
 """

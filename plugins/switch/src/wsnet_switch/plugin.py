@@ -1,4 +1,4 @@
-"""Built-in plugin: the L2 switch of a node ([switch] config, ether service, ctl verbs).
+"""Hook implementations of wsnet-switch: [switch] config, the ether service, ctl verbs.
 
 Port types come from plugins (tap, netdev, ...) through wsnet_register_ports;
 this module only wires them to the switch.  etherws verbs: addport, delport,
@@ -11,25 +11,30 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from ..channel import DatagramChannel
-from ..config import Config, DialConfig, Section
-from ..errors import ConfigError, ControlError
-from ..events import LinkDown, LinkUp, NodeEvent
-from ..interfaces import (
+from wsnet import (
     ChannelContext,
     Component,
+    Config,
+    ConfigError,
+    ControlError,
     ControlMethod,
+    DatagramChannel,
     DatagramService,
+    LinkDown,
+    LinkUp,
+    NodeEvent,
     Observer,
+    ResetCode,
+    Section,
     Service,
+    StashKey,
+    redact_url,
+    start_dial,
+    stop_dial,
 )
-from ..node import Node
-from ..protocol import ResetCode
-from ..redact import redact_url
-from ..stash import StashKey
-from ..switch.l2 import ETHER_SERVICE, L2, VNET_CAPABILITY, PortSpec, SwitchConfig
-from .core_methods import check_file_options
-from .ws_transport import check_run_time_options
+from wsnet.node import Node
+
+from .l2 import ETHER_SERVICE, L2, VNET_CAPABILITY, PortSpec, SwitchConfig
 
 CONFIG: StashKey[SwitchConfig] = StashKey("switch.config")
 L2_KEY: StashKey[L2] = StashKey("switch.l2")
@@ -113,10 +118,7 @@ def methods(node: Node) -> list[ControlMethod]:
 
     async def delport(name: str) -> dict[str, str]:
         if name.startswith(("ws://", "wss://")):
-            from ..runtime import RUNTIME
-
-            rt = node.stash.get(RUNTIME, None)
-            if rt is None or not await rt.remove_dialer(name):
+            if not await stop_dial(node, name):
                 raise ControlError(f"no client port {redact_url(name)!r}")
             return {"deleted": redact_url(name)}
         await l2_of(node).del_port(name)
@@ -142,21 +144,8 @@ def methods(node: Node) -> list[ControlMethod]:
 
 
 async def _add_client(node: Node, url: str, options: dict[str, Any]) -> dict[str, Any]:
-    from ..runtime import RUNTIME
-
-    rt = node.stash.get(RUNTIME, None)
-    if rt is None:
-        raise ControlError("this node has no runtime to dial from")
-    if not url.startswith(("ws://", "wss://")):
-        shown = redact_url(url)
-        raise ControlError(f"addport client: expected a ws:// or wss:// URL, got {shown!r}")
     peer = str(options.pop("peer", ""))
-    check_file_options(node, "addport", options, url)
-    try:
-        check_run_time_options(options)
-    except ConfigError as exc:
-        raise ControlError(f"addport client: {exc.key}: {exc.detail}") from None
-    dialer = rt.add_dialer(DialConfig(url=url, peer=peer, options=options))
+    dialer = start_dial(node, "addport", url, options, peer, prefix="addport client: ")
     await asyncio.sleep(0)
     return dialer.info()
 

@@ -1,0 +1,112 @@
+"""Plugins that require plugins (WSNET_REQUIRES) and default plugins a node may leave out.
+
+The probe plugins are real distributions: a ``.dist-info`` with entry points and the
+modules beside it, on sys.path (in-process) or PYTHONPATH (a `wsnet run` process), so
+importlib.metadata finds them exactly as it finds an installed wheel.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wsnet import PluginError
+from wsnet.ctl import CtlError
+from wsnet.plugins import load
+from wsnet.testing import NodeFactory, free_port, wait_until
+
+PROBES = {
+    "needy": '("nosuchdep",)',
+    "selfish": '("selfish",)',
+    "cyc_a": '("cyc_b",)',
+    "cyc_b": '("cyc_a",)',
+    "lister": '"switch"',  # a string, not a tuple: refused with the attribute's name
+}
+
+
+@pytest.fixture
+def probes(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    info = site / "wsnet_probe_requires-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: wsnet-probe-requires\n"
+                                   "Version: 0.1\n")  # fmt: skip
+    eps = ["[wsnet.plugins]"]
+    for name, requires in PROBES.items():
+        (site / f"probe_{name}.py").write_text(f"WSNET_REQUIRES = {requires}\n")
+        eps.append(f"{name} = probe_{name}")
+    (info / "entry_points.txt").write_text("\n".join(eps) + "\n")
+    return site
+
+
+def wsnet_run(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    # Refused before anything binds; if it were not, the timeout ends it and the test fails.
+    cmd = [sys.executable, "-m", "wsnet", "run", "--listen", "none", "--ctl-port", str(free_port())]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_a_missing_requirement_is_named_in_one_line(probes: Path) -> None:
+    res = wsnet_run(probes, "--plugins", "needy")
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip() == (
+        "wsnet: error: command line: --plugins: plugin 'needy' requires 'nosuchdep', "
+        "which is not installed (pip install wsnet-nosuchdep)"
+    )
+
+
+def test_self_requirement_and_cycles_load_each_plugin_once(
+    probes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(probes))
+    assert load(["selfish"]).names == ["selfish"]
+    assert load(["cyc_a"]).names == ["cyc_b", "cyc_a"]  # a requirement comes first
+    assert load(["cyc_b", "cyc_a"]).names == ["cyc_a", "cyc_b"]
+    with pytest.raises(PluginError, match=r"^plugin 'lister': WSNET_REQUIRES must be a tuple"):
+        load(["lister"])
+
+
+def test_tap_loads_the_switch_and_says_so(wsnet_node_factory: NodeFactory) -> None:
+    node = wsnet_node_factory("a", plugins=["tap"])
+    status = node.ctl("status")
+    assert status["plugins"] == ["switch", "tap"]
+    assert "ether" in status["services"]
+    assert node.ctl("listport") == []
+    assert "plugin 'tap' requires 'switch': loaded it too" in node.log()
+    # Named by the user as well: loaded once, and nothing to say.
+    both = wsnet_node_factory("b", plugins=["switch", "netdev"])
+    assert both.ctl("status")["plugins"] == ["switch", "netdev"]
+    assert "requires" not in both.log()
+
+
+def test_diag_is_a_default_plugin_that_can_be_left_out(
+    wsnet_node_factory: NodeFactory,
+) -> None:
+    a = wsnet_node_factory("a")
+    assert {"echo", "sink"} <= set(a.ctl("status")["services"])  # diag by default
+    quiet = wsnet_node_factory("quiet", dial=[a.url], plugins=["log", "-diag"])
+    by_flag = wsnet_node_factory("flag", dial=[a.url], extra_args=["--plugins", "-diag"])
+    for node in (quiet, by_flag):
+        status = node.ctl("status")
+        assert not {"echo", "sink"} & set(status["services"]), status
+        with pytest.raises(CtlError, match="ping"):
+            node.ctl("ping", node="a")
+    assert quiet.ctl("status")["plugins"] == ["log"]
+    wait_until(lambda: {"quiet", "flag"} <= a.peers(), timeout=20, what="both linked to a")
+    # Its peers see no echo service there; the link and the rest of the node work.
+    with pytest.raises(CtlError, match="echo"):
+        a.ctl("ping", node="quiet", count=1)
+    assert {link["peer"] for link in a.ctl("links")} == {"quiet", "flag"}
+
+
+def test_only_default_plugins_can_be_left_out(probes: Path) -> None:
+    res = wsnet_run(probes, "--plugins", "-tap")
+    assert res.returncode == 2
+    assert res.stderr.strip() == (
+        "wsnet: error: command line: --plugins: '-tap': 'tap' is not a default plugin"
+        " (defaults: diag)"
+    )
