@@ -7,6 +7,9 @@ __version__ = "0.1.0"
 from .addresses import Allowlist, IPAddress, Resolved, normalize_ip, parse_ip, resolve
 from .channel import DatagramChannel, StreamChannel
 from .config import Config, Section
+from .ctl import CtlClient, CtlError
+from .ctl import render as render_result
+from .ctlcli import ctl_command
 from .errors import ChannelRefused, ConfigError, ControlError, PluginError, WsnetError
 from .hookspecs import hookimpl
 from .interfaces import (
@@ -43,6 +46,8 @@ __all__ = [
     "ConfigError",
     "ControlError",
     "ControlMethod",
+    "CtlClient",
+    "CtlError",
     "DatagramChannel",
     "DialedSocket",
     "IPAddress",
@@ -63,10 +68,12 @@ __all__ = [
     "Transport",
     "WsnetError",
     "__version__",
+    "ctl_command",
     "hookimpl",
     "normalize_ip",
     "parse_ip",
     "redact_text",
     "redact_url",
+    "render_result",
     "resolve",
 ]
