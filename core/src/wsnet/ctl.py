@@ -178,6 +178,8 @@ def _param_names(
         if entry["method"] == method:
             words = [p.strip("[]").split("=", 1)[0] for p in entry["params"].split()]
             return [w for w in words if not w.startswith("**")]  # **OPTION takes NAME=VALUE
+    # Not a method of this node: its own answer says why (e.g. which plugin has it).
+    call(url, method, None, timeout, options)
     raise CtlError(f"unknown method {method!r} (see: wsnet ctl help)")
 
 

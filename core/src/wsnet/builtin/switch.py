@@ -27,6 +27,9 @@ from .ws_transport import check_run_time_options
 CONFIG: StashKey[SwitchConfig] = StashKey("switch.config")
 L2_KEY: StashKey[L2] = StashKey("switch.l2")
 RESERVED = ("kind", "name")
+# What wsnet_register_control_methods registers: a node without this plugin names it
+# for a call of one of these (wsnet.plugins.method_providers).
+CONTROL_METHODS = ("addport", "delport", "listport", "listfdb")
 
 
 def l2_of(node: Node) -> L2:
@@ -148,7 +151,7 @@ async def _add_client(node: Node, url: str, options: dict[str, Any]) -> dict[str
     peer = str(options.pop("peer", ""))
     check_file_options(node, "addport", options, url)
     try:
-        check_run_time_options(options)
+        options = check_run_time_options(options)
     except ConfigError as exc:
         raise ControlError(f"addport client: {exc.key}: {exc.detail}") from None
     dialer = rt.add_dialer(DialConfig(url=url, peer=peer, options=options))

@@ -14,6 +14,9 @@ from .cli import tap_app
 from .port import TapPort
 
 PORTS: StashKey[dict[str, TapPort]] = StashKey("tap.ports")
+# What wsnet_register_control_methods registers: a node without this plugin names it
+# for a call of one of these (wsnet.plugins.method_providers).
+CONTROL_METHODS = ("setif", "listif")
 
 
 def wsnet_register_ports(node: Node) -> Iterable[type[Port]]:
