@@ -154,12 +154,12 @@ def _http_error(url: str, exc: urllib.error.HTTPError, opts: CtlOptions) -> str:
 def build_params(
     url: str, method: str, args: list[str], timeout: float, options: CtlOptions | None = None
 ) -> Any:
-    """Positional words become a JSON array; NAME=VALUE words an object.
+    """Positional words become a JSON array; NAME=VALUE words (NAME an identifier) an object.
 
     When both are mixed, the method's parameter order comes from `help`.
     """
-    named = dict(a.split("=", 1) for a in args if "=" in a and not a.startswith("="))
-    positional = [a for a in args if not ("=" in a and not a.startswith("="))]
+    named = dict(a.split("=", 1) for a in args if _is_named(a))
+    positional = [a for a in args if not _is_named(a)]
     if not named:
         return positional or None
     if not positional:
@@ -169,6 +169,12 @@ def build_params(
         raise CtlError(f"{method}: too many arguments (parameters: {', '.join(free)})")
     named.update(zip(free, positional, strict=False))
     return named
+
+
+def _is_named(word: str) -> bool:
+    """NAME=VALUE with NAME a parameter name: a URL with ``?a=b`` is a value."""
+    name, sep, _ = word.partition("=")
+    return bool(sep) and name.isidentifier()
 
 
 def _param_names(

@@ -108,13 +108,23 @@ def password_for(user: str, password_file: str = "") -> str:
         return password
     import getpass
 
+    missing = CtlError(f"no password for {user!r} (set ${PASSWORD_ENV}, give "
+                       "--ctlpassword-file, or run on a terminal)")  # fmt: skip
+    if not _has_terminal():
+        raise missing  # getpass would read stdin with echo on, and warn
     try:
         return getpass.getpass(f"control API password for {user}: ")
     except (EOFError, KeyboardInterrupt):
-        raise CtlError(
-            f"no password for {user!r} (set ${PASSWORD_ENV}, give --ctlpassword-file, "
-            "or run on a terminal)"
-        ) from None
+        raise missing from None
+
+
+def _has_terminal() -> bool:
+    """Whether getpass can ask without echo (it opens /dev/tty, as this does)."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
 
 
 def _prog(context: typer.Context) -> str:
