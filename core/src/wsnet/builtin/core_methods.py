@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ..config import DialConfig
 from ..control import FORBIDDEN, control_caller, signature_text
@@ -14,6 +14,7 @@ from ..interfaces import ControlMethod
 from ..node import Node
 from ..plugins import describe_installed
 from ..redact import redact_url
+from ..rows import ChannelRow, DialRow, HelpRow, LinkRow, PluginRow, RouteRow, StatusRow
 from .ws_transport import check_run_time_options
 
 # Run-time dial options that make the node read a local file: password_file sends its
@@ -59,30 +60,30 @@ def _sends_env_password(options: Mapping[str, Any], url: str) -> bool:
 def methods(node: Node) -> list[ControlMethod]:
     from ..runtime import RUNTIME  # runtime imports this module's siblings
 
-    async def status() -> dict[str, Any]:
+    async def status() -> StatusRow:
         rt = node.stash.get(RUNTIME, None)
-        return {**node.status(), **(rt.listener_status() if rt else {})}
+        return cast(StatusRow, {**node.status(), **(rt.listener_status() if rt else {})})
 
-    async def links() -> list[dict[str, Any]]:
-        return [link.info() for link in node.links.values()]
+    async def links() -> list[LinkRow]:
+        return [cast(LinkRow, link.info()) for link in node.links.values()]
 
-    async def routes() -> list[dict[str, Any]]:
+    async def routes() -> list[RouteRow]:
         return [
-            {"node": r.node, "via": r.via, "link": r.link_id, "hops": r.hops}
+            RouteRow(node=r.node, via=r.via, link=r.link_id, hops=r.hops)
             for r in node.routing.routes()
         ]
 
-    async def channels(peer: str = "") -> list[dict[str, Any]]:
+    async def channels(peer: str = "") -> list[ChannelRow]:
         return [
-            ch.info()
+            cast(ChannelRow, ch.info())
             for link in node.links.values()
             if not peer or link.peer == peer
             for ch in link.channels.values()
         ]
 
-    async def dials() -> list[dict[str, Any]]:
+    async def dials() -> list[DialRow]:
         rt = node.stash.get(RUNTIME, None)
-        return [d.info() for d in rt.dialers] if rt else []
+        return [cast(DialRow, d.info()) for d in rt.dialers] if rt else []
 
     async def dial(
         url: str,
@@ -94,7 +95,7 @@ def methods(node: Node) -> list[ControlMethod]:
         user: str = "",
         password_file: str = "",
         proxy: str = "",
-    ) -> dict[str, Any]:
+    ) -> DialRow:
         rt = node.stash.get(RUNTIME, None)
         if rt is None:
             raise ControlError("this node has no runtime to dial from")
@@ -111,24 +112,24 @@ def methods(node: Node) -> list[ControlMethod]:
             check_run_time_options(options)
         except ConfigError as exc:
             raise ControlError(f"{exc.key}: {exc.detail}") from None
-        return rt.add_dialer(DialConfig(url=url, peer=peer, options=options)).info()
+        return cast(DialRow, rt.add_dialer(DialConfig(url=url, peer=peer, options=options)).info())
 
-    async def plugins() -> list[dict[str, Any]]:
+    async def plugins() -> list[PluginRow]:
         loaded = set(node.plugins.names)
         return [
-            {
-                "name": p.name,
-                "version": p.version,
-                "loaded": p.name in loaded,
-                "hooks": ", ".join(h.removeprefix("wsnet_") for h in p.hooks),
-                "error": p.error,
-            }
+            PluginRow(
+                name=p.name,
+                version=p.version,
+                loaded=p.name in loaded,
+                hooks=", ".join(h.removeprefix("wsnet_") for h in p.hooks),
+                error=p.error,
+            )
             for p in describe_installed()
         ]
 
-    async def help() -> list[dict[str, str]]:
+    async def help() -> list[HelpRow]:
         return [
-            {"method": m.name, "params": signature_text(m), "help": m.help}
+            HelpRow(method=m.name, params=signature_text(m), help=m.help)
             for m in sorted(node.control_methods.values(), key=lambda m: m.name)
         ]
 
