@@ -8,6 +8,9 @@ from .addresses import Allowlist, IPAddress, Resolved, normalize_ip, parse_ip, r
 from .api import NodeAPI
 from .channel import DatagramChannel, StreamChannel
 from .config import Config, Section
+from .ctl import CtlClient, CtlError
+from .ctl import render as render_result
+from .ctlcli import ctl_command
 from .errors import ChannelRefused, ConfigError, ControlError, PluginError, WsnetError
 from .events import (
     AuthFailure,
@@ -69,6 +72,8 @@ __all__ = [
     "ConfigError",
     "ControlError",
     "ControlMethod",
+    "CtlClient",
+    "CtlError",
     "DatagramChannel",
     "DatagramService",
     "DialFailed",
@@ -104,11 +109,13 @@ __all__ = [
     "WsnetError",
     "__version__",
     "cancel_and_wait",
+    "ctl_command",
     "hookimpl",
     "normalize_ip",
     "parse_ip",
     "redact_text",
     "redact_url",
+    "render_result",
     "resolve",
     "start_dial",
     "stop_dial",

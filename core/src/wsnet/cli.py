@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -13,7 +12,8 @@ from typing import Annotated, Any
 import typer
 
 from . import __version__
-from .ctl import DEFAULT_URL, PASSWORD_ENV, CtlError, CtlOptions, build_params, call, render
+from .ctl import CtlClient, render
+from .ctlcli import ctl_command
 from .errors import ConfigError, WsnetError
 from .plugins import describe_installed, load_for_cli
 from .redact import redact_text
@@ -120,59 +120,21 @@ def _run_loop(coro: Any) -> None:
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@ctl_command
 def ctl(
     method: Annotated[str, typer.Argument(help="method, e.g. status, links, routes, help")],
+    ctl: CtlClient,
     args: Annotated[list[str] | None, typer.Argument(help="VALUE or NAME=VALUE")] = None,
-    ctlurl: Annotated[
-        str, typer.Option(envvar="WSNET_CTLURL", help="control API URL")
-    ] = DEFAULT_URL,
     json_out: Annotated[bool, typer.Option("--json", help="print the JSON result")] = False,
-    timeout: Annotated[float, typer.Option(help="seconds to wait for the reply")] = 60.0,
-    ctluser: Annotated[
-        str | None,
-        typer.Option(
-            envvar="WSNET_CTLUSER",
-            help=f"user for HTTP Basic auth; password from ${PASSWORD_ENV} or a prompt",
-        ),
-    ] = None,
-    ca_file: Annotated[
-        str | None, typer.Option(help="CA bundle to verify an https control API")
-    ] = None,
-    insecure: Annotated[
-        bool, typer.Option(help="do not verify an https control API's certificate")
-    ] = False,
 ) -> None:
     """Call a control-API method of a running node (`wsnet ctl help` lists them)."""
-    try:
-        opts = CtlOptions(ctluser or "", _ctl_password(ctluser), ca_file or "", insecure)
-        params = build_params(ctlurl, method, args or [], timeout, opts)
-        result = call(ctlurl, method, params, timeout=timeout, options=opts)
-    except CtlError as exc:
-        typer.echo(f"wsnet ctl: {redact_text(str(exc))}", err=True)
-        raise typer.Exit(1) from None
+    result = ctl.call_words(method, args or [])
     if json_out:
         typer.echo(json.dumps(result, indent=2, default=str))
     else:
         text = render(result)
         if text:
             typer.echo(text)
-
-
-def _ctl_password(user: str | None) -> str:
-    """From the environment, else asked on the terminal: never from argv (ps shows argv)."""
-    if not user:
-        return ""
-    password = os.environ.get(PASSWORD_ENV)
-    if password is not None:
-        return password
-    import getpass
-
-    try:
-        return getpass.getpass(f"control API password for {user}: ")
-    except (EOFError, KeyboardInterrupt):
-        raise CtlError(
-            f"no password for {user!r} (set ${PASSWORD_ENV} or run on a terminal)"
-        ) from None
 
 
 @app.command("plugins")

@@ -63,8 +63,13 @@ class RpcError(Exception):
         self.message = message
 
 
-def _convert(name: str, value: Any, annotation: Any) -> Any:
-    """Convert a wire value (often a string from the command line) to ``annotation``."""
+def convert_param(name: str, value: Any, annotation: Any) -> Any:
+    """Convert a wire value (often a string from the command line) to ``annotation``:
+    the one converter of control-API values (handler parameters, and run-time options a
+    handler takes as ``**options`` but knows the types of, e.g. ``addport client``).
+
+    Booleans accept ``1 true yes on`` / ``0 false no off``; raises RpcError (-32602)
+    naming the parameter."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -127,7 +132,7 @@ def bind(method: ControlMethod, params: Any) -> dict[str, Any]:
     bound = {name: params[name] for name in unknown}
     for name in names:
         if name in params:
-            bound[name] = _convert(name, params[name], hints.get(name, Any))
+            bound[name] = convert_param(name, params[name], hints.get(name, Any))
         elif sig.parameters[name].default is inspect.Parameter.empty:
             raise RpcError(INVALID_PARAMS, f"missing parameter {name!r}")
     return bound
@@ -201,12 +206,23 @@ class Dispatcher:
     async def _call(self, name: str, params: Any, authorize: MethodCheck | None) -> Any:
         method = self.methods.get(name)
         if method is None:
-            avail = ", ".join(sorted(self.methods))
-            raise RpcError(METHOD_NOT_FOUND, f"unknown method {name!r} (available: {avail})")
+            raise RpcError(METHOD_NOT_FOUND, await self._unknown(name))
         denial = authorize(name) if authorize is not None else None
         if denial:
             raise RpcError(FORBIDDEN, f"may not call {name!r}: {denial}")
         return await method.handler(**bind(method, params))
+
+    async def _unknown(self, name: str) -> str:
+        """Why ``name`` is not here: the plugin that has it and this node did not load,
+        else what is available."""
+        from .plugins import method_providers
+
+        # The first call imports every installed plugin: off the event loop.
+        plugin = (await asyncio.to_thread(method_providers)).get(name)
+        if plugin is not None:
+            return (f"unknown method {name!r} (provided by plugin {plugin}, which this node "
+                    f"did not load: start it with --plugins {plugin})")  # fmt: skip
+        return f"unknown method {name!r} (available: {', '.join(sorted(self.methods))})"
 
 
 def _error(rid: Any, code: int, message: str) -> dict[str, Any]:

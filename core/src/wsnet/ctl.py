@@ -7,6 +7,7 @@ import itertools
 import json
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,8 @@ from .redact import redact_url
 
 DEFAULT_URL = "http://127.0.0.1:7867/rpc"
 PASSWORD_ENV = "WSNET_CTLPASSWORD"
+USER_ENV = "WSNET_CTLUSER"
+URL_ENV = "WSNET_CTLURL"
 _ids = itertools.count(1)
 
 
@@ -46,6 +49,53 @@ class CtlOptions:
         return {"Authorization": f"Basic {token}"}
 
 
+def normalize_url(text: str) -> str:
+    """The control API URL a person meant: ``7868`` is ``http://127.0.0.1:7868/rpc``,
+    ``HOST:PORT`` is ``http://HOST:PORT/rpc``; an http(s) URL is kept as given.
+
+    Raises CtlError (one line) for anything else, e.g. a ws:// URL or a port out of range."""
+    text = text.strip()
+    if text.isdigit():
+        text = f"127.0.0.1:{text}"
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        host, colon, digits = text.rpartition(":")
+        if not (colon and host and digits.isdigit()):
+            raise CtlError(f"--ctlurl {redact_url(text)!r}: expected PORT, HOST:PORT or an "
+                           "http(s):// URL")  # fmt: skip
+        text, scheme, rest = f"http://{text}/rpc", "http", f"{text}/rpc"
+    if scheme.lower() not in ("http", "https") or not rest.strip("/"):
+        raise CtlError(f"--ctlurl {redact_url(text)!r}: expected PORT, HOST:PORT or an "
+                       "http(s):// URL")  # fmt: skip
+    try:
+        number = urllib.parse.urlsplit(text).port
+    except ValueError:
+        number = -1
+    if number is not None and not 0 < number < 65536:
+        raise CtlError(f"--ctlurl {redact_url(text)!r}: the port must be 1..65535")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class CtlClient:
+    """One control API as a command reaches it: its URL (see normalize_url), credentials
+    and https verification, and how many seconds to wait for each reply.
+
+    Plugin commands get one from ``wsnet.ctl_command``; ``call`` raises CtlError."""
+
+    url: str = DEFAULT_URL
+    options: CtlOptions = CtlOptions()
+    timeout: float = 60.0
+
+    def call(self, method: str, params: Any = None) -> Any:
+        """The result of ``method`` (params: a JSON array, object or None)."""
+        return call(self.url, method, params, self.timeout, self.options)
+
+    def call_words(self, method: str, words: list[str]) -> Any:
+        """``method`` with command-line words, VALUE or NAME=VALUE (see build_params)."""
+        return self.call(method, build_params(self.url, method, words, self.timeout, self.options))
+
+
 def call(
     url: str,
     method: str,
@@ -53,7 +103,11 @@ def call(
     timeout: float = 30.0,
     options: CtlOptions | None = None,
 ) -> Any:
+    """Call ``method`` of the control API at ``url`` (see normalize_url) and return its
+    result; waits at most ``timeout`` seconds.  Raises CtlError with one line for the
+    person at the terminal: unreachable, refused (401, with a hint), or the method's error."""
     opts = options or CtlOptions()
+    url = normalize_url(url)
     shown = redact_url(url)  # what error messages show of the URL
     body = {"jsonrpc": "2.0", "id": next(_ids), "method": method}
     if params is not None:
@@ -100,12 +154,12 @@ def _http_error(url: str, exc: urllib.error.HTTPError, opts: CtlOptions) -> str:
 def build_params(
     url: str, method: str, args: list[str], timeout: float, options: CtlOptions | None = None
 ) -> Any:
-    """Positional words become a JSON array; NAME=VALUE words an object.
+    """Positional words become a JSON array; NAME=VALUE words (NAME an identifier) an object.
 
     When both are mixed, the method's parameter order comes from `help`.
     """
-    named = dict(a.split("=", 1) for a in args if "=" in a and not a.startswith("="))
-    positional = [a for a in args if not ("=" in a and not a.startswith("="))]
+    named = dict(a.split("=", 1) for a in args if _is_named(a))
+    positional = [a for a in args if not _is_named(a)]
     if not named:
         return positional or None
     if not positional:
@@ -117,6 +171,12 @@ def build_params(
     return named
 
 
+def _is_named(word: str) -> bool:
+    """NAME=VALUE with NAME a parameter name: a URL with ``?a=b`` is a value."""
+    name, sep, _ = word.partition("=")
+    return bool(sep) and name.isidentifier()
+
+
 def _param_names(
     url: str, method: str, timeout: float, options: CtlOptions | None = None
 ) -> list[str]:
@@ -124,6 +184,8 @@ def _param_names(
         if entry["method"] == method:
             words = [p.strip("[]").split("=", 1)[0] for p in entry["params"].split()]
             return [w for w in words if not w.startswith("**")]  # **OPTION takes NAME=VALUE
+    # Not a method of this node: its own answer says why (e.g. which plugin has it).
+    call(url, method, None, timeout, options)
     raise CtlError(f"unknown method {method!r} (see: wsnet ctl help)")
 
 

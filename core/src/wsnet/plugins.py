@@ -8,6 +8,7 @@ A plugin module names the plugins it needs in ``WSNET_REQUIRES``; ``load`` adds 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata as md
 import inspect
@@ -25,6 +26,9 @@ from .errors import PluginError
 from .hookcalls import HookCalls
 
 GROUP = "wsnet.plugins"
+# A plugin module's tuple of the control methods it registers: lets a node that did not
+# load the plugin name it for a call of one of them (method_providers).
+METHODS_ATTR = "CONTROL_METHODS"
 BUILTIN = (
     "wsnet.builtin.authz",
     "wsnet.builtin.core_methods",
@@ -224,6 +228,23 @@ def hook_names(module: object) -> tuple[str, ...]:
     return tuple(
         sorted(n for n in dir(module) if n.startswith("wsnet_") and callable(getattr(module, n)))
     )
+
+
+@functools.cache
+def method_providers() -> dict[str, str]:
+    """{control method name: installed plugin whose module declares it in CONTROL_METHODS}.
+
+    Imports every installed plugin once (a broken one is skipped), then answers from the
+    cache: built on the first call of a method a node does not have."""
+    providers: dict[str, str] = {}
+    for name, ep in sorted(installed().items()):
+        try:
+            module = ep.load()
+        except Exception:  # `wsnet plugins` names a broken plugin; a hint need not
+            continue
+        for method in getattr(module, METHODS_ATTR, ()):
+            providers.setdefault(str(method), name)
+    return providers
 
 
 def load_for_cli() -> tuple[pluggy.PluginManager, dict[str, str]]:

@@ -39,11 +39,11 @@ def start_dial(
     if not url.startswith(("ws://", "wss://")):
         raise ControlError(f"{prefix}expected a ws:// or wss:// URL, got {redact_url(url)!r}")
     check_file_options(node, method, options, url)
-    try:
-        check_run_time_options(options)
+    try:  # converted as the dispatcher converts typed parameters ("true" is True)
+        checked = check_run_time_options(dict(options))
     except ConfigError as exc:
         raise ControlError(f"{prefix}{exc.key}: {exc.detail}") from None
-    return rt.add_dialer(DialConfig(url=url, peer=peer, options=dict(options)))
+    return rt.add_dialer(DialConfig(url=url, peer=peer, options=dict(checked)))
 
 
 async def stop_dial(node: Node, url: str) -> bool:

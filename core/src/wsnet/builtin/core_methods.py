@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ..control import FORBIDDEN, control_caller, signature_text
 from ..credentials import PASSWORD_ENV, split_userinfo
@@ -12,6 +12,7 @@ from ..errors import ControlError
 from ..interfaces import ControlMethod
 from ..node import Node
 from ..plugins import describe_installed
+from ..rows import ChannelRow, DialRow, HelpRow, LinkRow, PluginRow, RouteRow, StatusRow
 from ..rundial import start_dial
 
 # Run-time dial options that make the node read a local file: password_file sends its
@@ -57,30 +58,30 @@ def _sends_env_password(options: Mapping[str, Any], url: str) -> bool:
 def methods(node: Node) -> list[ControlMethod]:
     from ..runtime import RUNTIME  # runtime imports this module's siblings
 
-    async def status() -> dict[str, Any]:
+    async def status() -> StatusRow:
         rt = node.stash.get(RUNTIME, None)
-        return {**node.status(), **(rt.listener_status() if rt else {})}
+        return cast(StatusRow, {**node.status(), **(rt.listener_status() if rt else {})})
 
-    async def links() -> list[dict[str, Any]]:
-        return [link.info() for link in node.links.values()]
+    async def links() -> list[LinkRow]:
+        return [cast(LinkRow, link.info()) for link in node.links.values()]
 
-    async def routes() -> list[dict[str, Any]]:
+    async def routes() -> list[RouteRow]:
         return [
-            {"node": r.node, "via": r.via, "link": r.link_id, "hops": r.hops}
+            RouteRow(node=r.node, via=r.via, link=r.link_id, hops=r.hops)
             for r in node.routing.routes()
         ]
 
-    async def channels(peer: str = "") -> list[dict[str, Any]]:
+    async def channels(peer: str = "") -> list[ChannelRow]:
         return [
-            ch.info()
+            cast(ChannelRow, ch.info())
             for link in node.links.values()
             if not peer or link.peer == peer
             for ch in link.channels.values()
         ]
 
-    async def dials() -> list[dict[str, Any]]:
+    async def dials() -> list[DialRow]:
         rt = node.stash.get(RUNTIME, None)
-        return [d.info() for d in rt.dialers] if rt else []
+        return [cast(DialRow, d.info()) for d in rt.dialers] if rt else []
 
     async def dial(
         url: str,
@@ -92,31 +93,31 @@ def methods(node: Node) -> list[ControlMethod]:
         user: str = "",
         password_file: str = "",
         proxy: str = "",
-    ) -> dict[str, Any]:
+    ) -> DialRow:
         # The [[dial]] options a run-time link may need (no `password`: it would travel
         # on a command line; password_file or $WSNET_PASSWORD instead).
         given = {"ca_file": ca_file, "insecure": insecure, "cert_file": cert_file,
                  "key_file": key_file, "user": user, "password_file": password_file,
                  "proxy": proxy}  # fmt: skip
         options = {k: v for k, v in given.items() if v not in ("", False)}
-        return start_dial(node, "dial", url, options, peer).info()
+        return cast(DialRow, start_dial(node, "dial", url, options, peer).info())
 
-    async def plugins() -> list[dict[str, Any]]:
+    async def plugins() -> list[PluginRow]:
         loaded = set(node.plugins.names)
         return [
-            {
-                "name": p.name,
-                "version": p.version,
-                "loaded": p.name in loaded,
-                "hooks": ", ".join(h.removeprefix("wsnet_") for h in p.hooks),
-                "error": p.error,
-            }
+            PluginRow(
+                name=p.name,
+                version=p.version,
+                loaded=p.name in loaded,
+                hooks=", ".join(h.removeprefix("wsnet_") for h in p.hooks),
+                error=p.error,
+            )
             for p in describe_installed()
         ]
 
-    async def help() -> list[dict[str, str]]:
+    async def help() -> list[HelpRow]:
         return [
-            {"method": m.name, "params": signature_text(m), "help": m.help}
+            HelpRow(method=m.name, params=signature_text(m), help=m.help)
             for m in sorted(node.control_methods.values(), key=lambda m: m.name)
         ]
 

@@ -24,6 +24,9 @@ from ..node import Node
 from ..tasks import cancel_and_wait
 
 _BLOCK = os.urandom(1 << 20)  # incompressible payload, made once per process
+# What wsnet_register_control_methods registers: a node without this plugin names it
+# for a call of one of these (wsnet.plugins.method_providers).
+CONTROL_METHODS = ("ping", "speedtest")
 
 
 class EchoService(StreamService):

@@ -8,13 +8,15 @@ import logging
 import math
 import os
 import ssl
+import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypedDict
 
 import aiohttp
 
 from ..config import Config, Section
+from ..control import convert_param
 from ..credentials import basic_authorization, password_of, read_password_file, split_userinfo
 from ..errors import ConfigError
 from ..interfaces import DialedSocket, Transport
@@ -107,16 +109,34 @@ def check_options(section: Section) -> None:
     check_auth_options(section)
 
 
-def check_run_time_options(options: Mapping[str, Any]) -> None:
+class RunTimeDialOptions(TypedDict, total=False):
+    """The options of a run-time dial (`ctl dial`, `addport client`) and their types, to
+    which words from a command line are converted (``insecure=true`` is True)."""
+
+    ca_file: str
+    insecure: bool
+    cert_file: str
+    key_file: str
+    user: str
+    password_file: str
+    proxy: str
+    handshake_timeout: float
+
+
+def check_run_time_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """Every check of a run-time dial's options (`ctl dial`, `addport client`), unknown
-    keys included; raises ConfigError naming the key.  ``password`` is refused: given
-    at run time it would travel on a command line."""
+    keys included; returns them converted to their types (RunTimeDialOptions).  Raises
+    ConfigError naming the key, or RpcError (-32602) for a value of the wrong type.
+    ``password`` is refused: given at run time it would travel on a command line."""
+    types_ = typing.get_type_hints(RunTimeDialOptions)
+    options = {k: convert_param(k, v, types_.get(k, Any)) for k, v in options.items()}
     if "password" in options:
         raise ConfigError("run time", "password", "not accepted here (it would be on a "
                           "command line): use password_file, or $WSNET_PASSWORD")  # fmt: skip
     section = Section(dict(options), "run time", "")
     check_options(section)
     section.done()
+    return options
 
 
 def wsnet_configure(config: Config) -> None:

@@ -29,6 +29,9 @@ from .member import MemberService
 GROUPS: StashKey[tuple[GroupConfig, ...]] = StashKey("ha.groups")
 HUB: StashKey[Hub] = StashKey("ha.hub")
 MEMBER: StashKey[MemberService] = StashKey("ha.member")
+# What wsnet_register_control_methods registers: a node without this plugin names it
+# for a call of one of these (wsnet.plugins.method_providers).
+CONTROL_METHODS = ("ha", "hapromote")
 
 
 def wsnet_configure(config: Config) -> None:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
 
 import typer
 
-from wsnet import Port
-from wsnet.ctl import DEFAULT_URL, CtlError, call, render
+from wsnet import CtlClient, Port, ctl_command, render_result
 from wsnet.node import Node
 
 from .port import NetdevPort
@@ -18,7 +16,6 @@ WSNET_REQUIRES = ("switch",)
 netdev_app = typer.Typer(
     help="Attach existing interfaces (plugin wsnet-netdev).", no_args_is_help=True
 )
-CtlUrl = Annotated[str, typer.Option(envvar="WSNET_CTLURL", help="control API URL")]
 
 
 def wsnet_register_ports(node: Node) -> Iterable[type[Port]]:
@@ -30,20 +27,18 @@ def wsnet_register_commands(app: typer.Typer) -> None:
 
 
 @netdev_app.command("add")
-def add(ifname: str, ctlurl: CtlUrl = DEFAULT_URL) -> None:
+@ctl_command
+def add(ifname: str, ctl: CtlClient) -> None:
     """Attach interface IFNAME to the switch of a running node (promiscuous)."""
-    _run(ctlurl, "addport", {"kind": "netdev", "name": ifname})
+    _run(ctl, "addport", {"kind": "netdev", "name": ifname})
 
 
 @netdev_app.command("del")
-def delete(ifname: str, ctlurl: CtlUrl = DEFAULT_URL) -> None:
+@ctl_command
+def delete(ifname: str, ctl: CtlClient) -> None:
     """Detach IFNAME (the interface itself stays)."""
-    _run(ctlurl, "delport", {"name": ifname})
+    _run(ctl, "delport", {"name": ifname})
 
 
-def _run(url: str, method: str, params: dict[str, str]) -> None:
-    try:
-        typer.echo(render(call(url, method, params)))
-    except CtlError as exc:
-        typer.echo(f"wsnet netdev: {exc}", err=True)
-        raise typer.Exit(1) from None
+def _run(ctl: CtlClient, method: str, params: dict[str, str]) -> None:
+    typer.echo(render_result(ctl.call(method, params)))

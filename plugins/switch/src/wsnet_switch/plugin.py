@@ -39,6 +39,9 @@ from .l2 import ETHER_SERVICE, L2, VNET_CAPABILITY, PortSpec, SwitchConfig
 CONFIG: StashKey[SwitchConfig] = StashKey("switch.config")
 L2_KEY: StashKey[L2] = StashKey("switch.l2")
 RESERVED = ("kind", "name")
+# What wsnet_register_control_methods registers: a node without this plugin names it
+# for a call of one of these (wsnet.plugins.method_providers).
+CONTROL_METHODS = ("addport", "delport", "listport", "listfdb")
 
 
 def l2_of(node: Node) -> L2:

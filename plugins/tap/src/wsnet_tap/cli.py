@@ -6,52 +6,51 @@ from typing import Annotated, Any
 
 import typer
 
-from wsnet.ctl import DEFAULT_URL, CtlError, call, render
+from wsnet import CtlClient, ctl_command, render_result
 
 tap_app = typer.Typer(help="TAP ports of a running node (plugin wsnet-tap).", no_args_is_help=True)
-CtlUrl = Annotated[str, typer.Option(envvar="WSNET_CTLURL", help="control API URL")]
 
 
-def _call(url: str, method: str, params: dict[str, Any]) -> None:
-    try:
-        result = call(url, method, {k: v for k, v in params.items() if v not in (None, "")})
-    except CtlError as exc:
-        typer.echo(f"wsnet tap: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(render(result))
+def _call(ctl: CtlClient, method: str, params: dict[str, Any]) -> None:
+    result = ctl.call(method, {k: v for k, v in params.items() if v not in (None, "")})
+    typer.echo(render_result(result))
 
 
 @tap_app.command("add")
+@ctl_command
 def add(
     name: str,
+    ctl: CtlClient,
     mtu: Annotated[int | None, typer.Option(help="MTU (default 1500)")] = None,
     mac: Annotated[str, typer.Option(help="MAC address (default: random)")] = "",
     address: Annotated[str, typer.Option(help="IP address with prefix, e.g. 10.0.0.1/24")] = "",
-    ctlurl: CtlUrl = DEFAULT_URL,
 ) -> None:
     """Create TAP NAME and make it a switch port."""
-    _call(ctlurl, "addport", {"kind": "tap", "name": name, "mtu": mtu, "mac": mac,
+    _call(ctl, "addport", {"kind": "tap", "name": name, "mtu": mtu, "mac": mac,
                               "address": address})  # fmt: skip
 
 
 @tap_app.command("del")
-def delete(name: str, ctlurl: CtlUrl = DEFAULT_URL) -> None:
+@ctl_command
+def delete(name: str, ctl: CtlClient) -> None:
     """Remove the port and delete the TAP device."""
-    _call(ctlurl, "delport", {"name": name})
+    _call(ctl, "delport", {"name": name})
 
 
 @tap_app.command("setif")
+@ctl_command
 def setif(
     name: str,
+    ctl: CtlClient,
     address: Annotated[str, typer.Option(help="IP address with prefix")] = "",
     mtu: Annotated[int | None, typer.Option(help="MTU")] = None,
-    ctlurl: CtlUrl = DEFAULT_URL,
 ) -> None:
     """Set the address and/or MTU of TAP NAME."""
-    _call(ctlurl, "setif", {"name": name, "address": address, "mtu": mtu})
+    _call(ctl, "setif", {"name": name, "address": address, "mtu": mtu})
 
 
 @tap_app.command("list")
-def list_(ctlurl: CtlUrl = DEFAULT_URL) -> None:
+@ctl_command
+def list_(ctl: CtlClient) -> None:
     """TAP interfaces of the node (listif)."""
-    _call(ctlurl, "listif", {})
+    _call(ctl, "listif", {})

@@ -16,6 +16,9 @@ from .port import TapPort
 # A port kind is nothing without the switch it is a port of: load wsnet-switch too.
 WSNET_REQUIRES = ("switch",)
 PORTS: StashKey[dict[str, TapPort]] = StashKey("tap.ports")
+# What wsnet_register_control_methods registers: a node without this plugin names it
+# for a call of one of these (wsnet.plugins.method_providers).
+CONTROL_METHODS = ("setif", "listif")
 
 
 def wsnet_register_ports(node: Node) -> Iterable[type[Port]]:

@@ -8,8 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from wsnet import toml_dumps
-from wsnet.ctl import DEFAULT_URL, CtlError, call, render
+from wsnet import CtlClient, ctl_command, render_result, toml_dumps
 
 from .bundle import BundleError, write_split
 from .migrate import MigrateError, from_tcp_over_websocket, split_plan
@@ -17,26 +16,22 @@ from .spec import parse_forward
 
 tcp_app = typer.Typer(help="TCP tunnels of a running node (plugin wsnet-tcp).",
                       no_args_is_help=True)  # fmt: skip
-CtlUrl = Annotated[str, typer.Option(envvar="WSNET_CTLURL", help="control API URL")]
 COLUMNS = ("name", "role", "address", "peer", "target", "state", "active", "total", "errors",
            "bytes_in", "bytes_out")  # fmt: skip
 
 
-def _call(url: str, method: str, params: dict[str, Any]) -> Any:
-    try:
-        return call(url, method, {k: v for k, v in params.items() if v not in (None, "")})
-    except CtlError as exc:
-        typer.echo(f"wsnet tcp: {exc}", err=True)
-        raise typer.Exit(1) from None
+def _call(ctl: CtlClient, method: str, params: dict[str, Any]) -> Any:
+    return ctl.call(method, {k: v for k, v in params.items() if v not in (None, "")})
 
 
 @tcp_app.command("forward")
+@ctl_command
 def forward(
     specs: Annotated[
         list[str],
         typer.Argument(help="[BIND:]PORT=NAME@NODE[:[HOST:]PORT], e.g. 8022=ssh@nodeB:22"),
     ],
-    ctlurl: CtlUrl = DEFAULT_URL,
+    ctl: CtlClient,
 ) -> None:
     """Listen on PORT and carry each connection to tunnel NAME of NODE.
 
@@ -54,33 +49,35 @@ def forward(
     for spec in parsed:
         params = {"name": spec.name, "listen": str(spec.address), "peer": spec.peer,
                   "target": str(spec.target) if spec.target else ""}  # fmt: skip
-        _call(ctlurl, "addtunnel", params)
+        _call(ctl, "addtunnel", params)
         via = f" → {spec.target} on {spec.peer}" if spec.target else f" on {spec.peer}"
         typer.echo(f"{spec.address} → tunnel {spec.name}{via}")
 
 
 @tcp_app.command("list")
+@ctl_command
 def list_(
+    ctl: CtlClient,
     json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    ctlurl: CtlUrl = DEFAULT_URL,
 ) -> None:
     """Tunnels with state, connection counts and bytes (the `tunnels` method)."""
-    result = _call(ctlurl, "tunnels", {})
+    result = _call(ctl, "tunnels", {})
     if json_:
         typer.echo(json.dumps(result, indent=2))
     else:
-        typer.echo(render(result, COLUMNS))
+        typer.echo(render_result(result, COLUMNS))
 
 
 @tcp_app.command("del")
+@ctl_command
 def delete(
     name: str,
+    ctl: CtlClient,
     role: Annotated[str, typer.Option(help="listen or connect (default: both)")] = "",
     reset: Annotated[bool, typer.Option(help="also reset the tunnel's open connections")] = False,
-    ctlurl: CtlUrl = DEFAULT_URL,
 ) -> None:
     """Remove tunnel NAME; open connections carry on unless --reset."""
-    typer.echo(render(_call(ctlurl, "deltunnel", {"name": name, "role": role, "reset": reset})))
+    typer.echo(render_result(_call(ctl, "deltunnel", {"name": name, "role": role, "reset": reset})))
 
 
 @tcp_app.command("from-tow")

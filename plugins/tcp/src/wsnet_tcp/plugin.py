@@ -33,6 +33,9 @@ from .targets import relay_denial
 
 SETTINGS: StashKey[Settings] = StashKey("tcp.settings")
 MANAGER: StashKey[Manager] = StashKey("tcp.manager")
+# What wsnet_register_control_methods registers: a node without this plugin names it
+# for a call of one of these (wsnet.plugins.method_providers).
+CONTROL_METHODS = ("tunnels", "addtunnel", "deltunnel")
 
 
 def wsnet_configure(config: Config) -> None:
