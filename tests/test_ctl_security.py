@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from wsnet.control import parse_basic
 from wsnet.ctl import CtlError, CtlOptions, call
 from wsnet.testing import NodeFactory, NodeProcess, free_port, toml_dumps
+from wsnet_auth_htpasswd.basic import parse_basic
 
 if TYPE_CHECKING:
     from conftest import Pki

@@ -22,9 +22,15 @@ import pytest
 from test_signals import hup
 from wsnet.credentials import basic_authorization
 from wsnet.ctl import CtlError, CtlOptions, call
-from wsnet.htpasswd import HtpasswdFile
-from wsnet.passcheck import CheckRefused, GateSettings, PasswordGate, Penalties, source_key
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
+from wsnet_auth_htpasswd.htpasswd import HtpasswdFile
+from wsnet_auth_htpasswd.passcheck import (
+    CheckRefused,
+    GateSettings,
+    PasswordGate,
+    Penalties,
+    source_key,
+)
 
 needs_htpasswd = pytest.mark.skipif(
     shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"
@@ -282,7 +288,7 @@ def test_source_keys() -> None:
 
 def test_reading_resumes_after_the_file_is_back(tmp_path: Path) -> None:
     """The state lines in process: missing, then malformed (still refusing), then good."""
-    from wsnet.htpasswd import HtpasswdFile
+    from wsnet_auth_htpasswd.htpasswd import HtpasswdFile
 
     path = tmp_path / "u"
     path.write_text("carol:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n")

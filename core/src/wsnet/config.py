@@ -41,7 +41,6 @@ __all__ = [
     "check_dial_schemes",
     "check_dial_url",
     "check_host",
-    "check_htpasswd",
     "check_listen_path",
     "check_port",
     "host_port",
@@ -115,13 +114,19 @@ class ControlConfig:
     enabled: bool = True
     tls_cert: str = ""  # both set: https://
     tls_key: str = ""
-    htpasswd: str = ""  # set: every request needs HTTP Basic credentials from this file
+    # Shorthand for an authenticator of the "control" scope: every request needs HTTP Basic
+    # credentials from this file (checked and served by the plugin auth_htpasswd, which
+    # startup loads for it; ``htpasswd_origin`` is the (source, key) its errors name).
+    htpasswd: str = ""
     request_timeout: float = 10.0  # before trust, as in ListenConfig
     max_pending: int = 1024
     max_pending_per_source: int = 64
     # Run-time dial options that read local files (password_file, ca/cert/key_file), for
     # callers of an API without htpasswd; with it, [authz] call grants "dial:files".
     allow_file_options: bool = False
+    htpasswd_origin: tuple[str, str] = field(
+        default=("defaults", "[control] htpasswd"), compare=False
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,26 +307,13 @@ def _parse_control(s: Section, cfg: Config) -> None:
         )
     port, enabled = s.get_int("port", 7867, lo=0, hi=65535), s.get_bool("enabled", True)
     cert, key = _tls_pair(s)
-    htpasswd = s.get_str("htpasswd", "")
-    if htpasswd:
-        check_htpasswd(htpasswd, s, "htpasswd")
+    htpasswd = s.get_str("htpasswd", "")  # its file is checked by the plugin auth_htpasswd
     files = s.get_bool("allow_file_options", False)
     cfg.control = ControlConfig(host, port, enabled, cert, key, htpasswd,
                                 *_pending_limits(s, "request_timeout"),
-                                allow_file_options=files)  # fmt: skip
+                                allow_file_options=files,
+                                htpasswd_origin=(s.source, "[control] htpasswd"))  # fmt: skip
     s.done()
-
-
-def check_htpasswd(path: str, s: Section, key: str) -> None:
-    """Load the htpasswd file once so that a bad one stops start-up naming it (and the line)."""
-    from .htpasswd import HtpasswdError, HtpasswdFile
-
-    try:
-        HtpasswdFile(path, report=False)
-    except HtpasswdError as exc:
-        raise s.error(key, str(exc)) from None
-    except OSError as exc:  # in case the library lets a read error through
-        raise s.error(key, f"{path!r}: {exc.strerror or exc}") from None
 
 
 def _parse_keepalive(s: Section, cfg: Config) -> None:

@@ -8,8 +8,6 @@ or by name (an object), and converted to the annotated type, so that
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import functools
 import inspect
 import json
@@ -23,7 +21,6 @@ from typing import Any
 from aiohttp import web
 
 from .errors import ControlError, WsnetError
-from .events import AuthFailure, NodeEvent
 from .interfaces import ControlMethod, Principal
 from .redact import redact_value
 
@@ -48,7 +45,8 @@ _CALLER: ContextVar[Principal | None] = ContextVar("wsnet_control_caller", defau
 
 def control_caller() -> Principal | None:
     """The authenticated principal of the control call in progress (None: the API has no
-    users, i.e. ``[control] htpasswd`` is not set, or the call did not come over HTTP)."""
+    users, i.e. no authenticator applies to the "control" scope, or the call did not come
+    over HTTP)."""
     return _CALLER.get()
 
 
@@ -320,59 +318,6 @@ def control_app(
     return app
 
 
-REALM = "wsnet control"
 _PRINCIPAL = web.RequestKey("principal", Principal)
 Guard = Callable[[web.Request], Awaitable[Principal]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def parse_basic(header: str) -> tuple[str, str] | None:
-    """(user, password) of an ``Authorization: Basic ...`` header; None if not one."""
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "basic" or not token.strip():
-        return None
-    try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
-
-
-def htpasswd_guard(path: str, emit: Callable[[NodeEvent], None]) -> Guard:
-    """A control_app ``authenticate`` that demands HTTP Basic credentials from ``path``.
-
-    A refusal is 401 with ``WWW-Authenticate: Basic realm="wsnet control"``, an
-    AuthFailure event and a log line that names the user, never the password.  The
-    hashing runs in a pool of its own (one thread), apart from the link logins' and the
-    default executor, so that a flood of link logins cannot make the admin wait; too many
-    failures from a source or for a user are refused with 429 (wsnet.passcheck).
-    """
-    from .htpasswd import HtpasswdFile
-    from .passcheck import CheckRefused, GateSettings, PasswordGate
-
-    gate = PasswordGate(HtpasswdFile(path), GateSettings(workers=1, queue=8), "wsnet-ctl-hash")
-
-    async def guard(request: web.Request) -> Principal:
-        creds = parse_basic(request.headers.get("Authorization", ""))
-        remote = request.remote or "?"
-        refusal: type[web.HTTPException] = web.HTTPUnauthorized
-        headers = {"WWW-Authenticate": f'Basic realm="{REALM}"'}
-        if creds is None:
-            reason = "no HTTP Basic credentials"
-        else:
-            try:
-                if await gate.check(*creds, remote):
-                    return Principal(creds[0], "control-htpasswd")
-                reason = f"wrong user or password for {creds[0]!r}"
-            except CheckRefused as exc:
-                reason = f"{exc.reason} ({creds[0]!r})"
-                refusal = (
-                    web.HTTPTooManyRequests if exc.status == 429 else web.HTTPServiceUnavailable
-                )
-                headers = exc.headers
-        log.warning("control API: refused a request from %s: %s", remote, reason)
-        emit(AuthFailure(remote, "control-htpasswd", reason))
-        raise refusal(text=f"{reason}\n", headers=headers)
-
-    return guard

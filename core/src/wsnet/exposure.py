@@ -46,17 +46,20 @@ def listener_warnings(
     return out
 
 
-def control_warnings(control: ControlConfig, port: int, tls: bool) -> list[str]:
-    """The same for the control API (which can reconfigure the node)."""
+def control_warnings(
+    control: ControlConfig, port: int, tls: bool, authenticators: Sequence[Authenticator]
+) -> list[str]:
+    """The same for the control API (which can reconfigure the node), whose authenticators
+    are those of the "control" scope."""
     if is_loopback(control.host):
         return []
     where = _where(control.host, port)
-    if not control.htpasswd:
+    if not authenticators:
         return [
             f"the control API on {where} has no credentials: anyone who can reach {where} "
             "may reconfigure this node; set [control] htpasswd (and tls_cert/tls_key)"
         ]
-    if not tls:
+    if any(a.sends_secret for a in authenticators) and not tls:
         return [
             f"the control API on {where} takes passwords without TLS: credentials cross "
             "the network in clear; set [control] tls_cert and tls_key"

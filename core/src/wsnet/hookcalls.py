@@ -99,5 +99,5 @@ class HookCalls:
         found: str | None = self._hook.wsnet_resolve_node(node=node, name=name)
         return found
 
-    def tls_server_context(self, node: Node, context: ssl.SSLContext) -> None:
-        self._hook.wsnet_tls_server_context(node=node, context=context)
+    def tls_server_context(self, node: Node, context: ssl.SSLContext, scope: str) -> None:
+        self._hook.wsnet_tls_server_context(node=node, context=context, scope=scope)

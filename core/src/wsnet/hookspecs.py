@@ -100,10 +100,15 @@ def wsnet_register_ports(node: Node) -> Iterable[type[Port]]:
 
 @hookspec
 def wsnet_register_authenticators(node: Node) -> Iterable[Authenticator]:
-    """Return authenticators tried in order on each incoming link and control request.
+    """Return authenticators; the node asks them in order on each request of their scopes.
 
-    With none registered every peer is the anonymous principal.  With some, a
-    request none of them accepts is refused with 401 and their challenges.
+    ``Authenticator.scopes`` says which requests: ``"link"`` (the WebSocket upgrade of an
+    incoming link; the default) and/or ``"control"`` (every control API request, before
+    any route).  One chain per scope, in plugin order (wsnet.authchain): the first
+    Principal wins, ``AuthRefused`` ends the request with its status, ``None`` passes on.
+    With none for a scope: links are the anonymous principal, and the control API has no
+    users (``control_caller()`` is None).  With some, a request none of them accepts is
+    refused with 401 and their challenges.
     """
     return ()
 
@@ -164,12 +169,15 @@ def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
 
 
 @hookspec
-def wsnet_tls_server_context(node: Node, context: ssl.SSLContext) -> None:
-    """Adjust the TLS context of the link listener before it binds.
+def wsnet_tls_server_context(node: Node, context: ssl.SSLContext, scope: str) -> None:
+    """Adjust the TLS context of a listener before it binds.
 
-    Called once at start-up, only when the listener serves TLS ([listen]
-    tls_cert/tls_key or --tls-cert/--tls-key), after the core loaded the
-    server certificate and key.  Change ``context`` in place: e.g. set
-    ``verify_mode = ssl.CERT_REQUIRED`` and load a client CA (wsnet-mtls does).
-    Raise ``WsnetError`` to stop start-up with a message.
+    Called once at start-up for each listener that serves TLS, after the core loaded the
+    server certificate and key: ``scope="link"`` for the link listener ([listen]
+    tls_cert/tls_key or --tls-cert/--tls-key), ``scope="control"`` for the control API
+    ([control] tls_cert/tls_key or --ctl-tls-cert/--ctl-tls-key).  Change ``context`` in
+    place: e.g. set ``verify_mode = ssl.CERT_REQUIRED`` and load a client CA (wsnet-mtls
+    does, for the scopes of its ``[mtls] scopes``).  An implementation that does not take
+    ``scope`` is called for both listeners.  Raise ``WsnetError`` to stop start-up with a
+    message.
     """

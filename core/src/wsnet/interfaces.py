@@ -103,10 +103,22 @@ class AuthRefused(Exception):
         self.headers = dict(headers or {})
 
 
+LINK = "link"  # the WebSocket upgrade of an incoming link
+CONTROL = "control"  # every request to the control API
+SCOPES = frozenset({LINK, CONTROL})
+
+
 class Authenticator(ABC):
-    """Decides who an incoming link (WebSocket upgrade) or control request is."""
+    """Decides who an incoming link (WebSocket upgrade) or control request is.
+
+    ``scopes`` says which requests the node asks it about: ``"link"`` (the upgrade of an
+    incoming link) and/or ``"control"`` (every control API request).  The default is links
+    only, so that an authenticator written for links does not start guarding (or opening)
+    the control API; a class or an instance sets it to take part in the control API's chain.
+    """
 
     name: ClassVar[str]
+    scopes: frozenset[str] = frozenset({LINK})
     # True when clients send a reusable secret (a password): without TLS anyone on the path
     # reads it, and the node warns at start-up when it listens beyond loopback that way.
     sends_secret: ClassVar[bool] = False

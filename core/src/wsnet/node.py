@@ -27,6 +27,7 @@ from .events import (
 )
 from .interfaces import (
     ANONYMOUS,
+    SCOPES,
     Authenticator,
     ChannelContext,
     Component,
@@ -92,6 +93,10 @@ class Node:
                 raise WsnetError(f"two plugins provide the port kind {cls.kind!r}")
             self.port_types[cls.kind] = cls
         self.authenticators = calls.register_authenticators(self)
+        for auth in self.authenticators:
+            if not auth.scopes or not auth.scopes <= SCOPES:
+                raise WsnetError(f"authenticator {auth.name!r}: scopes {sorted(auth.scopes)} "
+                                 f"must be some of {sorted(SCOPES)}")  # fmt: skip
         # In plugin order, so a later plugin's transport replaces an earlier one's scheme.
         for tr in calls.register_transports(self):
             for scheme in tr.schemes:
@@ -102,6 +107,10 @@ class Node:
                 raise WsnetError(f"two plugins provide the control method {meth.name!r}")
             self.control_methods[meth.name] = meth
         self.components = calls.register_components(self)
+
+    def authenticators_for(self, scope: str) -> list[Authenticator]:
+        """The authenticators that apply to ``scope`` ("link" or "control"), in order."""
+        return [auth for auth in self.authenticators if scope in auth.scopes]
 
     def emit(self, event: NodeEvent) -> None:
         for obs in self.observers:

@@ -13,11 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from . import exposure, fdlimit
+from .authchain import guard as chain_guard
 from .config import Config, DialConfig, check_dial_schemes
-from .control import Dispatcher, Guard, control_app, htpasswd_guard
+from .control import Dispatcher, control_app
 from .dialer import Dialer
 from .errors import WsnetError
 from .events import NodeStarted
+from .interfaces import CONTROL, LINK
 from .listener_guard import Admission, Listener
 from .node import Node
 from .plugins import Plugins
@@ -56,22 +58,27 @@ class Runtime:
             lc = cfg.listen
             tls = _server_tls("[listen]", lc.tls_cert, lc.tls_key)
             if tls is not None:
-                self.node.plugins.calls.tls_server_context(self.node, tls)
+                self.node.plugins.calls.tls_server_context(self.node, tls, LINK)
             admit = Admission(lc.handshake_timeout, lc.max_pending, lc.max_pending_per_source,
                               "the WebSocket upgrade")  # fmt: skip
             listener = Listener("link listener", admit, ssl=tls)
             app = link_app(self.node, lc.path, trusted=listener.trust)
             port = await self._serve(app, listener, lc.host, lc.port)
-            exposure.warn(exposure.listener_warnings(lc, port, tls is not None,
-                                                     self.node.authenticators))  # fmt: skip
+            exposure.warn(exposure.listener_warnings(
+                lc, port, tls is not None, self.node.authenticators_for(LINK)))  # fmt: skip
             scheme = "wss" if tls else "ws"
             self.node.listen_url = f"{scheme}://{_hostport(cfg.listen.host, port)}{cfg.listen.path}"
         if cfg.control.enabled:
             ctl = cfg.control
-            guard: Guard | None = None
-            if ctl.htpasswd:
-                guard = htpasswd_guard(ctl.htpasswd, self.node.emit)
+            guard = chain_guard(self.node, CONTROL)
+            if ctl.htpasswd and guard is None:  # fail closed: never an open API by mistake
+                raise WsnetError(
+                    "[control] htpasswd is set but no authenticator guards the control API "
+                    "(the plugin auth_htpasswd is not loaded)"
+                )
             tls = _server_tls("[control]", ctl.tls_cert, ctl.tls_key)
+            if tls is not None:
+                self.node.plugins.calls.tls_server_context(self.node, tls, CONTROL)
             admit = Admission(ctl.request_timeout, ctl.max_pending, ctl.max_pending_per_source,
                               "the HTTP request")  # fmt: skip
             listener = Listener("control API", admit, ssl=tls)
@@ -81,7 +88,8 @@ class Runtime:
             )  # fmt: skip
             # lingering_time=0: a body late past the deadline is not read for 10 s more
             port = await self._serve(app, listener, ctl.host, ctl.port, lingering_time=0)
-            exposure.warn(exposure.control_warnings(ctl, port, tls is not None))
+            exposure.warn(exposure.control_warnings(
+                ctl, port, tls is not None, self.node.authenticators_for(CONTROL)))  # fmt: skip
             scheme = "https" if tls else "http"
             self.node.control_url = f"{scheme}://{_hostport(ctl.host, port)}/rpc"
         for comp in self.node.components:

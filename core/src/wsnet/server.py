@@ -7,48 +7,12 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from .events import AuthFailure
-from .interfaces import ANONYMOUS, AuthRefused, Principal
+from .authchain import authenticate, remote_of
+from .interfaces import LINK
 from .node import Node
 
 log = logging.getLogger("wsnet.server")
 SUBPROTOCOL = "wsnet"
-
-
-async def authenticate(node: Node, request: web.Request) -> Principal:
-    """Run the authenticator chain; raise an HTTP error response when refused."""
-    if not node.authenticators:
-        return ANONYMOUS
-    challenge: dict[str, str] = {}
-    for auth in node.authenticators:
-        try:
-            principal = await auth.authenticate(request)
-        except AuthRefused as exc:
-            log.warning("refused a link from %s (%s): %s", _remote(request), auth.name, exc.reason)
-            node.emit(AuthFailure(_remote(request), auth.name, exc.reason))
-            raise _http_error(exc.status, exc.reason, {**auth.challenge(), **exc.headers}) from None
-        if principal is not None:
-            return principal
-        challenge.update(auth.challenge())
-    node.emit(AuthFailure(_remote(request), "none", "no credentials accepted"))
-    raise _http_error(401, "authentication required", challenge)
-
-
-_REFUSALS: dict[int, type[web.HTTPException]] = {
-    403: web.HTTPForbidden,
-    429: web.HTTPTooManyRequests,  # too many failed logins: Retry-After says when
-    503: web.HTTPServiceUnavailable,  # the password checks' queue is full
-}
-
-
-def _http_error(status: int, reason: str, headers: dict[str, str]) -> web.HTTPException:
-    cls = _REFUSALS.get(status, web.HTTPUnauthorized)
-    return cls(text=f"{reason}\n", headers=headers)
-
-
-def _remote(request: web.Request) -> str:
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    return f"{peer[0]}:{peer[1]}" if peer else (request.remote or "?")
 
 
 def link_app(
@@ -58,7 +22,7 @@ def link_app(
     no handshake deadline applies to it; the link's HELLO has its own)."""
 
     async def upgrade(request: web.Request) -> web.StreamResponse:
-        principal = await authenticate(node, request)
+        principal = await authenticate(node, request, LINK)
         ws = web.WebSocketResponse(
             protocols=(SUBPROTOCOL,),
             max_msg_size=node.config.limits.max_message + 1,  # aiohttp: limit exclusive
@@ -72,7 +36,7 @@ def link_app(
         await ws.prepare(request)
         if trusted is not None:
             trusted(request.protocol)
-        await node.serve_link(ws, initiator=False, remote=_remote(request), principal=principal)
+        await node.serve_link(ws, initiator=False, remote=remote_of(request), principal=principal)
         return ws
 
     app = web.Application()

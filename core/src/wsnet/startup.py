@@ -92,10 +92,25 @@ def load_plugins(cfg: Config, flag: str | None) -> Plugins:
         if flag is not None
         else (cfg.plugins or [], (cfg.source, "[node] plugins"))
     )
+    if cfg.control.htpasswd and HTPASSWD_PLUGIN not in names:
+        names = [*names, _shorthand_plugin(cfg)]  # not into cfg.plugins (SIGHUP compares it)
     try:
         return load(names)
     except PluginError as exc:
         raise ConfigError(*where, str(exc)) from None
+
+
+# [control] htpasswd / --ctl-htpasswd are a shorthand for this plugin's authenticator of
+# the "control" scope: it is loaded for them, as a user of the shorthand never named it.
+HTPASSWD_PLUGIN = "auth_htpasswd"
+
+
+def _shorthand_plugin(cfg: Config) -> str:
+    if HTPASSWD_PLUGIN not in installed():
+        raise ConfigError(*cfg.control.htpasswd_origin,
+                          f"needs the plugin {HTPASSWD_PLUGIN}, which is not installed "
+                          "(pip install wsnet-auth-htpasswd)")  # fmt: skip
+    return HTPASSWD_PLUGIN
 
 
 def build_config(opts: RunOptions) -> Config:
@@ -145,7 +160,6 @@ def _apply_node_flags(cfg: Config, opts: RunOptions) -> None:
 
 def apply_tls_flags(cfg: Config, f: RunOptions) -> None:
     """Put the TLS flags on top of ``cfg``; errors name the flag and the file."""
-    from .config import check_htpasswd
     from .tls import TlsFileError, client_context, server_context
 
     flags = Section({}, FLAGS, "")
@@ -171,9 +185,11 @@ def apply_tls_flags(cfg: Config, f: RunOptions) -> None:
         cfg.control = dataclasses.replace(
             cfg.control, tls_cert=f.ctl_tls_cert, tls_key=f.ctl_tls_key
         )
-    if f.ctl_htpasswd is not None:
-        check_htpasswd(f.ctl_htpasswd, flags, "--ctl-htpasswd")
-        cfg.control = dataclasses.replace(cfg.control, htpasswd=f.ctl_htpasswd)
+    if f.ctl_htpasswd is not None:  # the file is checked by the plugin (load_plugins)
+        if not f.ctl_htpasswd:
+            raise flags.error("--ctl-htpasswd", "expected an htpasswd file, got ''")
+        cfg.control = dataclasses.replace(cfg.control, htpasswd=f.ctl_htpasswd,
+                                          htpasswd_origin=(FLAGS, "--ctl-htpasswd"))  # fmt: skip
     options = {
         k: v for k, v in (("ca_file", f.ca_file), ("cert_file", f.cert), ("key_file", f.key)) if v
     } | ({"insecure": True} if f.insecure else {})

@@ -4,7 +4,8 @@ Principals come from authenticators (htpasswd user, mTLS certificate CN, or
 "anonymous").  The check sits behind ``wsnet_authorize``, so the core applies
 it to every channel opened to a service of this node, services narrow it
 (``Node.authorize(principal, "open", "tcp:ssh")``), and the control API
-applies ``call`` to users authenticated by ``[control] htpasswd``.
+applies ``call`` to callers named by an authenticator of the "control" scope
+(``[control] htpasswd``, mTLS with ``[mtls] scopes``, a plugin's own).
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""wsnet-auth-htpasswd: links must log in with HTTP Basic; users come from an htpasswd file."""
+"""wsnet-auth-htpasswd: HTTP Basic logins for links ([auth_htpasswd]) and the control API
+([control] htpasswd); users come from an Apache htpasswd file."""

@@ -1,4 +1,5 @@
-"""Hook implementations: the [auth_htpasswd] section and the authenticator it configures.
+"""Hook implementations: the [auth_htpasswd] section, the control API's ``[control]
+htpasswd`` shorthand, and the authenticators they configure.
 
 ```toml
 [auth_htpasswd]
@@ -11,36 +12,40 @@ max_delay = 60                       # seconds: the longest delay
 max_bcrypt_cost = 14                 # a line above it is refused (its user cannot log in)
 max_sha_rounds = 1000000             # the same for $5$/$6$ rounds=
 ```
+
+``[control] htpasswd = FILE`` (or ``--ctl-htpasswd FILE``; the core loads this plugin for
+it) adds an authenticator of the "control" scope on that file: realm "wsnet control", a
+pool of one thread with 8 waiting, penalties of the defaults.  Without [auth_htpasswd]
+the plugin then guards only the control API.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 
-from aiohttp import web
-
-from wsnet import Authenticator, AuthRefused, Config, Principal, StashKey
-from wsnet.control import parse_basic
-from wsnet.htpasswd import Caps, HtpasswdError, HtpasswdFile
+from wsnet import Authenticator, Config, ConfigError, StashKey
 from wsnet.node import Node
-from wsnet.passcheck import CheckRefused, GateSettings, PasswordGate
+
+from .auth import (
+    CONTROL_GATE,
+    CONTROL_REALM,
+    ControlHtpasswdAuthenticator,
+    HtpasswdAuthenticator,
+    Settings,
+)
+from .htpasswd import Caps, HtpasswdError, HtpasswdFile
+from .passcheck import GateSettings
 
 log = logging.getLogger("wsnet.auth_htpasswd")
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    users: HtpasswdFile
-    realm: str
-    gate: GateSettings
-
-
 SETTINGS: StashKey[Settings] = StashKey("auth_htpasswd.settings")
+CONTROL: StashKey[Settings] = StashKey("auth_htpasswd.control")
 
 
 def wsnet_configure(config: Config) -> None:
+    _configure_control(config)
+    if config.control.htpasswd and "auth_htpasswd" not in config.raw:
+        return  # loaded for the shorthand only: no authenticator for links
     s = config.section("auth_htpasswd")
     path = s.get_str("file")
     realm = s.get_str("realm", "wsnet")
@@ -64,50 +69,39 @@ def wsnet_configure(config: Config) -> None:
     config.stash[SETTINGS] = Settings(users, realm, gate)
 
 
-class HtpasswdAuthenticator(Authenticator):
-    """HTTP Basic against the file; the file is re-read when it changes (mtime, size, inode).
-
-    Hashing runs in a pool of its own, behind per-source and per-user penalties
-    (wsnet.passcheck): a flood of wrong passwords is refused, not queued.
-    """
-
-    name = "htpasswd"
-    sends_secret = True  # HTTP Basic: the password itself, readable without TLS
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.gate = PasswordGate(settings.users, settings.gate, "wsnet-login-hash")
-
-    async def authenticate(self, request: web.Request) -> Principal | None:
-        creds = parse_basic(request.headers.get("Authorization", ""))
-        if creds is None:
-            return None  # not ours: another authenticator (mTLS) may accept, else 401
-        user, password = creds
-        try:
-            ok = await self.gate.check(user, password, request.remote or "?")
-        except CheckRefused as exc:
-            raise AuthRefused(f"{exc.reason} ({user!r})", exc.status, exc.headers) from None
-        if ok:
-            return Principal(user, "htpasswd")
-        raise AuthRefused(f"wrong user or password for {user!r}", 401, self.challenge())
-
-    def challenge(self) -> Mapping[str, str]:
-        return {"WWW-Authenticate": f'Basic realm="{self.settings.realm}", charset="UTF-8"'}
+def _configure_control(config: Config) -> None:
+    """``[control] htpasswd``: the file checked now; errors name the key or the flag."""
+    path, origin = config.control.htpasswd, config.control.htpasswd_origin
+    if not path:
+        return
+    try:
+        users = HtpasswdFile(path)
+    except HtpasswdError as exc:
+        raise ConfigError(*origin, str(exc)) from None
+    except OSError as exc:  # in case a read error slips through
+        raise ConfigError(*origin, f"{path!r}: {exc.strerror or exc}") from None
+    config.stash[CONTROL] = Settings(users, CONTROL_REALM, CONTROL_GATE)
 
 
 def wsnet_register_authenticators(node: Node) -> Iterable[Authenticator]:
-    settings = node.stash.get(SETTINGS, None)
-    return [HtpasswdAuthenticator(settings)] if settings is not None else []
+    settings, control = node.stash.get(SETTINGS, None), node.stash.get(CONTROL, None)
+    out: list[Authenticator] = []
+    if settings is not None:
+        out.append(HtpasswdAuthenticator(settings))
+    if control is not None:
+        out.append(ControlHtpasswdAuthenticator(control))
+    return out
 
 
 def wsnet_reload(node: Node, config: Config) -> None:
     """SIGHUP: the file read again now (a changed path: the new file), realm replaced.
 
     The authenticator exists only when the node started with this section, so adding
-    [auth_htpasswd] to a running node that had none needs a restart.
+    [auth_htpasswd] to a running node that had none needs a restart.  The control API's
+    file is re-read when it changes, as before; another path there needs a restart.
     """
     new = config.stash.get(SETTINGS, None)
-    auths = [a for a in node.authenticators if isinstance(a, HtpasswdAuthenticator)]
+    auths = [a for a in node.authenticators if type(a) is HtpasswdAuthenticator]
     if new is None or not auths:
         if new is not None or auths:
             log.warning("SIGHUP: [auth_htpasswd] added or removed: needs a restart")

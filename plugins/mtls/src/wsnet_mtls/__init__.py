@@ -1,4 +1,5 @@
-"""wsnet-mtls: client certificates on the link listener (entry point ``mtls``)."""
+"""wsnet-mtls: client certificates on the link listener and/or the control API (entry point
+``mtls``)."""
 
 from .auth import MtlsAuthenticator
 from .settings import MtlsSettings, parse_pin, parse_settings, principal_from_cert

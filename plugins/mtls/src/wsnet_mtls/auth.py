@@ -1,4 +1,5 @@
-"""The authenticator: the peer certificate's subject becomes the link's principal."""
+"""The authenticator: the peer certificate's subject becomes the principal of the link or
+the control request (``[mtls] scopes``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class MtlsAuthenticator(Authenticator):
 
     def __init__(self, settings: MtlsSettings) -> None:
         self.settings = settings
+        self.scopes = settings.scopes  # [mtls] scopes: links, the control API, or both
 
     async def authenticate(self, request: web.Request) -> Principal | None:
         transport = request.transport

@@ -23,10 +23,10 @@ def wsnet_configure(config: Config) -> None:
     config.stash[SETTINGS] = parse_settings(config, config.section("mtls"))
 
 
-def wsnet_tls_server_context(node: Node, context: ssl.SSLContext) -> None:
+def wsnet_tls_server_context(node: Node, context: ssl.SSLContext, scope: str) -> None:
     settings = node.stash.get(SETTINGS, None)
-    if settings is None:
-        return  # built without wsnet_configure: there is no CA to require
+    if settings is None or scope not in settings.scopes:
+        return  # built without wsnet_configure (no CA), or a listener [mtls] leaves alone
     context.verify_mode = ssl.CERT_REQUIRED
     load_ca(context, settings.ca_file)
 

@@ -27,10 +27,15 @@ _SHORT = {
 }
 
 
+SCOPES = ("link", "control")
+
+
 @dataclass(frozen=True, slots=True)
 class MtlsSettings:
     ca_file: str
     pinned: frozenset[str] = frozenset()  # SHA-256 fingerprints, lower-case hex; empty: any
+    # The listeners that require client certificates: "link" and/or "control".
+    scopes: frozenset[str] = frozenset({"link"})
 
 
 def parse_pin(entry: str) -> list[str]:
@@ -63,16 +68,44 @@ def parse_settings(config: Config, s: Section) -> MtlsSettings:
             raise s.error(
                 "pinned", f"entry #{i}: neither a SHA-256 fingerprint nor a certificate: {exc}"
             ) from None
+    scopes = _scopes(s)
     s.done()
+    if "link" in scopes:
+        _check_link_listener(config, s)
+    if "control" in scopes:
+        _check_control_listener(config, s)
+    return MtlsSettings(ca_file, frozenset(pins), scopes)
+
+
+def _scopes(s: Section) -> frozenset[str]:
+    scopes = s.get_str_list("scopes", ["link"])
+    bad = [x for x in scopes if x not in SCOPES]
+    if bad or not scopes:
+        raise s.error("scopes", f'expected some of "link", "control", got {scopes!r}')
+    return frozenset(scopes)
+
+
+def _check_link_listener(config: Config, s: Section) -> None:
     if config.listen is None:
-        raise s.error("", "this node does not listen for links: nothing to require certificates on")
+        raise s.error("", "this node does not listen for links: nothing to require certificates "
+                      'on (for the control API alone: scopes = ["control"])')  # fmt: skip
     if not config.listen.tls_cert:
         raise s.error(
             "",
             "client certificates need TLS on the link listener: set [listen] tls_cert and "
             "tls_key (or --tls-cert and --tls-key)",
         )
-    return MtlsSettings(ca_file, frozenset(pins))
+
+
+def _check_control_listener(config: Config, s: Section) -> None:
+    if not config.control.enabled:
+        raise s.error("scopes", "the control API is off ([control] enabled = false)")
+    if not config.control.tls_cert:
+        raise s.error(
+            "scopes",
+            '"control": client certificates need TLS on the control API: set [control] '
+            "tls_cert and tls_key (or --ctl-tls-cert and --ctl-tls-key)",
+        )
 
 
 def subject_text(name: Any) -> str:

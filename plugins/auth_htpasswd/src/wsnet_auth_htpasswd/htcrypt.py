@@ -2,7 +2,7 @@
 every Python this project supports: apr1 MD5 (``htpasswd -m``) and SHA-256/512 crypt
 (``-2``/``-5``; the ``crypt`` module is deprecated and gone in Python 3.13).  Pure Python,
 checked against Apache's own tool in tests/test_htpasswd.py; bcrypt uses the ``bcrypt``
-package.  The callers cap the rounds (wsnet.htpasswd): these functions trust their input.
+package.  The callers cap the rounds (htpasswd.py): these functions trust their input.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import WsnetError
+from wsnet import WsnetError
+
 from .htcrypt import ITOA64, md5_crypt, sha_crypt
 
 log = logging.getLogger("wsnet.htpasswd")

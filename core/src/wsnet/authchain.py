@@ -1,0 +1,76 @@
+"""The authenticator chain: one path for links and for the control API.
+
+Each authenticator says which requests it applies to (``Authenticator.scopes``: "link",
+"control"); the node asks those of the request's scope in plugin order.  The first
+Principal wins; ``AuthRefused`` ends the request with its status and headers (and an
+AuthFailure event and a log line naming the user, never the password); ``None`` passes
+to the next; when every one passed, 401 with their merged challenges.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from .control import Guard
+from .events import AuthFailure
+from .interfaces import ANONYMOUS, CONTROL, AuthRefused, Principal
+from .node import Node
+
+log = logging.getLogger("wsnet.server")
+
+_REFUSALS: dict[int, type[web.HTTPException]] = {
+    403: web.HTTPForbidden,
+    429: web.HTTPTooManyRequests,  # too many failed logins: Retry-After says when
+    503: web.HTTPServiceUnavailable,  # the password checks' queue is full
+}
+# How a refusal is logged: "refused a link from 127.0.0.1:35876 (htpasswd): why".
+_WHAT = {CONTROL: "control API: refused a request"}
+
+
+async def authenticate(node: Node, request: web.Request, scope: str) -> Principal:
+    """Run the chain of ``scope``; raise an HTTP error response when refused.
+
+    Without authenticators for ``scope`` everyone is the anonymous principal."""
+    chain = node.authenticators_for(scope)
+    if not chain:
+        return ANONYMOUS
+    what, remote = _WHAT.get(scope, "refused a link"), remote_of(request)
+    challenge: dict[str, str] = {}
+    for auth in chain:
+        try:
+            principal = await auth.authenticate(request)
+        except AuthRefused as exc:
+            log.warning("%s from %s (%s): %s", what, remote, auth.name, exc.reason)
+            node.emit(AuthFailure(remote, auth.name, exc.reason))
+            raise http_error(exc.status, exc.reason, {**auth.challenge(), **exc.headers}) from None
+        if principal is not None:
+            return principal
+        challenge.update(auth.challenge())
+    if scope == CONTROL:  # (links: the event only, as a scanner's probes are many)
+        log.warning("%s from %s: no credentials accepted", what, remote)
+    node.emit(AuthFailure(remote, "none", "no credentials accepted"))
+    raise http_error(401, "authentication required", challenge)
+
+
+def guard(node: Node, scope: str) -> Guard | None:
+    """A ``control_app`` guard running the chain of ``scope``; None when it is empty."""
+    if not node.authenticators_for(scope):
+        return None
+
+    async def check(request: web.Request) -> Principal:
+        return await authenticate(node, request, scope)
+
+    return check
+
+
+def http_error(status: int, reason: str, headers: dict[str, str]) -> web.HTTPException:
+    cls = _REFUSALS.get(status, web.HTTPUnauthorized)
+    return cls(text=f"{reason}\n", headers=headers)
+
+
+def remote_of(request: web.Request) -> str:
+    """``HOST:PORT`` of the connection the request came on (its address when unknown)."""
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return f"{peer[0]}:{peer[1]}" if peer else (request.remote or "?")
