@@ -11,7 +11,6 @@ import importlib.metadata as md
 import inspect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -150,20 +149,3 @@ def hook_names(module: object) -> tuple[str, ...]:
     return tuple(
         sorted(n for n in dir(module) if n.startswith("wsnet_") and callable(getattr(module, n)))
     )
-
-
-def load_for_cli() -> tuple[pluggy.PluginManager, dict[str, str]]:
-    """A manager with every installed plugin that imports, for wsnet_register_commands.
-
-    Returns the manager and {plugin name: error} for the ones that failed, so the
-    CLI can still start and say which plugin is broken.
-    """
-    pm = new_manager()
-    broken: dict[str, str] = {}
-    for name, ep in sorted(installed().items()):
-        try:
-            module: ModuleType = ep.load()
-            pm.register(module, name=name)
-        except Exception as exc:  # reported, never fatal for unrelated commands
-            broken[name] = f"{type(exc).__name__}: {exc}"
-    return pm, broken

@@ -23,10 +23,6 @@ def wsnet_register_ports(node: Node) -> Iterable[type[Port]]:
     return [NetdevPort]
 
 
-def wsnet_register_commands(app: typer.Typer) -> None:
-    app.add_typer(netdev_app, name="netdev")
-
-
 @netdev_app.command("add")
 def add(ifname: str, ctlurl: CtlUrl = DEFAULT_URL) -> None:
     """Attach interface IFNAME to the switch of a running node (promiscuous)."""

@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import typer
-
 from wsnet import ControlError, ControlMethod, Port, StashKey
 from wsnet.node import Node
 
-from .cli import tap_app
 from .port import TapPort
 
 PORTS: StashKey[dict[str, TapPort]] = StashKey("tap.ports")
@@ -46,7 +43,3 @@ def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
         ControlMethod("setif", setif, "configure TAP NAME: address=A/PREFIX, mtu=N"),
         ControlMethod("listif", listif, "TAP interfaces with MAC, MTU and addresses"),
     ]
-
-
-def wsnet_register_commands(app: typer.Typer) -> None:
-    app.add_typer(tap_app, name="tap")
