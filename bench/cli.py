@@ -13,14 +13,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import codec, l2, nodes, streams, tcp, tunnels
+from . import cli_start, codec, l2, nodes, streams, tcp, tunnels
 from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
 from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
 
 GIB = 1 << 30
 QUICK_BYTES = 64 << 20
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
-ORDER = ("codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams", "l2")
+ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams", "l2")
 
 
 @dataclass
@@ -44,6 +44,10 @@ class Run:
     def add(self, results: list[Result]) -> None:
         for r in results:
             self.results[r.name] = r
+
+
+def run_cli(run: Run) -> list[Result]:
+    return cli_start.run(run.repeat, run.quick)
 
 
 def run_codec(run: Run) -> list[Result]:
@@ -113,6 +117,7 @@ def run_l2(run: Run) -> list[Result]:
 
 
 BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
+    "cli": run_cli,
     "codec": run_codec,
     "baseline_tcp": run_baseline_tcp,
     "latency": run_latency,

@@ -22,11 +22,22 @@ if ((${#missing[@]})) && command -v apt-get >/dev/null; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Every distribution in the workspace: the core, then each plugin (and test-only plugins).
+# The core was once the distribution `wsnet`, a name that on PyPI belongs to an unrelated
+# project; either one left installed would shadow the `wsnet` package of `wsnet-core`.
+if "$PY" -m pip show -q wsnet >/dev/null 2>&1; then
+    echo "setup: pip uninstall wsnet (the core is the distribution wsnet-core now)"
+    "$PY" -m pip uninstall -y -q --disable-pip-version-check wsnet
+fi
+
+# Every distribution in the workspace: the core, each plugin (and test-only plugins), then
+# the meta-distribution wsnet-all (which only names them: `pip install wsnet-all`). It has no
+# code, so it is not editable: an editable install would add an import hook that every
+# Python process of the machine runs at start-up (about 30 ms).
 members=(-e core)
 for p in plugins/*/; do
     [[ -f "$p/pyproject.toml" ]] && members+=(-e "$p")
 done
+members+=(./meta/wsnet-all)
 echo "setup: pip install ${members[*]}"
 "$PY" -m pip install -q --disable-pip-version-check "${members[@]}"
 if [[ "${1:-}" == "--test" ]]; then

@@ -1,8 +1,9 @@
 """Third-party plugins: built and pip-installed from a temporary directory, then uninstalled.
 
 Shows the whole life of a plugin distribution: entry point found by stevedore,
-hooks called by pluggy, its typer command in `wsnet --help`, its control method
-and service on a running node; gone again after `pip uninstall`.
+hooks called by pluggy, its typer command (entry point group wsnet.commands) in
+`wsnet --help`, its control method and service on a running node; gone again
+after `pip uninstall`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ DIST = "wsnet-thirdparty-probe"
 PLUGIN = '''
 """A third-party wsnet plugin used by the test suite."""
 from __future__ import annotations
-
-import typer
 
 from wsnet import ChannelContext, Config, ControlMethod, Service, StashKey, StreamChannel
 
@@ -62,13 +61,19 @@ def wsnet_register_control_methods(node):
             ch.close()
 
     return [ControlMethod("greet", greet, "ask PEER's greeter for a greeting")]
+'''
+
+COMMANDS = '''
+"""The greeter's command: its own module, imported only when `wsnet greeter-hello` runs."""
+import typer
+
+hello_app = typer.Typer()
 
 
-def wsnet_register_commands(app: typer.Typer) -> None:
-    @app.command("greeter-hello")
-    def hello(name: str = "world") -> None:
-        """Print a greeting (added by the greeter plugin)."""
-        typer.echo(f"greeter says hello to {name}")
+@hello_app.callback(invoke_without_command=True)
+def hello(name: str = "world") -> None:
+    """Print a greeting (added by the greeter plugin)."""
+    typer.echo(f"greeter says hello to {name}")
 '''
 
 BROKEN = "raise ImportError('needs libfoo, which is not installed')\n"
@@ -92,6 +97,7 @@ def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "plugin.py").write_text(PLUGIN)
+    (pkg / "commands.py").write_text(COMMANDS)
     (pkg / "broken.py").write_text(BROKEN)
     (pkg / "badhook.py").write_text(BAD_HOOK)
     (src / "pyproject.toml").write_text(
@@ -103,12 +109,17 @@ def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
         [project]
         name = "{DIST}"
         version = "3.1.4"
-        dependencies = ["wsnet"]
+        description = "greets peers"
+        dependencies = ["wsnet-core"]
 
         [project.entry-points."wsnet.plugins"]
         greeter = "wsnet_greeter.plugin"
         greeter-broken = "wsnet_greeter.broken"
         greeter-badhook = "wsnet_greeter.badhook"
+
+        [project.entry-points."wsnet.commands"]
+        greeter-hello = "wsnet_greeter.commands:hello_app"
+        greeter-broken = "wsnet_greeter.broken:app"
 
         [tool.setuptools.packages.find]
         where = ["src"]
@@ -128,11 +139,30 @@ def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 def test_command_appears_in_help(installed_plugin: Path) -> None:
     res = wsnet("--help")
-    assert "greeter-hello" in res.stdout
-    # the broken plugin is named on stderr and does not take the CLI down with it
-    assert "plugin 'greeter-broken' is broken and was skipped" in res.stderr
-    assert "needs libfoo" in res.stderr
+    assert res.returncode == 0, res.stderr
+    assert "greeter-hello" in res.stdout and "greeter-broken" in res.stdout
+    assert "greets peers" in res.stdout  # the distribution's summary, read from metadata
+    assert "libfoo" not in res.stderr  # listing imported no plugin module, not even the broken one
     assert wsnet("greeter-hello", "--name", "tests").stdout == "greeter says hello to tests\n"
+
+
+def test_broken_command_is_named_and_breaks_nothing_else(installed_plugin: Path) -> None:
+    res = wsnet("greeter-broken", "--help")
+    assert res.returncode == 2
+    assert res.stderr == (
+        "wsnet: error: plugin command 'greeter-broken' (wsnet_greeter.broken:app, distribution "
+        f"{DIST}) failed to load: ImportError: needs libfoo, which is not installed\n"
+    )
+    assert wsnet("greeter-hello").stdout == "greeter says hello to world\n"
+    for args in (["version"], ["--version"], ["ctl", "--help"], ["tcp", "--help"]):
+        res = wsnet(*args)
+        assert (res.returncode, res.stderr) == (0, ""), args
+
+
+def test_version_names_the_plugin(installed_plugin: Path) -> None:
+    lines = wsnet("--version").stdout.splitlines()
+    assert f"plugin greeter 3.1.4 ({DIST})" in lines
+    assert f"plugin greeter-broken 3.1.4 ({DIST})" in lines  # metadata only: never imported
 
 
 def test_plugins_listing(installed_plugin: Path) -> None:
@@ -140,10 +170,8 @@ def test_plugins_listing(installed_plugin: Path) -> None:
     greeter = rows["greeter"]
     assert greeter["version"] == "3.1.4"
     assert greeter["distribution"] == DIST
-    assert greeter["hooks"] == "configure, register_commands, register_control_methods, " + (
-        "register_services"
-    )
-    assert greeter["commands"] == "greeter-hello"
+    assert greeter["hooks"] == "configure, register_control_methods, register_services"
+    assert greeter["commands"] == "greeter-broken, greeter-hello"  # its distribution's commands
     assert "needs libfoo" in rows["greeter-broken"]["error"]
 
 

@@ -23,7 +23,6 @@ SPECS = sorted(
 HOOK_TESTS = {
     "wsnet_configure": ("tests/test_plugins.py", "test_run_loads_it_with_its_config"),
     "wsnet_reload": ("tests/test_signals.py", "test_sighup_applies_authz_grants"),
-    "wsnet_register_commands": ("tests/test_plugins.py", "test_command_appears_in_help"),
     "wsnet_register_services": ("tests/test_plugins.py", "test_run_loads_it_with_its_config"),
     "wsnet_register_components": ("tests/test_tcp.py", "test_listener_follows_its_peer"),
     "wsnet_register_ports": ("tests/test_l2.py", "test_tap_pair_ping_arp_fdb_ageing"),
@@ -94,3 +93,23 @@ def test_every_public_name_is_documented() -> None:
     names = [n for n in wsnet.__all__ if not n.startswith("_")]
     missing = [n for n in names if f"`{n}" not in doc and f"`@{n}" not in doc]
     assert not missing, f"wsnet exports undocumented in docs/plugins.md: {missing}"
+
+
+def test_plugins_are_banned_from_every_core_module() -> None:
+    """ruff's TID251 list names every module of the core but the package itself, so a new
+    module is private to the core until it is exported from `wsnet`."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    lint = config["tool"]["ruff"]["lint"]
+    banned = set(lint["flake8-tidy-imports"]["banned-api"])
+    pkg = ROOT / "core" / "src" / "wsnet"
+    modules = {
+        f"wsnet.{p.stem}"
+        for p in pkg.iterdir()
+        if not p.name.startswith("__") and (p.suffix == ".py" or (p / "__init__.py").exists())
+    }
+    assert modules == banned
+    assert "TID251" in lint["select"]
+    exempt = {k for k, v in lint["per-file-ignores"].items() if "TID251" in v}
+    assert not any(k.startswith("plugins/*/src") for k in exempt)

@@ -17,8 +17,31 @@ if TYPE_CHECKING:
     from .channel import DatagramChannel, StreamChannel
     from .config import Config
     from .events import NodeEvent
-    from .interfaces import Authenticator, Principal
+    from .interfaces import Authenticator, Port, Principal
+    from .protocol import Hello
     from .stash import Stash
+
+
+class LinkAPI(Protocol):
+    """One link as plugins see it: for a feature that works per direct neighbour (the L2
+    switch's port per link).  Found with ``NodeAPI.link`` / ``link_by_peer`` from the
+    ``link_id`` of ``LinkUp``; gone after ``LinkDown``."""
+
+    @property
+    def id(self) -> int:
+        """This node's id of the link (``LinkUp.link_id``)."""
+
+    @property
+    def peer(self) -> str:
+        """The node at the other end."""
+
+    @property
+    def hello(self) -> Hello | None:
+        """The peer's HELLO (its limits and ``capabilities``), None before it arrived."""
+
+    def open_datagram(self, service: str) -> DatagramChannel:
+        """A datagram channel to the peer's ``service`` on this very link, at once (0-RTT;
+        a refusal shows as the channel closing).  Raises ChannelError at the link's limits."""
 
 
 class NodeAPI(Protocol):
@@ -73,6 +96,22 @@ class NodeAPI(Protocol):
         source: str = "",
     ) -> DatagramChannel:
         """A datagram channel to ``service`` on ``node``; ChannelRefused says why not."""
+
+    def link(self, link_id: int) -> LinkAPI | None:
+        """The link of that id, if it is up."""
+
+    def link_by_peer(self, peer: str) -> LinkAPI | None:
+        """The direct link to ``peer``, if any."""
+
+    def announce(self, capability: str) -> None:
+        """Announce ``capability`` in this node's HELLO.  Call it from a register hook,
+        before any link exists, so that every link sees it."""
+
+    def port_type(self, kind: str) -> type[Port] | None:
+        """The port class a plugin registered for ``kind`` (wsnet_register_ports)."""
+
+    def port_kinds(self) -> tuple[str, ...]:
+        """Every registered port kind, sorted."""
 
     def emit(self, event: NodeEvent) -> None:
         """Tell every observer (synchronously; observers must be quick)."""

@@ -1,8 +1,11 @@
-"""The `wsnet` command line: run, ctl, plugins, plus every plugin's commands."""
+"""The `wsnet` command line: run, ctl, plugins, plus every plugin's commands.
+
+Plugin commands are found in entry-point metadata and imported only when they run
+(plugin_commands.py); keep module-level imports here light, since every call pays for them.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sys
@@ -15,10 +18,15 @@ from . import __version__
 from .ctl import CtlClient, render
 from .ctlcli import ctl_command
 from .errors import ConfigError, WsnetError
-from .plugins import describe_installed, load_for_cli
+from .plugin_commands import (
+    LazyPluginGroup,
+    commands_by_distribution,
+    plugin_versions,
+)
 from .redact import redact_text
 
 app = typer.Typer(
+    cls=LazyPluginGroup,
     help="wsnet: carry Ethernet, TCP and HTTP over WebSocket links between nodes.",
     no_args_is_help=True,
     add_completion=False,
@@ -109,6 +117,8 @@ def run(
 
 
 def _run_loop(coro: Any) -> None:
+    import asyncio  # here, not at the top: `wsnet version` and `wsnet ctl` need no event loop
+
     try:
         import uvloop
 
@@ -142,14 +152,16 @@ def plugins_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List installed plugins with version, hooks and the commands they add."""
-    commands = _commands_by_plugin()
+    from .plugins import describe_installed  # imports every plugin: only this command does
+
+    commands = commands_by_distribution()
     rows = [
         {
             "name": p.name,
             "version": p.version,
             "distribution": p.distribution,
             "hooks": ", ".join(h.removeprefix("wsnet_") for h in p.hooks),
-            "commands": ", ".join(commands.get(p.name, [])),
+            "commands": ", ".join(commands.get(p.distribution, [])),
             "error": p.error,
         }
         for p in describe_installed()
@@ -161,38 +173,33 @@ def plugins_cmd(
 
 @app.command()
 def version() -> None:
-    """Print the wsnet version."""
-    typer.echo(f"wsnet {__version__}")
+    """Print the version of wsnet and of each installed plugin."""
+    typer.echo(version_text())
 
 
-_PROVIDED: dict[str, list[str]] = {}
+def version_text() -> str:
+    """``wsnet X`` then one line per installed plugin, from metadata (no plugin is imported)."""
+    lines = [f"wsnet {__version__}"]
+    lines += [f"plugin {name} {ver} ({dist})" for name, dist, ver in plugin_versions()]
+    return "\n".join(lines)
 
 
-def _commands_by_plugin() -> dict[str, list[str]]:
-    return _PROVIDED
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(version_text())
+        raise typer.Exit()
 
 
-def add_plugin_commands(root: typer.Typer) -> None:
-    """Let every installed plugin add commands; a broken plugin is named, not fatal."""
-    pm, broken = load_for_cli()
-    for impl in pm.hook.wsnet_register_commands.get_hookimpls():
-        before = {id(c) for c in root.registered_commands} | {id(g) for g in root.registered_groups}
-        try:
-            impl.function(app=root)
-        except Exception as exc:
-            broken[impl.plugin_name] = f"{type(exc).__name__}: {exc}"
-            continue
-        new = [
-            c.name or getattr(c.callback, "__name__", "?")
-            for c in root.registered_commands
-            if id(c) not in before
-        ]
-        new += [g.name or "?" for g in root.registered_groups if id(g) not in before]
-        _PROVIDED[impl.plugin_name] = [str(n) for n in new]
-    for plugin, error in broken.items():
-        typer.echo(
-            f"wsnet: warning: plugin {plugin!r} is broken and was skipped: {error}", err=True
-        )
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="print versions and exit"
+        ),
+    ] = False,
+) -> None:
+    """wsnet: carry Ethernet, TCP and HTTP over WebSocket links between nodes."""
 
 
 def main() -> None:
@@ -200,7 +207,6 @@ def main() -> None:
         # A SIGHUP before the node is up (a reload racing the start) must not end it; the
         # event loop takes it over once it runs (a Python handler: children do not inherit).
         signal.signal(signal.SIGHUP, lambda signum, frame: None)
-    add_plugin_commands(app)
     app(prog_name="wsnet")
 
 

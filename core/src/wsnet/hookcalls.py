@@ -16,8 +16,6 @@ import pluggy
 if TYPE_CHECKING:
     import ssl
 
-    import typer
-
     from .config import Config
     from .interfaces import (
         Authenticator,
@@ -56,9 +54,6 @@ class HookCalls:
     def reload(self, node: Node, config: Config) -> list[Awaitable[None] | None]:
         """Each plugin's result, in load order (an awaitable to run, or None)."""
         return list(reversed(self._hook.wsnet_reload(node=node, config=config)))
-
-    def register_commands(self, app: typer.Typer) -> None:
-        self._hook.wsnet_register_commands(app=app)
 
     # -------------------------------------------------------------- registries
     def register_services(self, node: Node) -> list[Service[Any]]:

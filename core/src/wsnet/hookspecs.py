@@ -18,8 +18,6 @@ import pluggy
 if TYPE_CHECKING:
     import ssl
 
-    import typer
-
     from .config import Config
     from .interfaces import (
         Authenticator,
@@ -67,16 +65,6 @@ def wsnet_reload(node: Node, config: Config) -> Awaitable[None] | None:
     compares against them.  Return None, or a coroutine for changes that need
     I/O (the core awaits it).  A plugin without this hook: a change of its
     section is logged as needing a restart.
-    """
-
-
-@hookspec
-def wsnet_register_commands(app: typer.Typer) -> None:
-    """Add typer commands or sub-apps to the ``wsnet`` command line.
-
-    Called for every installed plugin when the CLI starts (whether or not
-    ``--plugins`` names it), so ``wsnet --help`` shows what each plugin offers.
-    Use ``app.add_typer(sub, name="NAME")`` for a group of commands.
     """
 
 

@@ -368,6 +368,13 @@ class Link(LinkClose):
         self.node.on_channel_opened(self, cid, service, req.src)
         return ch
 
+    def open_datagram(self, service: str) -> DatagramChannel:
+        """A datagram channel to the peer's ``service`` on this link (LinkAPI).  Raises
+        ChannelError at the link's limits."""
+        ch = self.open(ChannelKind.DATAGRAM, service)
+        assert isinstance(ch, DatagramChannel)  # open() makes the kind it is asked for
+        return ch
+
     def forget(self, cid: int, reason: str) -> None:
         ch = self.channels.pop(cid, None)
         if ch is not None:

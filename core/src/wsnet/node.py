@@ -246,6 +246,23 @@ class Node:
         """True if ``node`` has a route (is a peer or behind one)."""
         return self.routing.lookup(node) is not None
 
+    def link(self, link_id: int) -> Link | None:
+        """The link of that id, if it is up."""
+        return self.links.get(link_id)
+
+    def announce(self, capability: str) -> None:
+        """Announce ``capability`` in this node's HELLO (call before links exist)."""
+        if capability not in self.capabilities:
+            self.capabilities += (capability,)
+
+    def port_type(self, kind: str) -> type[Port] | None:
+        """The port class registered for ``kind``."""
+        return self.port_types.get(kind)
+
+    def port_kinds(self) -> tuple[str, ...]:
+        """Every registered port kind, sorted."""
+        return tuple(sorted(self.port_types))
+
     def link_by_peer(self, peer: str) -> Link | None:
         """The direct link to ``peer``, if any."""
         return self._by_peer.get(peer)

@@ -15,7 +15,6 @@ import inspect
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, NoReturn
 
 import pluggy
@@ -245,20 +244,3 @@ def method_providers() -> dict[str, str]:
         for method in getattr(module, METHODS_ATTR, ()):
             providers.setdefault(str(method), name)
     return providers
-
-
-def load_for_cli() -> tuple[pluggy.PluginManager, dict[str, str]]:
-    """A manager with every installed plugin that imports, for wsnet_register_commands.
-
-    Returns the manager and {plugin name: error} for the ones that failed, so the
-    CLI can still start and say which plugin is broken.
-    """
-    pm = new_manager()
-    broken: dict[str, str] = {}
-    for name, ep in sorted(installed().items()):
-        try:
-            module: ModuleType = ep.load()
-            pm.register(module, name=name)
-        except Exception as exc:  # reported, never fatal for unrelated commands
-            broken[name] = f"{type(exc).__name__}: {exc}"
-    return pm, broken

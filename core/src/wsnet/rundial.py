@@ -15,8 +15,8 @@ from .errors import ConfigError, ControlError
 from .redact import redact_url
 
 if TYPE_CHECKING:
+    from .api import NodeAPI as Node
     from .dialer import Dialer
-    from .node import Node
 
 
 def start_dial(

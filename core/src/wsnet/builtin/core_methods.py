@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from ..api import NodeAPI
 from ..control import FORBIDDEN, control_caller, signature_text
 from ..credentials import PASSWORD_ENV, split_userinfo
 from ..errors import ControlError
@@ -20,7 +21,7 @@ from ..rundial import start_dial
 FILE_OPTIONS = ("password_file", "ca_file", "cert_file", "key_file")
 
 
-def check_file_options(node: Node, method: str, options: Mapping[str, Any], url: str) -> None:
+def check_file_options(node: NodeAPI, method: str, options: Mapping[str, Any], url: str) -> None:
     """Refuse FILE_OPTIONS in a run-time ``method`` call unless its caller may use them:
     an authenticated caller needs the [authz] ``call`` grant ``METHOD:files``, a caller of
     an API without users needs ``[control] allow_file_options = true``.  Checked before

@@ -24,8 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from wsnet import Authenticator, Config, ConfigError, StashKey
-from wsnet.node import Node
+from wsnet import Authenticator, Config, ConfigError, NodeAPI, StashKey
 
 from .auth import (
     CONTROL_GATE,
@@ -83,7 +82,7 @@ def _configure_control(config: Config) -> None:
     config.stash[CONTROL] = Settings(users, CONTROL_REALM, CONTROL_GATE)
 
 
-def wsnet_register_authenticators(node: Node) -> Iterable[Authenticator]:
+def wsnet_register_authenticators(node: NodeAPI) -> Iterable[Authenticator]:
     settings, control = node.stash.get(SETTINGS, None), node.stash.get(CONTROL, None)
     out: list[Authenticator] = []
     if settings is not None:
@@ -93,7 +92,7 @@ def wsnet_register_authenticators(node: Node) -> Iterable[Authenticator]:
     return out
 
 
-def wsnet_reload(node: Node, config: Config) -> None:
+def wsnet_reload(node: NodeAPI, config: Config) -> None:
     """SIGHUP: the file read again now (a changed path: the new file), realm replaced.
 
     The authenticator exists only when the node started with this section, so adding

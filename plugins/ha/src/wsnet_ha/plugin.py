@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import typer
-
 from wsnet import (
     NODE_NAME_RE,
     Component,
@@ -21,7 +19,7 @@ from wsnet import (
     StashKey,
 )
 
-from .cli import COLUMNS, ha_app
+from .cli import COLUMNS
 from .group import GroupConfig
 from .hub import Hub
 from .member import MemberService
@@ -130,7 +128,3 @@ def wsnet_register_control_methods(node: NodeAPI) -> Iterable[ControlMethod]:
                       COLUMNS),
         ControlMethod("hapromote", hapromote, "make MEMBER the active member of GROUP now"),
     ]  # fmt: skip
-
-
-def wsnet_register_commands(app: typer.Typer) -> None:
-    app.add_typer(ha_app, name="ha")

@@ -6,8 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from wsnet import Authenticator, AuthRefused, Principal
-from wsnet.tls import fingerprint
+from wsnet import Authenticator, AuthRefused, Principal, fingerprint
 
 from .settings import MtlsSettings, principal_from_cert, subject_text
 

@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wsnet import Config, Principal, Section
-from wsnet.tls import TlsFileError, fingerprint, pem_certificates
+from wsnet import Config, Principal, Section, TlsFileError, fingerprint, pem_certificates
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Short names of subject attributes as `openssl x509 -subject` prints them.

@@ -6,8 +6,7 @@ from collections.abc import Iterable
 
 import typer
 
-from wsnet import CtlClient, Port, ctl_command, render_result
-from wsnet.node import Node
+from wsnet import CtlClient, NodeAPI, Port, ctl_command, render_result
 
 from .port import NetdevPort
 
@@ -18,12 +17,8 @@ netdev_app = typer.Typer(
 )
 
 
-def wsnet_register_ports(node: Node) -> Iterable[type[Port]]:
+def wsnet_register_ports(node: NodeAPI) -> Iterable[type[Port]]:
     return [NetdevPort]
-
-
-def wsnet_register_commands(app: typer.Typer) -> None:
-    app.add_typer(netdev_app, name="netdev")
 
 
 @netdev_app.command("add")

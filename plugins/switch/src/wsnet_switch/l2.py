@@ -11,18 +11,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from wsnet import ChannelKind, ControlError, DatagramChannel, Port, WsnetError
-from wsnet.events import PortAdded, PortRemoved
-from wsnet.protocol import ChannelError
+from wsnet import (
+    ChannelError,
+    ControlError,
+    DatagramChannel,
+    LinkAPI,
+    NodeAPI,
+    Port,
+    PortAdded,
+    PortRemoved,
+    WsnetError,
+)
 
 from .engine import Switch, SwitchPort
 from .vnet import VNET_HDR_LEN
-
-if TYPE_CHECKING:
-    from wsnet.link import Link
-    from wsnet.node import Node
 
 log = logging.getLogger("wsnet.switch")
 ETHER_SERVICE = "ether"
@@ -53,7 +57,7 @@ class SwitchConfig:
 class L2:
     """Owns the Switch of one node and the objects behind its ports."""
 
-    def __init__(self, node: Node, cfg: SwitchConfig) -> None:
+    def __init__(self, node: NodeAPI, cfg: SwitchConfig) -> None:
         self.node = node
         self.cfg = cfg
         self.switch = Switch(ageing=cfg.ageing, forward_between_links=cfg.forward_between_links)
@@ -62,7 +66,7 @@ class L2:
         self._channels: dict[int, DatagramChannel] = {}  # link id -> channel used to send
 
     # ------------------------------------------------------------ link ports
-    def link_up(self, link: Link) -> None:
+    def link_up(self, link: LinkAPI) -> None:
         if not self.cfg.links or link.id in self._link_ports:
             return
         name = f"link:{link.peer}"
@@ -77,7 +81,7 @@ class L2:
         self.switch.add(port)
         self.node.emit(PortAdded("link", name))
 
-    def _link_vnet(self, link: Link) -> bool:
+    def _link_vnet(self, link: LinkAPI) -> bool:
         """Both ends take virtio-net headers and accept a whole super-frame.
 
         Each end decides alone from the same facts (both HELLOs), so both agree.
@@ -97,18 +101,17 @@ class L2:
             self.switch.remove(port.name)
             self.node.emit(PortRemoved("link", port.name, reason))
 
-    def _send_link(self, link: Link, frame: memoryview) -> bool:
+    def _send_link(self, link: LinkAPI, frame: memoryview) -> bool:
         ch = self._channels.get(link.id)
         if ch is None or ch.closed:
             try:
-                opened = link.open(ChannelKind.DATAGRAM, ETHER_SERVICE)
+                opened = link.open_datagram(ETHER_SERVICE)
             except ChannelError:
                 return False
-            assert isinstance(opened, DatagramChannel)
             ch = self.attach(link, opened)
         return ch.send(frame)
 
-    def attach(self, link: Link, ch: DatagramChannel) -> DatagramChannel:
+    def attach(self, link: LinkAPI, ch: DatagramChannel) -> DatagramChannel:
         """Bind an ether channel of ``link`` to its port; the first one also sends."""
         port = self._link_ports.get(link.id)
         if port is not None:
@@ -121,9 +124,9 @@ class L2:
 
     # ---------------------------------------------------------- plugin ports
     async def add_port(self, spec: PortSpec) -> dict[str, Any]:
-        cls = self.node.port_types.get(spec.kind)
+        cls = self.node.port_type(spec.kind)
         if cls is None:
-            kinds = ", ".join(sorted(self.node.port_types)) or "none (load e.g. --plugins tap)"
+            kinds = ", ".join(self.node.port_kinds()) or "none (load e.g. --plugins tap)"
             raise ControlError(f"unknown port kind {spec.kind!r} (available: {kinds})")
         if spec.name in self.switch.ports:
             raise ControlError(f"port {spec.name!r} already exists")

@@ -22,6 +22,7 @@ from wsnet import (
     DatagramService,
     LinkDown,
     LinkUp,
+    NodeAPI,
     NodeEvent,
     Observer,
     ResetCode,
@@ -32,7 +33,6 @@ from wsnet import (
     start_dial,
     stop_dial,
 )
-from wsnet.node import Node
 
 from .l2 import ETHER_SERVICE, L2, VNET_CAPABILITY, PortSpec, SwitchConfig
 
@@ -44,7 +44,7 @@ RESERVED = ("kind", "name")
 CONTROL_METHODS = ("addport", "delport", "listport", "listfdb")
 
 
-def l2_of(node: Node) -> L2:
+def l2_of(node: NodeAPI) -> L2:
     if L2_KEY not in node.stash:
         node.stash[L2_KEY] = L2(node, node.config.stash.get(CONFIG, SwitchConfig()))
     return node.stash[L2_KEY]
@@ -73,7 +73,7 @@ def _port_spec(s: Section) -> PortSpec:
 class EtherService(DatagramService):
     name = ETHER_SERVICE
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeAPI) -> None:
         self.node = node
 
     async def handle(self, channel: DatagramChannel, ctx: ChannelContext) -> None:
@@ -88,12 +88,12 @@ class EtherService(DatagramService):
 class LinkWatcher(Observer):
     """Turns link up/down events into switch ports."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeAPI) -> None:
         self.node = node
 
     def notify(self, event: NodeEvent) -> None:
         if isinstance(event, LinkUp):
-            link = self.node.links.get(event.link_id)
+            link = self.node.link(event.link_id)
             if link is not None:
                 l2_of(self.node).link_up(link)
         elif isinstance(event, LinkDown):
@@ -101,7 +101,7 @@ class LinkWatcher(Observer):
 
 
 class ConfiguredPorts(Component):
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeAPI) -> None:
         self.node = node
 
     async def start(self) -> None:
@@ -113,7 +113,7 @@ class ConfiguredPorts(Component):
         await l2_of(self.node).aclose()
 
 
-def methods(node: Node) -> list[ControlMethod]:
+def methods(node: NodeAPI) -> list[ControlMethod]:
     async def addport(kind: str, name: str, **options: Any) -> dict[str, Any]:
         if kind == "client":
             return await _add_client(node, name, options)
@@ -146,38 +146,38 @@ def methods(node: Node) -> list[ControlMethod]:
     ]
 
 
-async def _add_client(node: Node, url: str, options: dict[str, Any]) -> dict[str, Any]:
+async def _add_client(node: NodeAPI, url: str, options: dict[str, Any]) -> dict[str, Any]:
     peer = str(options.pop("peer", ""))
     dialer = start_dial(node, "addport", url, options, peer, prefix="addport client: ")
     await asyncio.sleep(0)
     return dialer.info()
 
 
-def wsnet_register_services(node: Node) -> Iterable[Service[Any]]:
+def wsnet_register_services(node: NodeAPI) -> Iterable[Service[Any]]:
     if node.config.stash.get(CONFIG, SwitchConfig()).offload:
         # Announced in HELLO; called before any link exists, so every link sees it.
-        node.capabilities += (VNET_CAPABILITY,)
+        node.announce(VNET_CAPABILITY)
     return [EtherService(node)]
 
 
-def wsnet_register_observers(node: Node) -> Iterable[Observer]:
+def wsnet_register_observers(node: NodeAPI) -> Iterable[Observer]:
     return [LinkWatcher(node)]
 
 
-def wsnet_register_components(node: Node) -> Iterable[Component]:
+def wsnet_register_components(node: NodeAPI) -> Iterable[Component]:
     check_ports(node)  # port kinds were registered just before: check before anything starts
     return [ConfiguredPorts(node)]
 
 
-def check_ports(node: Node) -> None:
+def check_ports(node: NodeAPI) -> None:
     """[[switch.port]] entries: a known kind, a name used once, and options the port class
     accepts (its optional ``check_options(name, options)`` raises ValueError)."""
     seen: set[str] = set()
     for i, spec in enumerate(node.config.stash.get(CONFIG, SwitchConfig()).ports, 1):
         key = f"[[switch.port]] #{i}"
-        cls = node.port_types.get(spec.kind)
+        cls = node.port_type(spec.kind)
         if cls is None:
-            kinds = ", ".join(sorted(node.port_types)) or "none (load e.g. the tap plugin)"
+            kinds = ", ".join(node.port_kinds()) or "none (load e.g. the tap plugin)"
             raise ConfigError(node.config.source, f"{key} kind",
                               f"unknown port kind {spec.kind!r} (available: {kinds})")  # fmt: skip
         if spec.name in seen:
@@ -193,5 +193,5 @@ def check_ports(node: Node) -> None:
                 ) from None
 
 
-def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
+def wsnet_register_control_methods(node: NodeAPI) -> Iterable[ControlMethod]:
     return methods(node)

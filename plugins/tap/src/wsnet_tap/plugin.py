@@ -5,12 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import typer
+from wsnet import ControlError, ControlMethod, NodeAPI, Port, StashKey
 
-from wsnet import ControlError, ControlMethod, Port, StashKey
-from wsnet.node import Node
-
-from .cli import tap_app
 from .port import TapPort
 
 # A port kind is nothing without the switch it is a port of: load wsnet-switch too.
@@ -21,13 +17,13 @@ PORTS: StashKey[dict[str, TapPort]] = StashKey("tap.ports")
 CONTROL_METHODS = ("setif", "listif")
 
 
-def wsnet_register_ports(node: Node) -> Iterable[type[Port]]:
+def wsnet_register_ports(node: NodeAPI) -> Iterable[type[Port]]:
     # A subclass per node, so setif/listif of this node see exactly its TAPs.
     registry = node.stash.setdefault(PORTS, {})
     return [type("TapPort", (TapPort,), {"registry": registry})]
 
 
-def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
+def wsnet_register_control_methods(node: NodeAPI) -> Iterable[ControlMethod]:
     registry = node.stash.setdefault(PORTS, {})
 
     def port(name: str) -> TapPort:
@@ -51,7 +47,3 @@ def wsnet_register_control_methods(node: Node) -> Iterable[ControlMethod]:
         ControlMethod("setif", setif, "configure TAP NAME: address=A/PREFIX, mtu=N"),
         ControlMethod("listif", listif, "TAP interfaces with MAC, MTU and addresses"),
     ]
-
-
-def wsnet_register_commands(app: typer.Typer) -> None:
-    app.add_typer(tap_app, name="tap")

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
-import typer
-
 from wsnet import (
     Allowlist,
     Component,
@@ -25,7 +23,7 @@ from wsnet import (
 )
 
 from . import reload
-from .cli import COLUMNS, tcp_app
+from .cli import COLUMNS
 from .manager import Manager, Settings
 from .service import TcpService
 from .spec import NAME_RE, SpecError, TunnelSpec, make_spec
@@ -146,7 +144,3 @@ def wsnet_register_control_methods(node: NodeAPI) -> Iterable[ControlMethod]:
             "remove tunnel NAME [role=listen|connect] [reset=true: cut connections]",
         ),
     ]
-
-
-def wsnet_register_commands(app: typer.Typer) -> None:
-    app.add_typer(tcp_app, name="tcp")
