@@ -21,6 +21,10 @@ SPECS = sorted(
 
 # Where each hook is exercised end to end (a new hookspec fails until its test is named).
 HOOK_TESTS = {
+    "wsnet_node_plugin": (
+        "core/tests/test_node_plugin.py",
+        "test_the_object_is_made_once_and_its_methods_are_hooks",
+    ),
     "wsnet_configure": ("tests/test_plugins.py", "test_run_loads_it_with_its_config"),
     "wsnet_reload": ("tests/test_signals.py", "test_sighup_applies_authz_grants"),
     "wsnet_register_services": ("tests/test_plugins.py", "test_run_loads_it_with_its_config"),

@@ -56,8 +56,36 @@ class HookCalls:
         return list(reversed(self._hook.wsnet_reload(node=node, config=config)))
 
     # -------------------------------------------------------------- registries
+    def node_plugin(self, node: Node) -> list[tuple[str, object]]:
+        """(plugin name, its per-node object) for every plugin that made one, in load order."""
+        return [(n, obj) for n, obj in self._each("wsnet_node_plugin", node=node) if obj]
+
     def register_services(self, node: Node) -> list[Service[Any]]:
         return flat(self._hook.wsnet_register_services(node=node))
+
+    def services_by_plugin(self, node: Node) -> list[tuple[str, Service[Any]]]:
+        """(plugin name, service), so a clash can name both plugins."""
+        return self._items("wsnet_register_services", node=node)
+
+    def control_methods_by_plugin(self, node: Node) -> list[tuple[str, ControlMethod]]:
+        return self._items("wsnet_register_control_methods", node=node)
+
+    def ports_by_plugin(self, node: Node) -> list[tuple[str, type[Port]]]:
+        return self._items("wsnet_register_ports", node=node)
+
+    def _each(self, name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Each implementation's result with its plugin's name, in load order (the order
+        of get_hookimpls; pluggy *calls* them the other way round).  No hook wrappers are
+        involved in wsnet."""
+        caller = getattr(self._hook, name)
+        out = []
+        for impl in caller.get_hookimpls():
+            args = {k: kwargs[k] for k in impl.argnames}
+            out.append((impl.plugin_name, impl.function(**args)))
+        return out
+
+    def _items(self, name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        return [(n, item) for n, res in self._each(name, **kwargs) if res for item in res]
 
     def register_components(self, node: Node) -> list[Component]:
         return flat(self._hook.wsnet_register_components(node=node))

@@ -69,6 +69,19 @@ def wsnet_reload(node: Node, config: Config) -> Awaitable[None] | None:
 
 
 @hookspec
+def wsnet_node_plugin(node: Node) -> object | None:
+    """Create this plugin's per-node object, once per node, before any other per-node hook.
+
+    The core registers the object as a hook implementation of its own (named
+    ``PLUGIN:node``): its methods named like hooks (``wsnet_register_services(self)``,
+    ``wsnet_reload(self, config)``, ...) are called like module functions, and may take
+    any subset of the spec's parameters.  So a plugin keeps its state in one object
+    created once, with no "get it from the stash or create it" glue.  Return None to
+    add nothing.
+    """
+
+
+@hookspec
 def wsnet_register_services(node: Node) -> Iterable[Service[Any]]:
     """Return the services peers may open channels to (names must be unique per node)."""
     return ()

@@ -10,7 +10,8 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .adverts import Adverts
 from .channel import Channel, DatagramChannel, Endpoint, StreamChannel
@@ -50,6 +51,7 @@ from .trust import claim_denial, first_hop, origin
 from .tuning import release_memory
 
 log = logging.getLogger("wsnet.node")
+T = TypeVar("T")
 
 
 class Node:
@@ -84,14 +86,10 @@ class Node:
     # ------------------------------------------------------------- registries
     def _collect(self) -> None:
         calls = self.plugins.calls
-        for svc in calls.register_services(self):
-            if svc.name in self.services:
-                raise WsnetError(f"two plugins provide the service {svc.name!r}")
-            self.services[svc.name] = svc
-        for cls in calls.register_ports(self):
-            if cls.kind in self.port_types:
-                raise WsnetError(f"two plugins provide the port kind {cls.kind!r}")
-            self.port_types[cls.kind] = cls
+        for name, obj in calls.node_plugin(self):
+            self.plugins.pm.register(obj, name=f"{name}:node")
+        self.services = _unique(calls.services_by_plugin(self), lambda s: s.name, "service")
+        self.port_types = _unique(calls.ports_by_plugin(self), lambda p: p.kind, "port kind")
         self.authenticators = calls.register_authenticators(self)
         for auth in self.authenticators:
             if not auth.scopes or not auth.scopes <= SCOPES:
@@ -102,10 +100,9 @@ class Node:
             for scheme in tr.schemes:
                 self.transports[scheme] = tr
         self.observers = calls.register_observers(self)
-        for meth in calls.register_control_methods(self):
-            if meth.name in self.control_methods:
-                raise WsnetError(f"two plugins provide the control method {meth.name!r}")
-            self.control_methods[meth.name] = meth
+        self.control_methods = _unique(
+            calls.control_methods_by_plugin(self), lambda m: m.name, "control method"
+        )
         self.components = calls.register_components(self)
 
     def authenticators_for(self, scope: str) -> list[Authenticator]:
@@ -453,6 +450,24 @@ class Node:
             "plugins": list(self.plugins.names),
             "services": sorted(self.services),
         }
+
+
+def _unique(items: list[tuple[str, T]], key: Callable[[T], str], what: str) -> dict[str, T]:
+    """{key: item} of (plugin, item) pairs; a key two plugins provide names both."""
+    out: dict[str, T] = {}
+    owner: dict[str, str] = {}
+    for plugin, item in items:
+        k = key(item)
+        if k in out:
+            raise WsnetError(f"two plugins provide the {what} {k!r}: {_plugin(owner[k])} and "
+                             f"{_plugin(plugin)}")  # fmt: skip
+        out[k], owner[k] = item, plugin
+    return out
+
+
+def _plugin(registered: str) -> str:
+    """'builtin:diag' -> 'diag', 'tcp:node' -> 'tcp': the name a user knows."""
+    return registered.removeprefix("builtin:").removesuffix(":node")
 
 
 __all__ = ["DialConfig", "Node"]

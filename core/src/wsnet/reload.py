@@ -125,7 +125,8 @@ def _shown(dial: DialConfig) -> str:
 def _reloading_plugins(runtime: Runtime) -> set[str]:
     """Section names of the loaded plugins that implement wsnet_reload."""
     impls = runtime.node.plugins.hook.wsnet_reload.get_hookimpls()
-    return {impl.plugin_name.removeprefix("builtin:") for impl in impls}
+    # A plugin's per-node object (wsnet_node_plugin) is registered as "NAME:node".
+    return {impl.plugin_name.removeprefix("builtin:").removesuffix(":node") for impl in impls}
 
 
 def _changed_sections(old: Config, new: Config) -> list[str]:

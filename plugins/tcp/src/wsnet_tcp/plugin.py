@@ -30,7 +30,6 @@ from .spec import NAME_RE, SpecError, TunnelSpec, make_spec
 from .targets import relay_denial
 
 SETTINGS: StashKey[Settings] = StashKey("tcp.settings")
-MANAGER: StashKey[Manager] = StashKey("tcp.manager")
 # What wsnet_register_control_methods registers: a node without this plugin names it
 # for a call of one of these (wsnet.plugins.method_providers).
 CONTROL_METHODS = ("tunnels", "addtunnel", "deltunnel")
@@ -66,21 +65,37 @@ def _tunnel(t: Section) -> TunnelSpec:
         raise t.error(exc.key, str(exc)) from None
 
 
-def wsnet_reload(node: NodeAPI, config: Config) -> Awaitable[None] | None:
-    new = config.stash.get(SETTINGS, None) or Settings()
-    old = node.config.stash.get(SETTINGS, None) or Settings()
-    if new == old:
-        return None
-    node.config.stash[SETTINGS] = new
-    return reload.apply(_manager(node), old, new)
+def wsnet_node_plugin(node: NodeAPI) -> TcpPlugin:
+    return TcpPlugin(node)
 
 
-def _manager(node: NodeAPI) -> Manager:
-    mgr = node.stash.get(MANAGER, None)
-    if mgr is None:
-        mgr = Manager(node, node.config.stash.get(SETTINGS, None) or Settings())
-        node.stash[MANAGER] = mgr
-    return mgr
+class TcpPlugin:
+    """wsnet-tcp on one node: the tunnel manager, created once and hooked in once (the
+    core registers this object: its wsnet_* methods are hook implementations)."""
+
+    def __init__(self, node: NodeAPI) -> None:
+        self.node = node
+        self.manager = Manager(node, node.config.stash.get(SETTINGS, None) or Settings())
+
+    def wsnet_register_services(self) -> Iterable[Service[Any]]:
+        return [TcpService(self.manager)]
+
+    def wsnet_register_components(self) -> Iterable[Component]:
+        return [self.manager]
+
+    def wsnet_register_observers(self) -> Iterable[Observer]:
+        return [self.manager]
+
+    def wsnet_register_control_methods(self) -> Iterable[ControlMethod]:
+        return _control_methods(self.manager)
+
+    def wsnet_reload(self, config: Config) -> Awaitable[None] | None:
+        new = config.stash.get(SETTINGS, None) or Settings()
+        old = self.node.config.stash.get(SETTINGS, None) or Settings()
+        if new == old:
+            return None
+        self.node.config.stash[SETTINGS] = new
+        return reload.apply(self.manager, old, new)
 
 
 def wsnet_check_relay(node: NodeAPI, principal: Principal, request: OpenRequest) -> str | None:
@@ -93,21 +108,7 @@ def wsnet_check_relay(node: NodeAPI, principal: Principal, request: OpenRequest)
     return relay_denial(node, principal, tunnel, request.dst, target)  # "": checked, allowed
 
 
-def wsnet_register_services(node: NodeAPI) -> Iterable[Service[Any]]:
-    return [TcpService(_manager(node))]
-
-
-def wsnet_register_components(node: NodeAPI) -> Iterable[Component]:
-    return [_manager(node)]
-
-
-def wsnet_register_observers(node: NodeAPI) -> Iterable[Observer]:
-    return [_manager(node)]
-
-
-def wsnet_register_control_methods(node: NodeAPI) -> Iterable[ControlMethod]:
-    mgr = _manager(node)
-
+def _control_methods(mgr: Manager) -> list[ControlMethod]:
     async def tunnels() -> list[dict[str, Any]]:
         return mgr.info()
 
