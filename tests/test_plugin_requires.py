@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from wsnet import PluginError
 from wsnet.ctl import CtlError
-from wsnet.plugins import load
 from wsnet.testing import NodeFactory, free_port, wait_until
 
 PROBES = {
@@ -59,15 +57,26 @@ def test_a_missing_requirement_is_named_in_one_line(probes: Path) -> None:
     )
 
 
-def test_self_requirement_and_cycles_load_each_plugin_once(
-    probes: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.syspath_prepend(str(probes))
-    assert load(["selfish"]).names == ["selfish"]
-    assert load(["cyc_a"]).names == ["cyc_b", "cyc_a"]  # a requirement comes first
-    assert load(["cyc_b", "cyc_a"]).names == ["cyc_a", "cyc_b"]
-    with pytest.raises(PluginError, match=r"^plugin 'lister': WSNET_REQUIRES must be a tuple"):
-        load(["lister"])
+def _loaded(site: Path, names: list[str]) -> str:
+    """load(names) in a fresh interpreter (no entry-point cache of an earlier test in this
+    process can hide the probes): its plugin names, or the PluginError's text."""
+    code = (
+        "import sys\nfrom wsnet import PluginError\nfrom wsnet.plugins import load\n"
+        f"try:\n    print(load({names!r}).names)\n"
+        "except PluginError as exc:\n    print(exc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=env)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip()
+
+
+def test_self_requirement_and_cycles_load_each_plugin_once(probes: Path) -> None:
+    assert _loaded(probes, ["selfish"]) == "['selfish']"
+    assert _loaded(probes, ["cyc_a"]) == "['cyc_b', 'cyc_a']"  # a requirement comes first
+    assert _loaded(probes, ["cyc_b", "cyc_a"]) == "['cyc_a', 'cyc_b']"
+    assert _loaded(probes, ["lister"]).startswith("plugin 'lister': WSNET_REQUIRES must be a tuple")
 
 
 def test_tap_loads_the_switch_and_says_so(wsnet_node_factory: NodeFactory) -> None:
