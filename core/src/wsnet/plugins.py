@@ -69,16 +69,16 @@ class Plugins:
     pm: pluggy.PluginManager
     names: list[str] = field(default_factory=list)  # loaded third-party/plugin names, in order
     added: dict[str, str] = field(default_factory=dict)  # {plugin loaded as required: by whom}
+    # Typed calls of every hook (wsnet.hookcalls); made once: some run per connection.
+    calls: HookCalls = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.calls = HookCalls(self.pm)
 
     @property
     def hook(self) -> Any:
         """pluggy's untyped relay (for get_hookimpls and the like); call hooks via ``calls``."""
         return self.pm.hook
-
-    @property
-    def calls(self) -> HookCalls:
-        """Typed calls of every hook (wsnet.hookcalls)."""
-        return HookCalls(self.pm)
 
     def log_added(self) -> None:
         """Say which plugins were loaded because another requires them (logging is up now)."""
