@@ -25,8 +25,6 @@ from .hub import Hub
 from .member import MemberService
 
 GROUPS: StashKey[tuple[GroupConfig, ...]] = StashKey("ha.groups")
-HUB: StashKey[Hub] = StashKey("ha.hub")
-MEMBER: StashKey[MemberService] = StashKey("ha.member")
 # What wsnet_register_control_methods registers: a node without this plugin names it
 # for a call of one of these (wsnet.plugins.method_providers).
 CONTROL_METHODS = ("ha", "hapromote")
@@ -70,45 +68,39 @@ def _group(t: Section) -> GroupConfig:
     return g
 
 
-def _hub(node: NodeAPI) -> Hub:
-    hub = node.stash.get(HUB, None)
-    if hub is None:
-        hub = Hub(node, node.config.stash.get(GROUPS, ()))
-        node.stash[HUB] = hub
-    return hub
+def wsnet_node_plugin(node: NodeAPI) -> HaPlugin:
+    return HaPlugin(node)
 
 
-def _member(node: NodeAPI) -> MemberService:
-    svc = node.stash.get(MEMBER, None)
-    if svc is None:
-        svc = MemberService(node)
-        node.stash[MEMBER] = svc
-    return svc
+class HaPlugin:
+    """wsnet-ha on one node: the groups it runs (Hub) and its role as a member, created
+    once and hooked in once (its wsnet_* methods are hook implementations)."""
+
+    def __init__(self, node: NodeAPI) -> None:
+        self.node = node
+        self.hub = Hub(node, node.config.stash.get(GROUPS, ()))
+        self.member = MemberService(node)
+
+    def wsnet_register_services(self) -> Iterable[Service[Any]]:
+        return [self.member]
+
+    def wsnet_register_components(self) -> Iterable[Component]:
+        return [self.hub]
+
+    def wsnet_register_observers(self) -> Iterable[Observer]:
+        return [self.hub]
+
+    def wsnet_resolve_node(self, name: str) -> str | None:
+        return self.hub.resolve(name)
+
+    def wsnet_register_control_methods(self) -> Iterable[ControlMethod]:
+        return _control_methods(self.node, self.hub, self.member)
 
 
-def wsnet_register_services(node: NodeAPI) -> Iterable[Service[Any]]:
-    return [_member(node)]
-
-
-def wsnet_register_components(node: NodeAPI) -> Iterable[Component]:
-    return [_hub(node)]
-
-
-def wsnet_register_observers(node: NodeAPI) -> Iterable[Observer]:
-    return [_hub(node)]
-
-
-def wsnet_resolve_node(node: NodeAPI, name: str) -> str | None:
-    hub = node.stash.get(HUB, None)
-    return hub.resolve(name) if hub is not None else None
-
-
-def wsnet_register_control_methods(node: NodeAPI) -> Iterable[ControlMethod]:
-    hub, member = _hub(node), _member(node)
-
+def _control_methods(node: NodeAPI, hub: Hub, svc: MemberService) -> list[ControlMethod]:
     async def ha() -> list[dict[str, Any]]:
         rows = hub.info()
-        for row in member.roles.values():
+        for row in svc.roles.values():
             rows.append({"group": row["group"], "member": node.name, "priority": "",
                          "state": row["role"], "active": "", "changes": "",
                          "last_cause": f"told by {row['hub']}", "last_reason": ""})  # fmt: skip

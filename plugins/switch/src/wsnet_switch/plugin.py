@@ -37,17 +37,39 @@ from wsnet import (
 from .l2 import ETHER_SERVICE, L2, VNET_CAPABILITY, PortSpec, SwitchConfig
 
 CONFIG: StashKey[SwitchConfig] = StashKey("switch.config")
-L2_KEY: StashKey[L2] = StashKey("switch.l2")
 RESERVED = ("kind", "name")
 # What wsnet_register_control_methods registers: a node without this plugin names it
 # for a call of one of these (wsnet.plugins.method_providers).
 CONTROL_METHODS = ("addport", "delport", "listport", "listfdb")
 
 
-def l2_of(node: NodeAPI) -> L2:
-    if L2_KEY not in node.stash:
-        node.stash[L2_KEY] = L2(node, node.config.stash.get(CONFIG, SwitchConfig()))
-    return node.stash[L2_KEY]
+def wsnet_node_plugin(node: NodeAPI) -> SwitchPlugin:
+    return SwitchPlugin(node)
+
+
+class SwitchPlugin:
+    """The switch of one node, created once and hooked in once (its wsnet_* methods are
+    hook implementations): the L2 engine and what connects it to links and ports."""
+
+    def __init__(self, node: NodeAPI) -> None:
+        self.node = node
+        self.l2 = L2(node, node.config.stash.get(CONFIG, SwitchConfig()))
+        if self.l2.cfg.offload:
+            # Announced in HELLO; made before any link exists, so every link sees it.
+            node.announce(VNET_CAPABILITY)
+
+    def wsnet_register_services(self) -> Iterable[Service[Any]]:
+        return [EtherService(self.node, self.l2)]
+
+    def wsnet_register_observers(self) -> Iterable[Observer]:
+        return [LinkWatcher(self.node, self.l2)]
+
+    def wsnet_register_components(self) -> Iterable[Component]:
+        check_ports(self.node)  # port kinds were registered just before: check before start
+        return [ConfiguredPorts(self.l2)]
+
+    def wsnet_register_control_methods(self) -> Iterable[ControlMethod]:
+        return methods(self.node, self.l2)
 
 
 def wsnet_configure(config: Config) -> None:
@@ -73,65 +95,66 @@ def _port_spec(s: Section) -> PortSpec:
 class EtherService(DatagramService):
     name = ETHER_SERVICE
 
-    def __init__(self, node: NodeAPI) -> None:
+    def __init__(self, node: NodeAPI, l2: L2) -> None:
         self.node = node
+        self.l2 = l2
 
     async def handle(self, channel: DatagramChannel, ctx: ChannelContext) -> None:
         link = self.node.link_by_peer(ctx.peer) if ctx.request.src == ctx.peer else None
         if link is None:
             channel.abort(ResetCode.BAD_REQUEST, "ether channels are for direct links only")
             return
-        l2_of(self.node).attach(link, channel)
+        self.l2.attach(link, channel)
         await channel.wait_closed()
 
 
 class LinkWatcher(Observer):
     """Turns link up/down events into switch ports."""
 
-    def __init__(self, node: NodeAPI) -> None:
+    def __init__(self, node: NodeAPI, l2: L2) -> None:
         self.node = node
+        self.l2 = l2
 
     def notify(self, event: NodeEvent) -> None:
         if isinstance(event, LinkUp):
             link = self.node.link(event.link_id)
             if link is not None:
-                l2_of(self.node).link_up(link)
+                self.l2.link_up(link)
         elif isinstance(event, LinkDown):
-            l2_of(self.node).link_down(event.link_id, event.reason)
+            self.l2.link_down(event.link_id, event.reason)
 
 
 class ConfiguredPorts(Component):
-    def __init__(self, node: NodeAPI) -> None:
-        self.node = node
+    def __init__(self, l2: L2) -> None:
+        self.l2 = l2
 
     async def start(self) -> None:
-        l2 = l2_of(self.node)
-        for spec in l2.cfg.ports:
-            await l2.add_port(spec)
+        for spec in self.l2.cfg.ports:
+            await self.l2.add_port(spec)
 
     async def aclose(self) -> None:
-        await l2_of(self.node).aclose()
+        await self.l2.aclose()
 
 
-def methods(node: NodeAPI) -> list[ControlMethod]:
+def methods(node: NodeAPI, l2: L2) -> list[ControlMethod]:
     async def addport(kind: str, name: str, **options: Any) -> dict[str, Any]:
         if kind == "client":
             return await _add_client(node, name, options)
-        return await l2_of(node).add_port(PortSpec(kind, name, options))
+        return await l2.add_port(PortSpec(kind, name, options))
 
     async def delport(name: str) -> dict[str, str]:
         if name.startswith(("ws://", "wss://")):
             if not await stop_dial(node, name):
                 raise ControlError(f"no client port {redact_url(name)!r}")
             return {"deleted": redact_url(name)}
-        await l2_of(node).del_port(name)
+        await l2.del_port(name)
         return {"deleted": name}
 
     async def listport() -> list[dict[str, Any]]:
-        return l2_of(node).ports()
+        return l2.ports()
 
     async def listfdb() -> list[dict[str, Any]]:
-        return l2_of(node).switch.fdb_info()
+        return l2.switch.fdb_info()
 
     return [
         ControlMethod(
@@ -151,22 +174,6 @@ async def _add_client(node: NodeAPI, url: str, options: dict[str, Any]) -> dict[
     dialer = start_dial(node, "addport", url, options, peer, prefix="addport client: ")
     await asyncio.sleep(0)
     return dialer.info()
-
-
-def wsnet_register_services(node: NodeAPI) -> Iterable[Service[Any]]:
-    if node.config.stash.get(CONFIG, SwitchConfig()).offload:
-        # Announced in HELLO; called before any link exists, so every link sees it.
-        node.announce(VNET_CAPABILITY)
-    return [EtherService(node)]
-
-
-def wsnet_register_observers(node: NodeAPI) -> Iterable[Observer]:
-    return [LinkWatcher(node)]
-
-
-def wsnet_register_components(node: NodeAPI) -> Iterable[Component]:
-    check_ports(node)  # port kinds were registered just before: check before anything starts
-    return [ConfiguredPorts(node)]
 
 
 def check_ports(node: NodeAPI) -> None:
@@ -191,7 +198,3 @@ def check_ports(node: NodeAPI) -> None:
                 raise ConfigError(
                     node.config.source, key, f"{spec.kind} {spec.name}: {exc}"
                 ) from None
-
-
-def wsnet_register_control_methods(node: NodeAPI) -> Iterable[ControlMethod]:
-    return methods(node)
