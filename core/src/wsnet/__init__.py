@@ -216,14 +216,19 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    found = _EXPORTS.get(name)
-    if found is None:
-        raise AttributeError(f"module 'wsnet' has no attribute {name!r}")
-    module, attr = found
-    value = getattr(importlib.import_module(module, __name__), attr)
-    globals()[name] = value  # later lookups do not come here again
-    return value
+# Hidden from type checkers: a module __getattr__ makes mypy and IDEs accept any name
+# (`from wsnet import StreamServce` would type as Any), while the TYPE_CHECKING imports
+# above give them exactly the public names.
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> Any:
+        found = _EXPORTS.get(name)
+        if found is None:
+            raise AttributeError(f"module 'wsnet' has no attribute {name!r}")
+        module, attr = found
+        value = getattr(importlib.import_module(module, __name__), attr)
+        globals()[name] = value  # later lookups do not come here again
+        return value
 
 
 def __dir__() -> list[str]:

@@ -68,7 +68,15 @@ def normalize_url(text: str) -> str:
         raise CtlError(f"--ctlurl {redact_url(text)!r}: expected PORT, HOST:PORT or an "
                        "http(s):// URL")  # fmt: skip
     try:
-        number = urllib.parse.urlsplit(text).port
+        parts = urllib.parse.urlsplit(text)
+    except ValueError as exc:  # "Invalid IPv6 URL": an unclosed [
+        raise CtlError(f"--ctlurl {redact_url(text)!r}: {exc}") from None
+    if "@" in parts.netloc:  # urllib would look the whole user:password@host up in DNS
+        raise CtlError(f"--ctlurl {redact_url(text)!r}: no user or password in the URL; give "
+                       f"--ctluser NAME and the password in ${PASSWORD_ENV}, "
+                       "--ctlpassword-file or at the prompt")  # fmt: skip
+    try:
+        number = parts.port
     except ValueError:
         number = -1
     if number is not None and not 0 < number < 65536:

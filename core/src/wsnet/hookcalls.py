@@ -2,16 +2,19 @@
 
 pluggy's ``pm.hook.NAME(**kwargs)`` is ``Any`` in and out; this thin wrapper, as tox
 has one, gives each hook a method with the spec's parameters and a typed result, and
-flattens the per-plugin lists of the ``register`` hooks into plugin load order.
+flattens the per-plugin lists of the ``register`` hooks into plugin load order.  A plugin
+that raises in a register hook stops start-up with one line naming it (PluginError).
 ``core/tests/test_hookcalls.py`` checks that every hookspec has its method here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+from .errors import PluginError, WsnetError
 
 if TYPE_CHECKING:
     import ssl
@@ -29,16 +32,6 @@ if TYPE_CHECKING:
     )
     from .node import Node
     from .protocol import OpenRequest
-
-
-def flat(results: Sequence[Iterable[Any] | None]) -> list[Any]:
-    """Flatten one hook call's per-plugin results into plugin load order.
-
-    pluggy calls (and so lists) the last-registered plugin first; reversing the
-    per-plugin lists puts the builtin modules (registered first) first and keeps
-    each plugin's own items in the order it returned them.
-    """
-    return [item for res in reversed(results) if res for item in res]
 
 
 class HookCalls:
@@ -61,7 +54,7 @@ class HookCalls:
         return [(n, obj) for n, obj in self._each("wsnet_node_plugin", node=node) if obj]
 
     def register_services(self, node: Node) -> list[Service[Any]]:
-        return flat(self._hook.wsnet_register_services(node=node))
+        return [item for _, item in self._items("wsnet_register_services", node=node)]
 
     def services_by_plugin(self, node: Node) -> list[tuple[str, Service[Any]]]:
         """(plugin name, service), so a clash can name both plugins."""
@@ -81,29 +74,36 @@ class HookCalls:
         out = []
         for impl in caller.get_hookimpls():
             args = {k: kwargs[k] for k in impl.argnames}
-            out.append((impl.plugin_name, impl.function(**args)))
+            try:
+                out.append((impl.plugin_name, impl.function(**args)))
+            except WsnetError:
+                raise  # already one line for a person (a ConfigError naming file and key)
+            except Exception as exc:  # a plugin's bug: one line naming it, not a traceback
+                who = impl.plugin_name.removeprefix("builtin:").removesuffix(":node")
+                raise PluginError(f"plugin {who!r} failed in {name}: "
+                                  f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
         return out
 
     def _items(self, name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         return [(n, item) for n, res in self._each(name, **kwargs) if res for item in res]
 
     def register_components(self, node: Node) -> list[Component]:
-        return flat(self._hook.wsnet_register_components(node=node))
+        return [item for _, item in self._items("wsnet_register_components", node=node)]
 
     def register_ports(self, node: Node) -> list[type[Port]]:
-        return flat(self._hook.wsnet_register_ports(node=node))
+        return [item for _, item in self._items("wsnet_register_ports", node=node)]
 
     def register_authenticators(self, node: Node) -> list[Authenticator]:
-        return flat(self._hook.wsnet_register_authenticators(node=node))
+        return [item for _, item in self._items("wsnet_register_authenticators", node=node)]
 
     def register_transports(self, node: Node) -> list[Transport]:
-        return flat(self._hook.wsnet_register_transports(node=node))
+        return [item for _, item in self._items("wsnet_register_transports", node=node)]
 
     def register_observers(self, node: Node) -> list[Observer]:
-        return flat(self._hook.wsnet_register_observers(node=node))
+        return [item for _, item in self._items("wsnet_register_observers", node=node)]
 
     def register_control_methods(self, node: Node) -> list[ControlMethod]:
-        return flat(self._hook.wsnet_register_control_methods(node=node))
+        return [item for _, item in self._items("wsnet_register_control_methods", node=node)]
 
     # ------------------------------------------------------------- decisions
     def authorize(self, node: Node, principal: Principal, action: str, target: str) -> str | None:

@@ -85,16 +85,14 @@ class Node:
 
     # ------------------------------------------------------------- registries
     def _collect(self) -> None:
+        # The objects go into a plugin manager of this node's own, not the shared one.
+        self.plugins = self.plugins.with_objects(self.plugins.calls.node_plugin(self))
         calls = self.plugins.calls
-        for name, obj in calls.node_plugin(self):
-            self.plugins.pm.register(obj, name=f"{name}:node")
         self.services = _unique(calls.services_by_plugin(self), lambda s: s.name, "service")
         self.port_types = _unique(calls.ports_by_plugin(self), lambda p: p.kind, "port kind")
         self.authenticators = calls.register_authenticators(self)
         for auth in self.authenticators:
-            if not auth.scopes or not auth.scopes <= SCOPES:
-                raise WsnetError(f"authenticator {auth.name!r}: scopes {sorted(auth.scopes)} "
-                                 f"must be some of {sorted(SCOPES)}")  # fmt: skip
+            _check_scopes(auth)
         # In plugin order, so a later plugin's transport replaces an earlier one's scheme.
         for tr in calls.register_transports(self):
             for scheme in tr.schemes:
@@ -463,6 +461,14 @@ def _unique(items: list[tuple[str, T]], key: Callable[[T], str], what: str) -> d
                              f"{_plugin(plugin)}")  # fmt: skip
         out[k], owner[k] = item, plugin
     return out
+
+
+def _check_scopes(auth: Authenticator) -> None:
+    """A set of some of SCOPES: a tuple or a string would be compared wrongly, or raise."""
+    scopes: object = getattr(auth, "scopes", None)
+    if not (isinstance(scopes, set | frozenset) and scopes and scopes <= SCOPES):
+        raise WsnetError(f"authenticator {getattr(auth, 'name', auth)!r}: scopes must be a "
+                         f"frozenset of some of {sorted(SCOPES)}, got {scopes!r}")  # fmt: skip
 
 
 def _plugin(registered: str) -> str:

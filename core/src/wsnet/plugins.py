@@ -45,7 +45,13 @@ class _Manager(pluggy.PluginManager):
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
         opts = super().parse_hookimpl_opts(plugin, name)
-        if opts is None and name.startswith("wsnet_") and inspect.isroutine(getattr(plugin, name)):
+        # A class counts too: `wsnet_node_plugin = MyPlugin` is the natural way to write it.
+        found = getattr(plugin, name)
+        if (
+            opts is None
+            and name.startswith("wsnet_")
+            and (inspect.isroutine(found) or inspect.isclass(found))
+        ):
             return {}
         if opts is not None and not name.startswith("wsnet_"):
             raise PluginError(f"{plugin!r}: hook implementation {name!r} lacks the wsnet_ prefix")
@@ -88,6 +94,23 @@ class Plugins:
     def modules(self) -> list[tuple[str, object]]:
         return [(n or "?", p) for n, p in self.pm.list_name_plugin()]
 
+    def with_objects(self, objects: Sequence[tuple[str, object]]) -> Plugins:
+        """These plugins and one node's per-node objects (``wsnet_node_plugin``, registered
+        as ``NAME:node``) in a plugin manager of that node's own: a second node built from
+        the same Plugins (tests, a program embedding nodes) neither clashes with the first
+        node's objects nor has its hooks answered by them.  Raises PluginError for an object
+        whose method looks like a hook but is not one (a misspelt ``wsnet_`` name)."""
+        if not objects:
+            return self
+        pm = _Manager(hookspecs.PROJECT)
+        pm.add_hookspecs(hookspecs)
+        for name, plugin in self.pm.list_name_plugin():
+            pm.register(plugin, name=name)
+        for name, obj in objects:
+            _register(pm, f"{name}:node", obj)
+        _check_pending(pm)
+        return Plugins(pm, self.names, self.added)
+
 
 def new_manager() -> pluggy.PluginManager:
     pm = _Manager(hookspecs.PROJECT)
@@ -109,8 +132,12 @@ def load(names: Sequence[str], pm: pluggy.PluginManager | None = None) -> Plugin
     broken plugin."""
     pm = pm or new_manager()
     wanted = list(dict.fromkeys(n.strip() for n in names if n.strip()))
-    _drop_defaults(pm, [n[1:] for n in wanted if n.startswith("-")])
-    names = [n for n in wanted if not n.startswith("-")]
+    dropped = [n[1:] for n in wanted if n.startswith("-")]
+    if both := [n for n in dropped if n in wanted]:
+        raise PluginError(f"'{both[0]}' and '-{both[0]}': the plugin list names both")
+    _drop_defaults(pm, dropped)
+    # A default named as it is (`diag`) is loaded already: not an unknown plugin.
+    names = [n for n in wanted if not n.startswith("-") and n not in DEFAULTS]
     added: dict[str, str] = {}
     if names:
         _check_known(names)
@@ -125,11 +152,16 @@ def load(names: Sequence[str], pm: pluggy.PluginManager | None = None) -> Plugin
         )
         for ext in mgr:
             _register(pm, ext.name, ext.plugin)
+    _check_pending(pm)
+    return Plugins(pm, names, added)
+
+
+def _check_pending(pm: pluggy.PluginManager) -> None:
+    """A ``wsnet_`` function that matches no hookspec stops start-up (a misspelt hook)."""
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin validation failed: {exc}") from None
-    return Plugins(pm, names, added)
 
 
 def _drop_defaults(pm: pluggy.PluginManager, names: Iterable[str]) -> None:
@@ -155,7 +187,13 @@ def with_requirements(names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
             dist = "wsnet-" + name.replace("_", "-")
             raise PluginError(f"plugin {chain[-1]!r} requires {name!r}, which is not installed"
                               f" (pip install {dist})")  # fmt: skip
-        for req in requirements(known[name]):
+        try:
+            reqs = requirements(known[name])
+        except PluginError as exc:
+            if not chain:
+                raise
+            raise PluginError(f"plugin {chain[-1]!r} requires {name!r}: {exc}") from None
+        for req in reqs:
             if req not in names:
                 added.setdefault(req, name)
             visit(req, (*chain, name))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 
 
 def parse_basic(header: str) -> tuple[str, str] | None:
@@ -13,7 +12,7 @@ def parse_basic(header: str) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and a non-ASCII token (a 500)
         return None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else None
