@@ -17,8 +17,10 @@ from .control import Guard
 from .events import AuthFailure
 from .interfaces import ANONYMOUS, CONTROL, AuthRefused, Principal
 from .node import Node
+from .ratelog import Throttled
 
 log = logging.getLogger("wsnet.server")
+_broken = Throttled(log, "authenticator", 10.0)
 
 _REFUSALS: dict[int, type[web.HTTPException]] = {
     403: web.HTTPForbidden,
@@ -45,6 +47,13 @@ async def authenticate(node: Node, request: web.Request, scope: str) -> Principa
             log.warning("%s from %s (%s): %s", what, remote, auth.name, exc.reason)
             node.emit(AuthFailure(remote, auth.name, exc.reason))
             raise http_error(exc.status, exc.reason, {**auth.challenge(), **exc.headers}) from None
+        except Exception as exc:
+            # A broken authenticator fails closed, and a caller who can reach the listener
+            # must not be able to fill the log with tracebacks: one line per period.
+            _broken.note(auth.name, f"refused by a failing authenticator {auth.name!r}",
+                         f"{type(exc).__name__}: {exc}")  # fmt: skip
+            node.emit(AuthFailure(remote, auth.name, "authenticator failed"))
+            raise web.HTTPInternalServerError(text="authentication failed\n") from None
         if principal is not None:
             return principal
         challenge.update(auth.challenge())
