@@ -24,6 +24,9 @@ fi
 
 # The core was once the distribution `wsnet`, a name that on PyPI belongs to an unrelated
 # project; either one left installed would shadow the `wsnet` package of `wsnet-core`.
+# A checkout that was set up before the rename keeps core/src/wsnet.egg-info, which the
+# editable install's path entry would still show as an installed `wsnet`.
+rm -rf core/src/wsnet.egg-info
 if "$PY" -m pip show -q wsnet >/dev/null 2>&1; then
     echo "setup: pip uninstall wsnet (the core is the distribution wsnet-core now)"
     "$PY" -m pip uninstall -y -q --disable-pip-version-check wsnet
