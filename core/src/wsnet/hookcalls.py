@@ -53,18 +53,48 @@ class HookCalls:
         """(plugin name, its per-node object) for every plugin that made one, in load order."""
         return [(n, obj) for n, obj in self._each("wsnet_node_plugin", node=node) if obj]
 
-    def register_services(self, node: Node) -> list[Service[Any]]:
-        return [item for _, item in self._items("wsnet_register_services", node=node)]
-
-    def services_by_plugin(self, node: Node) -> list[tuple[str, Service[Any]]]:
-        """(plugin name, service), so a clash can name both plugins."""
+    # Services, port kinds and control methods come with their plugin's name, so that a
+    # name two plugins provide can name both (Node._collect).
+    def register_services(self, node: Node) -> list[tuple[str, Service[Any]]]:
         return self._items("wsnet_register_services", node=node)
 
-    def control_methods_by_plugin(self, node: Node) -> list[tuple[str, ControlMethod]]:
+    def register_ports(self, node: Node) -> list[tuple[str, type[Port]]]:
+        return self._items("wsnet_register_ports", node=node)
+
+    def register_control_methods(self, node: Node) -> list[tuple[str, ControlMethod]]:
         return self._items("wsnet_register_control_methods", node=node)
 
-    def ports_by_plugin(self, node: Node) -> list[tuple[str, type[Port]]]:
-        return self._items("wsnet_register_ports", node=node)
+    def register_components(self, node: Node) -> list[Component]:
+        return [item for _, item in self._items("wsnet_register_components", node=node)]
+
+    def register_authenticators(self, node: Node) -> list[Authenticator]:
+        return [item for _, item in self._items("wsnet_register_authenticators", node=node)]
+
+    def register_transports(self, node: Node) -> list[Transport]:
+        return [item for _, item in self._items("wsnet_register_transports", node=node)]
+
+    def register_observers(self, node: Node) -> list[Observer]:
+        return [item for _, item in self._items("wsnet_register_observers", node=node)]
+
+    # ------------------------------------------------------------- decisions
+    def authorize(self, node: Node, principal: Principal, action: str, target: str) -> str | None:
+        found: str | None = self._hook.wsnet_authorize(
+            node=node, principal=principal, action=action, target=target
+        )
+        return found
+
+    def check_relay(self, node: Node, principal: Principal, request: OpenRequest) -> str | None:
+        found: str | None = self._hook.wsnet_check_relay(
+            node=node, principal=principal, request=request
+        )
+        return found
+
+    def resolve_node(self, node: Node, name: str) -> str | None:
+        found: str | None = self._hook.wsnet_resolve_node(node=node, name=name)
+        return found
+
+    def tls_server_context(self, node: Node, context: ssl.SSLContext, scope: str) -> None:
+        self._hook.wsnet_tls_server_context(node=node, context=context, scope=scope)
 
     def _each(self, name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Each implementation's result with its plugin's name, in load order (the order
@@ -86,41 +116,3 @@ class HookCalls:
 
     def _items(self, name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         return [(n, item) for n, res in self._each(name, **kwargs) if res for item in res]
-
-    def register_components(self, node: Node) -> list[Component]:
-        return [item for _, item in self._items("wsnet_register_components", node=node)]
-
-    def register_ports(self, node: Node) -> list[type[Port]]:
-        return [item for _, item in self._items("wsnet_register_ports", node=node)]
-
-    def register_authenticators(self, node: Node) -> list[Authenticator]:
-        return [item for _, item in self._items("wsnet_register_authenticators", node=node)]
-
-    def register_transports(self, node: Node) -> list[Transport]:
-        return [item for _, item in self._items("wsnet_register_transports", node=node)]
-
-    def register_observers(self, node: Node) -> list[Observer]:
-        return [item for _, item in self._items("wsnet_register_observers", node=node)]
-
-    def register_control_methods(self, node: Node) -> list[ControlMethod]:
-        return [item for _, item in self._items("wsnet_register_control_methods", node=node)]
-
-    # ------------------------------------------------------------- decisions
-    def authorize(self, node: Node, principal: Principal, action: str, target: str) -> str | None:
-        found: str | None = self._hook.wsnet_authorize(
-            node=node, principal=principal, action=action, target=target
-        )
-        return found
-
-    def check_relay(self, node: Node, principal: Principal, request: OpenRequest) -> str | None:
-        found: str | None = self._hook.wsnet_check_relay(
-            node=node, principal=principal, request=request
-        )
-        return found
-
-    def resolve_node(self, node: Node, name: str) -> str | None:
-        found: str | None = self._hook.wsnet_resolve_node(node=node, name=name)
-        return found
-
-    def tls_server_context(self, node: Node, context: ssl.SSLContext, scope: str) -> None:
-        self._hook.wsnet_tls_server_context(node=node, context=context, scope=scope)

@@ -88,8 +88,8 @@ class Node:
         # The objects go into a plugin manager of this node's own, not the shared one.
         self.plugins = self.plugins.with_objects(self.plugins.calls.node_plugin(self))
         calls = self.plugins.calls
-        self.services = _unique(calls.services_by_plugin(self), lambda s: s.name, "service")
-        self.port_types = _unique(calls.ports_by_plugin(self), lambda p: p.kind, "port kind")
+        self.services = _unique(calls.register_services(self), lambda s: s.name, "service")
+        self.port_types = _unique(calls.register_ports(self), lambda p: p.kind, "port kind")
         self.authenticators = calls.register_authenticators(self)
         for auth in self.authenticators:
             _check_scopes(auth)
@@ -99,7 +99,7 @@ class Node:
                 self.transports[scheme] = tr
         self.observers = calls.register_observers(self)
         self.control_methods = _unique(
-            calls.control_methods_by_plugin(self), lambda m: m.name, "control method"
+            calls.register_control_methods(self), lambda m: m.name, "control method"
         )
         self.components = calls.register_components(self)
 
