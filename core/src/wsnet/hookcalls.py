@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from .protocol import OpenRequest
 
 
+def plugin_name(registered: str) -> str:
+    """The name a user knows for a name registered with pluggy: the built-in modules are
+    ``builtin:NAME`` and a plugin's per-node object ``NAME:node`` (Plugins.with_objects)."""
+    return registered.removeprefix("builtin:").removesuffix(":node")
+
+
 class HookCalls:
     """One method per hookspec (without the ``wsnet_`` prefix)."""
 
@@ -109,7 +115,7 @@ class HookCalls:
             except WsnetError:
                 raise  # already one line for a person (a ConfigError naming file and key)
             except Exception as exc:  # a plugin's bug: one line naming it, not a traceback
-                who = impl.plugin_name.removeprefix("builtin:").removesuffix(":node")
+                who = plugin_name(impl.plugin_name)
                 raise PluginError(f"plugin {who!r} failed in {name}: "
                                   f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
         return out

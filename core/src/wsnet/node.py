@@ -26,6 +26,7 @@ from .events import (
     NodeEvent,
     RoutesChanged,
 )
+from .hookcalls import plugin_name
 from .interfaces import (
     ANONYMOUS,
     SCOPES,
@@ -457,8 +458,8 @@ def _unique(items: list[tuple[str, T]], key: Callable[[T], str], what: str) -> d
     for plugin, item in items:
         k = key(item)
         if k in out:
-            raise WsnetError(f"two plugins provide the {what} {k!r}: {_plugin(owner[k])} and "
-                             f"{_plugin(plugin)}")  # fmt: skip
+            raise WsnetError(f"two plugins provide the {what} {k!r}: "
+                             f"{plugin_name(owner[k])} and {plugin_name(plugin)}")  # fmt: skip
         out[k], owner[k] = item, plugin
     return out
 
@@ -469,11 +470,6 @@ def _check_scopes(auth: Authenticator) -> None:
     if not (isinstance(scopes, set | frozenset) and scopes and scopes <= SCOPES):
         raise WsnetError(f"authenticator {getattr(auth, 'name', auth)!r}: scopes must be a "
                          f"frozenset of some of {sorted(SCOPES)}, got {scopes!r}")  # fmt: skip
-
-
-def _plugin(registered: str) -> str:
-    """'builtin:diag' -> 'diag', 'tcp:node' -> 'tcp': the name a user knows."""
-    return registered.removeprefix("builtin:").removesuffix(":node")
 
 
 __all__ = ["DialConfig", "Node"]

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from .config import CORE_SECTIONS, Config, DialConfig
 from .errors import WsnetError
+from .hookcalls import plugin_name
 from .protocol import CloseCode
 from .redact import redact_url
 
@@ -125,8 +126,7 @@ def _shown(dial: DialConfig) -> str:
 def _reloading_plugins(runtime: Runtime) -> set[str]:
     """Section names of the loaded plugins that implement wsnet_reload."""
     impls = runtime.node.plugins.hook.wsnet_reload.get_hookimpls()
-    # A plugin's per-node object (wsnet_node_plugin) is registered as "NAME:node".
-    return {impl.plugin_name.removeprefix("builtin:").removesuffix(":node") for impl in impls}
+    return {plugin_name(impl.plugin_name) for impl in impls}
 
 
 def _changed_sections(old: Config, new: Config) -> list[str]:
