@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import login_helpers
+from login_helpers import htpasswd_file
 from wsnet.ctl import CtlError, CtlOptions, call
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 
@@ -18,6 +20,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 PASSWORDS = {"alice": "alice pw", "bob": "bob pw", "carol": "carol pw", "ops": "ops pw"}
+dial_as = functools.partial(login_helpers.dial_as, passwords=PASSWORDS)
 AUTHZ = {
     "default": "deny",
     "principal": {
@@ -30,19 +33,7 @@ AUTHZ = {
 
 @pytest.fixture
 def users(tmp_path: Path) -> Path:
-    path = tmp_path / "users.htpasswd"
-    for user, password in PASSWORDS.items():
-        create = [] if path.exists() else ["-c"]
-        subprocess.run(["htpasswd", "-b", "-B", *create, str(path), user, password],
-                       check=True, capture_output=True, timeout=30)  # fmt: skip
-    return path
-
-
-def dial_as(factory: NodeFactory, user: str, hub: NodeProcess, tmp: Path) -> NodeProcess:
-    secret = tmp / f"{user}.pw"
-    secret.write_text(PASSWORDS[user])
-    entry = {"url": hub.url, "user": user, "password_file": str(secret)}
-    return factory(user, listen=False, config={"dial": [entry]})
+    return htpasswd_file(tmp_path / "users.htpasswd", PASSWORDS)
 
 
 def speedtest_error(node: NodeProcess, target: str) -> str:

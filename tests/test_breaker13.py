@@ -4,44 +4,32 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import signal
-import subprocess
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+import login_helpers
 from hostile_peer import RawPeer, routes
+from login_helpers import htpasswd_file
 from tcp_helpers import ident_handler, server_thread, who_answers
 from wsnet.credentials import basic_authorization
-from wsnet.testing import NodeFactory, NodeProcess, free_port, toml_dumps, wait_until
+from wsnet.testing import NodeFactory, free_port, toml_dumps, wait_until
 
 pytestmark = pytest.mark.skipif(
     shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"
 )
 
 PASSWORDS = {"alice": "alice pw", "inner": "inner pw", "edge1": "edge1 pw"}
+dial_as = functools.partial(login_helpers.dial_as, passwords=PASSWORDS)
 
 
 @pytest.fixture
 def users(tmp_path: Path) -> Path:
-    path = tmp_path / "users.htpasswd"
-    for user, password in PASSWORDS.items():
-        create = [] if path.exists() else ["-c"]
-        subprocess.run(["htpasswd", "-b", "-B", "-C", "5", *create, str(path), user, password],
-                       check=True, capture_output=True, timeout=30)  # fmt: skip
-    return path
-
-
-def dial_as(
-    factory: NodeFactory, user: str, hub: NodeProcess, tmp: Path, **cfg: Any
-) -> NodeProcess:
-    secret = tmp / f"{user}.pw"
-    secret.write_text(PASSWORDS[user])
-    entry = {"url": hub.url, "user": user, "password_file": str(secret)}
-    return factory(user, listen=False, config={"dial": [entry], **cfg})
+    return htpasswd_file(tmp_path / "users.htpasswd", PASSWORDS, cost=5)
 
 
 def test_a_hub_without_the_tcp_plugin_does_not_widen_a_tunnel_grant(

@@ -5,10 +5,10 @@ squat node names, hijack or flood routes, or reach past the hub (docs/security.m
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import shutil
 import signal
-import subprocess
 import time
 import tomllib
 from pathlib import Path
@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
+import login_helpers
 from hostile_peer import RawPeer, open_, routes
+from login_helpers import htpasswd_file
 from tcp_helpers import echo_handler, ident_handler, server_thread, who_answers
 from wsnet.builtin.authz import POLICY, wsnet_configure
 from wsnet.config import parse
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 PASSWORDS = {"alice": "alice pw", "bob": "bob pw", "inner": "inner pw", "edge": "edge pw"}
+dial_as = functools.partial(login_helpers.dial_as, passwords=PASSWORDS)
 GRANTS: dict[str, Any] = {
     "principal": {
         "alice": {"open": ["echo"], "claim": ["mallory"]},  # low privilege
@@ -40,26 +43,12 @@ GRANTS: dict[str, Any] = {
 
 @pytest.fixture
 def users(tmp_path: Path) -> Path:
-    path = tmp_path / "users.htpasswd"
-    for user, password in PASSWORDS.items():
-        create = [] if path.exists() else ["-c"]
-        subprocess.run(["htpasswd", "-b", "-B", "-C", "5", *create, str(path), user, password],
-                       check=True, capture_output=True, timeout=30)  # fmt: skip
-    return path
+    return htpasswd_file(tmp_path / "users.htpasswd", PASSWORDS, cost=5)
 
 
 def hub_node(factory: NodeFactory, users: Path, **extra: Any) -> NodeProcess:
     config = {"auth_htpasswd": {"file": str(users)}, "authz": GRANTS, **extra}
     return factory("hub", plugins=["auth_htpasswd"], config=config)
-
-
-def dial_as(
-    factory: NodeFactory, user: str, hub: NodeProcess, tmp: Path, name: str = "", **cfg: Any
-) -> NodeProcess:
-    secret = tmp / f"{user}.pw"
-    secret.write_text(PASSWORDS[user])
-    entry = {"url": hub.url, "user": user, "password_file": str(secret)}
-    return factory(name or user, listen=False, config={"dial": [entry], **cfg})
 
 
 def auth(user: str) -> dict[str, str]:
