@@ -7,7 +7,6 @@ an installed wheel is.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -17,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from probe_plugins import probe_site, wsnet_run
 from wsnet.ctl import CtlOptions
-from wsnet.testing import NodeFactory, free_port, wait_until
+from wsnet.testing import NodeFactory, wait_until
 
 PROBES = {
     # A plugin whose per-node object cannot be made: one line naming it, not a traceback.
@@ -37,28 +37,7 @@ PROBES = {
 
 @pytest.fixture
 def probes(tmp_path: Path) -> Path:
-    site = tmp_path / "site"
-    info = site / "wsnet_probe_breaker14-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: wsnet-probe-breaker14\n"
-                                   "Version: 0.1\n")  # fmt: skip
-    eps = ["[wsnet.plugins]"]
-    for name, source in PROBES.items():
-        (site / f"b14probe_{name}.py").write_text(source)
-        eps.append(f"{name} = b14probe_{name}")
-    (info / "entry_points.txt").write_text("\n".join(eps) + "\n")
-    return site
-
-
-def _env(site: Path) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-
-
-def wsnet_run(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    # Refused before anything binds; if it were not, the timeout ends it and the test fails.
-    cmd = [sys.executable, "-m", "wsnet", "run", "--listen", "none", "--ctl-port", str(free_port())]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60,
-                          env=_env(site))  # fmt: skip
+    return probe_site(tmp_path / "site", "wsnet-probe-breaker14", PROBES, "b14probe_")
 
 
 @pytest.mark.parametrize(

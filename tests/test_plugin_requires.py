@@ -7,15 +7,15 @@ importlib.metadata finds them exactly as it finds an installed wheel.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from probe_plugins import probe_site, site_env, wsnet_run
 from wsnet.ctl import CtlError
-from wsnet.testing import NodeFactory, free_port, wait_until
+from wsnet.testing import NodeFactory, wait_until
 
 PROBES = {
     "needy": '("nosuchdep",)',
@@ -28,24 +28,8 @@ PROBES = {
 
 @pytest.fixture
 def probes(tmp_path: Path) -> Path:
-    site = tmp_path / "site"
-    info = site / "wsnet_probe_requires-0.1.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: wsnet-probe-requires\n"
-                                   "Version: 0.1\n")  # fmt: skip
-    eps = ["[wsnet.plugins]"]
-    for name, requires in PROBES.items():
-        (site / f"probe_{name}.py").write_text(f"WSNET_REQUIRES = {requires}\n")
-        eps.append(f"{name} = probe_{name}")
-    (info / "entry_points.txt").write_text("\n".join(eps) + "\n")
-    return site
-
-
-def wsnet_run(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    # Refused before anything binds; if it were not, the timeout ends it and the test fails.
-    cmd = [sys.executable, "-m", "wsnet", "run", "--listen", "none", "--ctl-port", str(free_port())]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=60, env=env)
+    sources = {name: f"WSNET_REQUIRES = {requires}\n" for name, requires in PROBES.items()}
+    return probe_site(tmp_path / "site", "wsnet-probe-requires", sources, "probe_")
 
 
 def test_a_missing_requirement_is_named_in_one_line(probes: Path) -> None:
@@ -65,9 +49,8 @@ def _loaded(site: Path, names: list[str]) -> str:
         f"try:\n    print(load({names!r}).names)\n"
         "except PluginError as exc:\n    print(exc)\n"
     )
-    env = {**os.environ, "PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=60, env=env)  # fmt: skip
+                         timeout=60, env=site_env(site))  # fmt: skip
     assert res.returncode == 0, res.stderr
     return res.stdout.strip()
 
