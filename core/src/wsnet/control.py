@@ -21,6 +21,8 @@ from typing import Any
 from aiohttp import web
 
 from .errors import ControlError, WsnetError
+from .health import Readiness, is_health_request
+from .health import add_routes as add_health_routes
 from .interfaces import ControlMethod, Principal
 from .redact import redact_value
 
@@ -250,6 +252,7 @@ def control_app(
     *,
     request_timeout: float | None = None,
     trusted: Callable[[object], None] | None = None,
+    ready: Readiness | None = None,
 ) -> web.Application:
     """``authenticate(request)`` (optional) raises an HTTP error to refuse a caller
     and returns who it is; ``authorize`` then decides which methods that caller may call.
@@ -259,6 +262,9 @@ def control_app(
     connection is closed); ``trusted(protocol)`` is told of each request whose head has
     arrived (with ``authenticate``: whose caller was authenticated), so that the
     listener's deadline for it ends.
+
+    ``ready`` adds ``/healthz`` and ``/readyz`` (health.py), which answer without
+    credentials (a probe has none) and say nothing secret.
     """
 
     async def rpc(request: web.Request) -> web.Response:
@@ -299,6 +305,8 @@ def control_app(
         # Before routing: without credentials nothing answers, not even the banner or a
         # 404, so an unauthenticated scanner learns no more than "401".
         assert authenticate is not None
+        if ready is not None and is_health_request(request):
+            return await handler(request)  # untrusted: keeps its deadline and source cap
         request[_PRINCIPAL] = await authenticate(request)
         if trusted is not None:
             trusted(request.protocol)  # only now: a caller refused stays untrusted
@@ -315,6 +323,8 @@ def control_app(
     app.router.add_post("/rpc", rpc)
     app.router.add_post("/", rpc)
     app.router.add_get("/", info)
+    if ready is not None:
+        add_health_routes(app, ready)
     return app
 
 
