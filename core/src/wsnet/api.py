@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .channel import DatagramChannel, StreamChannel
     from .config import Config
     from .events import NodeEvent
-    from .interfaces import Authenticator, Port, Principal
+    from .interfaces import Authenticator, Metric, Port, Principal
     from .protocol import Hello
     from .stash import Stash
 
@@ -118,3 +118,6 @@ class NodeAPI(Protocol):
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
         """Run a background task owned by the node (cancelled when it stops)."""
+
+    def metrics(self) -> list[Metric]:
+        """The metrics of the core and every plugin, read now (wsnet_collect_metrics)."""

@@ -9,12 +9,15 @@ that raises in a register hook stops start-up with one line naming it (PluginErr
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+import logging
+from collections.abc import Awaitable, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
 from .errors import PluginError, WsnetError
+
+log = logging.getLogger("wsnet.plugins")
 
 if TYPE_CHECKING:
     import ssl
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
         Authenticator,
         Component,
         ControlMethod,
+        HttpRoute,
+        Metric,
         Observer,
         Port,
         Principal,
@@ -70,6 +75,9 @@ class HookCalls:
     def register_control_methods(self, node: Node) -> list[tuple[str, ControlMethod]]:
         return self._items("wsnet_register_control_methods", node=node)
 
+    def register_http_routes(self, node: Node) -> list[tuple[str, HttpRoute]]:
+        return self._items("wsnet_register_http_routes", node=node)
+
     def register_components(self, node: Node) -> list[Component]:
         return [item for _, item in self._items("wsnet_register_components", node=node)]
 
@@ -101,6 +109,22 @@ class HookCalls:
 
     def tls_server_context(self, node: Node, context: ssl.SSLContext, scope: str) -> None:
         self._hook.wsnet_tls_server_context(node=node, context=context, scope=scope)
+
+    def collect_metrics(self, node: Node) -> list[Metric]:
+        """Every plugin's metrics, in load order; a plugin that raises is logged and left
+        out (a scrape must not fail for one plugin's bug)."""
+        out: list[Metric] = []
+        for impl in self._hook.wsnet_collect_metrics.get_hookimpls():
+            try:
+                found = cast(
+                    "Iterable[Metric] | None", impl.function(**dict.fromkeys(impl.argnames, node))
+                )
+                out.extend(found or ())
+            except Exception:
+                log.exception(
+                    "plugin %r failed in wsnet_collect_metrics", plugin_name(impl.plugin_name)
+                )
+        return out
 
     def _each(self, name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Each implementation's result with its plugin's name, in load order (the order

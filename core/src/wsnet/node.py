@@ -34,6 +34,8 @@ from .interfaces import (
     ChannelContext,
     Component,
     ControlMethod,
+    HttpRoute,
+    Metric,
     Observer,
     Port,
     Principal,
@@ -73,6 +75,7 @@ class Node:
         self.observers: list[Observer] = []
         self.control_methods: dict[str, ControlMethod] = {}
         self.components: list[Component] = []
+        self.http_routes: dict[str, HttpRoute] = {}
         self.listen_url = ""
         self.control_url = ""
         # Set when the node shuts down: links whose task is cancelled close with this
@@ -103,6 +106,13 @@ class Node:
             calls.register_control_methods(self), lambda m: m.name, "control method"
         )
         self.components = calls.register_components(self)
+        self.http_routes = _unique(
+            calls.register_http_routes(self), lambda r: f"{r.method} {r.path}", "HTTP route"
+        )
+
+    def metrics(self) -> list[Metric]:
+        """Every plugin's metrics (the core's own from wsnet.builtin.metrics), read now."""
+        return self.plugins.calls.collect_metrics(self)
 
     def authenticators_for(self, scope: str) -> list[Authenticator]:
         """The authenticators that apply to ``scope`` ("link" or "control"), in order."""

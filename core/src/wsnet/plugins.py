@@ -31,6 +31,7 @@ METHODS_ATTR = "CONTROL_METHODS"
 BUILTIN = (
     "wsnet.builtin.authz",
     "wsnet.builtin.core_methods",
+    "wsnet.builtin.metrics",
     "wsnet.builtin.ws_transport",
 )
 # Built-in plugins registered unless the plugin list says "-NAME" (name: module).

@@ -87,7 +87,7 @@ class Runtime:
             app = control_app(
                 Dispatcher(self.node.control_methods), guard, self.node.authorize,
                 request_timeout=ctl.request_timeout, trusted=listener.trust,
-                ready=self.readiness,
+                ready=self.readiness, routes=self.node.http_routes.values(),
             )  # fmt: skip
             # lingering_time=0: a body late past the deadline is not read for 10 s more
             port = await self._serve(app, listener, ctl.host, ctl.port, lingering_time=0)
