@@ -52,6 +52,14 @@ HOOK_TESTS = {
         "tests/test_plugins.py",
         "test_run_loads_it_with_its_config",
     ),
+    "wsnet_register_http_routes": (
+        "tests/test_prometheus.py",
+        "test_prometheus_sees_bytes_failover_and_auth_failures",
+    ),
+    "wsnet_collect_metrics": (
+        "tests/test_prometheus.py",
+        "test_prometheus_sees_bytes_failover_and_auth_failures",
+    ),
     "wsnet_tls_server_context": (
         "tests/test_mtls.py",
         "test_trusted_client_links_and_is_named_by_its_cn",
