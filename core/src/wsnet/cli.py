@@ -6,6 +6,7 @@ Plugin commands are found in entry-point metadata and imported only when they ru
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -145,6 +146,28 @@ def ctl(
         text = render(result)
         if text:
             typer.echo(text)
+
+
+@app.command()
+@ctl_command
+def top(
+    ctl: CtlClient,
+    interval: Annotated[float, typer.Option(help="seconds between refreshes")] = 2.0,
+    iterations: Annotated[
+        int,
+        typer.Option(help="stop after N refreshes, printed one below the other (0: until Ctrl-C)"),
+    ] = 0,
+    once: Annotated[bool, typer.Option("--once", help="print one view and exit")] = False,
+) -> None:
+    """A live view of a node's links, channels and rates (Ctrl-C ends it)."""
+    from rich.console import Console
+
+    from .top import run_top  # rich: only when this command runs
+
+    if interval <= 0 or iterations < 0:
+        raise fail("--interval must be > 0 and --iterations >= 0")
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a live view ends
+        run_top(ctl, interval, 1 if once else iterations, Console())
 
 
 @app.command("plugins")
