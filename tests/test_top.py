@@ -25,7 +25,7 @@ def run_top(node: NodeProcess, *args: str) -> subprocess.CompletedProcess[str]:
 def test_top_shows_links_channels_and_the_rate(
     wsnet_linked_nodes: tuple[NodeProcess, NodeProcess],
 ) -> None:
-    a, b = wsnet_linked_nodes
+    _, b = wsnet_linked_nodes
     result: dict[str, Any] = {}
     push = threading.Thread(
         target=lambda: result.update(b.ctl("speedtest", node="a", bytes=BYTES, rate=RATE)),
