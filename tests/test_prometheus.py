@@ -99,3 +99,19 @@ def check_queries(prom: Any) -> None:
 
 def active(hub: NodeProcess) -> str:
     return next((r["member"] for r in hub.ctl("ha") if r["state"] == "active"), "")
+
+
+def test_metrics_on_the_control_api_need_the_call_grant(
+    wsnet_node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    users = htpasswd_file(tmp_path / "ctl.htpasswd", {"prom": "prom-pw-1", "ops": "ops-pw-12"})
+    node = wsnet_node_factory("guarded", plugins=["prometheus"], config={
+        "control": {"htpasswd": str(users)},
+        "authz": {"principal": {"prom": {"call": ["metrics"]}, "ops": {"call": ["status"]}}},
+    }, ctl_options=CtlOptions(user="ops", password="ops-pw-12"))  # fmt: skip
+    url = node.ctlurl.removesuffix("/rpc") + "/metrics"
+    status, body = fetch(url, "prom", "prom-pw-1")
+    assert status == 200 and b'wsnet_info{node="guarded"' in body
+    assert fetch(url)[0] == 401
+    status, body = fetch(url, "ops", "ops-pw-12")
+    assert status == 403 and b"may not call 'metrics'" in body
