@@ -13,14 +13,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import cli_start, codec, l2, nodes, streams, tcp, tunnels
+from . import cli_start, codec, l2, metrics, nodes, streams, tcp, tunnels
 from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
 from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
 
 GIB = 1 << 30
 QUICK_BYTES = 64 << 20
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
-ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams", "l2")
+ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams", "l2",
+         "metrics")  # fmt: skip
 
 
 @dataclass
@@ -116,6 +117,10 @@ def run_l2(run: Run) -> list[Result]:
     return l2.run(run.repeat, run.quick)
 
 
+def run_metrics(run: Run) -> list[Result]:
+    return metrics.run(run.procs, run.nbytes, run.repeat)
+
+
 BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "cli": run_cli,
     "codec": run_codec,
@@ -126,6 +131,7 @@ BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "tunnels": run_tunnels,
     "streams": run_streams,
     "l2": run_l2,
+    "metrics": run_metrics,
 }
 
 
