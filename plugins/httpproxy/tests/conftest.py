@@ -12,7 +12,7 @@ import pytest
 # (http_helpers, upstream_app) importable as top-level modules, as tests/ is.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_helpers import Upstream, run_upstream  # noqa: E402
+from http_helpers import Upstream, run_upstream
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
 HERE = Path(__file__).resolve().parent
@@ -42,8 +41,9 @@ def run_upstream() -> Iterator[Upstream]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "upstream_app.py"), str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_until(lambda: _alive(port), timeout=20, what="upstream server")
         yield Upstream(port, proc)
@@ -56,8 +56,10 @@ def curl(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
     """curl with a deadline; -s, never a proxy from the environment."""
     return subprocess.run(
         ["curl", "-s", "--noproxy", "*", "--max-time", str(timeout), *args],
-        capture_output=True, timeout=timeout + 10, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        timeout=timeout + 10,
+        check=False,
+    )
 
 
 def status_body(url: str, *args: str) -> tuple[int, str]:
@@ -75,15 +77,22 @@ Factory = Callable[..., NodeProcess]
 
 
 def entry_exit(
-    factory: NodeFactory, up: Upstream, routes: list[dict[str, Any]], *,
-    exit_config: dict[str, Any] | None = None, entry_config: dict[str, Any] | None = None,
+    factory: NodeFactory,
+    up: Upstream,
+    routes: list[dict[str, Any]],
+    *,
+    exit_config: dict[str, Any] | None = None,
+    entry_config: dict[str, Any] | None = None,
     plugins: list[str] | None = None,
-) -> tuple[NodeProcess, NodeProcess, str]:  # fmt: skip
+) -> tuple[NodeProcess, NodeProcess, str]:
     """G (exit, listening, allows the upstream) and L (entry, dials G, one listener):
     (G, L, listener base URL)."""
     targets = [f"127.0.0.1:{up.port}"]
-    g = factory("G", plugins=["httpproxy"],
-                config={"httpproxy": {"targets": targets, **(exit_config or {})}})  # fmt: skip
+    g = factory(
+        "G",
+        plugins=["httpproxy"],
+        config={"httpproxy": {"targets": targets, **(exit_config or {})}},
+    )
     port = free_port()
     listener = {"listen": f"127.0.0.1:{port}", "route": routes}
     cfg = dict(entry_config or {})

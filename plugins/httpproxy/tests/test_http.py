@@ -9,35 +9,51 @@ import json
 import os
 import subprocess
 import time
+from typing import Any
 
 import aiohttp
 from http_helpers import Upstream, curl, entry_exit, route, status_body
 from upstream_app import blob_sha
 
-from wsnet.testing import NodeFactory, wait_until
+from wsnet.testing import NodeFactory, NodeProcess, wait_until
 
 
-def _proxy(factory: NodeFactory, up: Upstream, **extra: object) -> tuple[object, object, str]:
+def _proxy(
+    factory: NodeFactory, up: Upstream, **extra: Any
+) -> tuple[NodeProcess, NodeProcess, str]:
     return entry_exit(factory, up, [route("/px", "G", f"{up.base}/x", **extra)])
 
 
 def test_download_upload_path_and_headers(
     wsnet_node_factory: NodeFactory, upstream: Upstream
 ) -> None:
-    g, ell, base = _proxy(wsnet_node_factory, upstream)
+    _, ell, base = _proxy(wsnet_node_factory, upstream)
     for size, chunked in ((3_000_001, ""), (1_500_000, "&chunked=1")):
         r = curl("-D", "-", "-o", "/dev/stdout", f"{base}/px/blob?size={size}{chunked}")
         head, _, body = r.stdout.partition(b"\r\n\r\n")
         assert hashlib.sha256(body).hexdigest() == blob_sha(size)
         assert (b"chunked" in head.lower()) == bool(chunked), head
     payload = os.urandom(2_000_000)
-    r = curl("--data-binary", "@-", f"{base}/px/upload", timeout=60)
-    r = subprocess.run(["curl", "-s", "--noproxy", "*", "--data-binary", "@-", f"{base}/px/upload"],
-                       input=payload, capture_output=True, timeout=60, check=True)  # fmt: skip
+    r = subprocess.run(
+        ["curl", "-s", "--noproxy", "*", "--data-binary", "@-", f"{base}/px/upload"],
+        input=payload,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     got = json.loads(r.stdout)
     assert got["sha256"] == hashlib.sha256(payload).hexdigest() and got["cl"] == "2000000"
-    code, body = status_body(f"{base}/px/echo?a=1&b=2", "-H", "Connection: close, X-Drop",
-                             "-H", "X-Drop: 1", "-H", "X-Keep: 2", "-H", "X-Forwarded-For: 10.9.9.9")  # fmt: skip
+    code, body = status_body(
+        f"{base}/px/echo?a=1&b=2",
+        "-H",
+        "Connection: close, X-Drop",
+        "-H",
+        "X-Drop: 1",
+        "-H",
+        "X-Keep: 2",
+        "-H",
+        "X-Forwarded-For: 10.9.9.9",
+    )
     seen = json.loads(body)
     headers = {k.lower(): v for k, v in seen["headers"]}
     assert code == 200 and seen["path_qs"] == "/x/echo?a=1&b=2"
@@ -71,8 +87,13 @@ def test_keepalive_one_upstream_connection_for_100_requests(
     # the second get_json is one connection of its own
     assert upstream.get_json("/x/conns")["connections"] - before == 2
     # ab with keep-alive, 4 at a time: at most 4 upstream connections more
-    ab = subprocess.run(["ab", "-q", "-k", "-n", "400", "-c", "4", f"{base}/px/blob?size=1024"],
-                        capture_output=True, timeout=120, check=True, text=True)  # fmt: skip
+    ab = subprocess.run(
+        ["ab", "-q", "-k", "-n", "400", "-c", "4", f"{base}/px/blob?size=1024"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+        text=True,
+    )
     assert "Failed requests:        0" in ab.stdout and "Non-2xx" not in ab.stdout
     assert upstream.get_json("/x/conns")["connections"] - before <= 1 + 1 + 4 + 1
 
@@ -82,8 +103,13 @@ def test_chunked_upload_head_204_304_and_continue(
 ) -> None:
     _, _, base = _proxy(wsnet_node_factory, upstream)
     payload = os.urandom(3_000_000)
-    r = subprocess.run(["curl", "-s", "--noproxy", "*", "-T", "-", f"{base}/px/upload"],
-                       input=payload, capture_output=True, timeout=60, check=True)  # fmt: skip
+    r = subprocess.run(
+        ["curl", "-s", "--noproxy", "*", "-T", "-", f"{base}/px/upload"],
+        input=payload,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     got = json.loads(r.stdout)
     assert got["sha256"] == hashlib.sha256(payload).hexdigest() and got["te"] == "chunked"
     r = curl("-I", f"{base}/px/blob?size=12345")
@@ -93,9 +119,23 @@ def test_chunked_upload_head_204_304_and_continue(
     r = curl("-D", "-", "-H", 'If-None-Match: "v1"', f"{base}/px/etag")
     assert r.stdout.startswith(b"HTTP/1.1 304") and r.stdout.endswith(b"\r\n\r\n")
     small = os.urandom(5000)
-    r = subprocess.run(["curl", "-sv", "--noproxy", "*", "-H", "Expect: 100-continue",
-                        "--data-binary", "@-", f"{base}/px/upload"],
-                       input=small, capture_output=True, timeout=60, check=True)  # fmt: skip
+    r = subprocess.run(
+        [
+            "curl",
+            "-sv",
+            "--noproxy",
+            "*",
+            "-H",
+            "Expect: 100-continue",
+            "--data-binary",
+            "@-",
+            f"{base}/px/upload",
+        ],
+        input=small,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
     assert b"HTTP/1.1 100 Continue" in r.stderr
     assert json.loads(r.stdout)["sha256"] == hashlib.sha256(small).hexdigest()
 

@@ -71,7 +71,7 @@ async def echo(request: web.Request) -> web.Response:
             "headers": list(request.headers.items()),
             "peer": request.remote,
             "method": request.method,
-        }  # fmt: skip
+        }
     )
 
 
