@@ -158,8 +158,9 @@ def _response(
     except (aiohttp.ConnectionTimeoutError, aiohttp.SocketTimeoutError, TimeoutError):
         raise Refused(504, f"upstream {shown} timed out (connect {ct:g}s, read {rt:g}s)") from None
     except aiohttp.ClientConnectorError as exc:
-        why = exc.os_error.strerror or str(exc.os_error)
-        raise Refused(502, f"upstream {shown}: {why.lower()}") from None
+        err = exc.os_error
+        why = "connection refused" if isinstance(err, ConnectionRefusedError) else None
+        raise Refused(502, f"upstream {shown}: {why or err.strerror or err}") from None
     except aiohttp.ClientError as exc:
         raise Refused(502, f"upstream {shown}: {type(exc).__name__}: {exc}") from None
     except ChannelRefused as exc:
