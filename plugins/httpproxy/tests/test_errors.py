@@ -23,9 +23,12 @@ def test_error_statuses_and_bodies(wsnet_node_factory: NodeFactory, upstream: Up
         route("/deny", "G", f"{upstream.base}/x", deny=["127.0.0.0/8"]),
         route("/allow", "G", f"{upstream.base}/x", allow=["10.0.0.0/8", "::1/128"]),
     ]
-    g, ell, base = entry_exit(wsnet_node_factory, upstream, routes,
-                              exit_config={"targets": [f"127.0.0.1:{upstream.port}",
-                                                       f"127.0.0.1:{dead}"]})  # fmt: skip
+    g, ell, base = entry_exit(
+        wsnet_node_factory,
+        upstream,
+        routes,
+        exit_config={"targets": [f"127.0.0.1:{upstream.port}", f"127.0.0.1:{dead}"]},
+    )
     assert status_body(f"{base}/nope") == (404, "no route matches Host 127.0.0.1 path /nope\n")
     assert status_body(f"{base}/pxy") == (404, "no route matches Host 127.0.0.1 path /pxy\n")
     assert status_body(f"{base}/gone/a") == (502, "route gone: node nowhere is unreachable\n")
@@ -43,9 +46,24 @@ def test_error_statuses_and_bodies(wsnet_node_factory: NodeFactory, upstream: Up
     )
     big = os.urandom(5000)
     for extra in ((), ("-H", "Transfer-Encoding: chunked")):
-        r = subprocess.run(["curl", "-s", "--noproxy", "*", "-w", "\n%{http_code}", *extra,
-                            "--data-binary", "@-", f"{base}/px/upload"],
-                           input=big, capture_output=True, timeout=60, check=False)  # fmt: skip
+        r = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "--noproxy",
+                "*",
+                "-w",
+                "\n%{http_code}",
+                *extra,
+                "--data-binary",
+                "@-",
+                f"{base}/px/upload",
+            ],
+            input=big,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         assert r.stdout.decode() == "route px: request body over 1000 bytes\n\n413", extra
     assert status_body(f"{base}/deny/echo") == (
         403,
@@ -69,16 +87,22 @@ def test_exit_node_without_the_plugin_is_502(
     g = wsnet_node_factory("G")
     port = free_port()
     lst = {"listen": f"127.0.0.1:{port}", "route": [route("/px", "G", f"{upstream.base}/x")]}
-    ell = wsnet_node_factory("L", listen=False, dial=[g.url], plugins=["httpproxy"],
-                             config={"httpproxy": {"listener": [lst]}})  # fmt: skip
+    ell = wsnet_node_factory(
+        "L",
+        listen=False,
+        dial=[g.url],
+        plugins=["httpproxy"],
+        config={"httpproxy": {"listener": [lst]}},
+    )
     wait_until(lambda: "G" in ell.peers(), what="link")
     code, body = status_body(f"http://127.0.0.1:{port}/px/echo")
     assert code == 502 and body.startswith("route px: node G: ") and "http" in body
 
 
 def _htpasswd(path: Path, user: str, password: str) -> None:
-    subprocess.run(["htpasswd", "-cbB", "-C", "4", str(path), user, password], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["htpasswd", "-cbB", "-C", "4", str(path), user, password], check=True, capture_output=True
+    )
 
 
 def test_basic_auth_and_authz(
@@ -86,8 +110,9 @@ def test_basic_auth_and_authz(
 ) -> None:
     users = tmp_path / "users"
     _htpasswd(users, "alice", "alice-pw")
-    subprocess.run(["htpasswd", "-bB", "-C", "4", str(users), "bob", "bob-pw"], check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["htpasswd", "-bB", "-C", "4", str(users), "bob", "bob-pw"], check=True, capture_output=True
+    )
     authz: dict[str, Any] = {"principal": {"alice": {"open": ["http:px"]}, "bob": {"open": []}}}
     _, _, base = entry_exit(
         wsnet_node_factory,
@@ -111,30 +136,54 @@ def test_basic_auth_and_authz(
 
 BAD = [
     ({"listen": "127.0.0.1"}, "[[httpproxy.listener]] #1 listen: expected HOST:PORT"),
-    ({"listen": "127.0.0.1:1", "route": [{"path": "px", "node": "G", "upstream": "http://h/"}]},
-     "[[httpproxy.listener]] #1 [[route]] #1 path: expected a path prefix starting with '/'"),
-    ({"listen": "127.0.0.1:1", "route": [{"path": "/", "node": "G H", "upstream": "http://h/"}]},
-     "[[route]] #1 node: expected a node name"),
-    ({"listen": "127.0.0.1:1", "route": [{"path": "/", "node": "G", "upstream": "ftp://h/"}]},
-     "[[route]] #1 upstream: expected http://HOST[:PORT]/PATH or https://..., got 'ftp://h/'"),
-    ({"listen": "127.0.0.1:1", "route": [{"path": "/", "node": "G", "upstream": "http://h/",
-                                          "timeout": 3}]},
-     "[[route]] #1 timeout: unknown key"),
-    ({"listen": "127.0.0.1:1", "route": [{"path": "/", "node": "G", "upstream": "http://h/",
-                                          "allow": ["10.0.0.300/8"]}]},
-     "[[route]] #1 allow: entry #1 '10.0.0.300/8'"),
-    ({"listen": "127.0.0.1:1", "route": [{"path": "/", "node": "G", "upstream": "http://h/"},
-                                         {"path": "/", "node": "H", "upstream": "http://h/"}]},
-     "[[route]] #2 name: a second route named 'root'"),
-]  # fmt: skip
+    (
+        {"listen": "127.0.0.1:1", "route": [{"path": "px", "node": "G", "upstream": "http://h/"}]},
+        "[[httpproxy.listener]] #1 [[route]] #1 path: expected a path prefix starting with '/'",
+    ),
+    (
+        {"listen": "127.0.0.1:1", "route": [{"path": "/", "node": "G H", "upstream": "http://h/"}]},
+        "[[route]] #1 node: expected a node name",
+    ),
+    (
+        {"listen": "127.0.0.1:1", "route": [{"path": "/", "node": "G", "upstream": "ftp://h/"}]},
+        "[[route]] #1 upstream: expected http://HOST[:PORT]/PATH or https://..., got 'ftp://h/'",
+    ),
+    (
+        {
+            "listen": "127.0.0.1:1",
+            "route": [{"path": "/", "node": "G", "upstream": "http://h/", "timeout": 3}],
+        },
+        "[[route]] #1 timeout: unknown key",
+    ),
+    (
+        {
+            "listen": "127.0.0.1:1",
+            "route": [
+                {"path": "/", "node": "G", "upstream": "http://h/", "allow": ["10.0.0.300/8"]}
+            ],
+        },
+        "[[route]] #1 allow: entry #1 '10.0.0.300/8'",
+    ),
+    (
+        {
+            "listen": "127.0.0.1:1",
+            "route": [
+                {"path": "/", "node": "G", "upstream": "http://h/"},
+                {"path": "/", "node": "H", "upstream": "http://h/"},
+            ],
+        },
+        "[[route]] #2 name: a second route named 'root'",
+    ),
+]
 
 
 @pytest.mark.parametrize(("listener", "message"), BAD)
 def test_bad_config_names_file_and_key(
     wsnet_node_factory: NodeFactory, listener: dict[str, Any], message: str
 ) -> None:
-    node = wsnet_node_factory("a", plugins=["httpproxy"], start=False,
-                              config={"httpproxy": {"listener": [listener]}})  # fmt: skip
+    node = wsnet_node_factory(
+        "a", plugins=["httpproxy"], start=False, config={"httpproxy": {"listener": [listener]}}
+    )
     node.start(wait=False)
     assert node.proc.wait(timeout=60) == 2
     assert f"{node.config_path.name}: " in node.log() and message in node.log(), node.log()
@@ -142,8 +191,9 @@ def test_bad_config_names_file_and_key(
 
 def test_duplicate_listener_is_named(wsnet_node_factory: NodeFactory) -> None:
     two = [{"listen": "127.0.0.1:9"}, {"listen": "127.0.0.1:9"}]
-    node = wsnet_node_factory("a", plugins=["httpproxy"], start=False,
-                              config={"httpproxy": {"listener": two}})  # fmt: skip
+    node = wsnet_node_factory(
+        "a", plugins=["httpproxy"], start=False, config={"httpproxy": {"listener": two}}
+    )
     node.start(wait=False)
     assert node.proc.wait(timeout=60) == 2
     assert "[[httpproxy.listener]] #2 listen: a second listener on 127.0.0.1:9" in node.log()

@@ -18,6 +18,7 @@ from wsnet import (
     WsnetError,
 )
 
+from .cli import COLUMNS
 from .manager import Manager
 from .service import HttpService
 from .settings import SETTINGS, Settings, configure
@@ -26,22 +27,6 @@ from .spec import NAME_RE, SpecError, make_route
 # What wsnet_register_control_methods registers: a node without this plugin names it
 # for a call of one of these (wsnet.plugins.method_providers).
 CONTROL_METHODS = ("httproutes", "addhttproute", "delhttproute", "proxies")
-COLUMNS = (
-    "name",
-    "listen",
-    "path",
-    "node",
-    "upstream",
-    "requests",
-    "2xx",
-    "4xx",
-    "5xx",
-    "errors",
-    "bytes_in",
-    "bytes_out",
-    "p50_ms",
-    "p99_ms",
-)
 
 
 def wsnet_configure(config: Config) -> None:
