@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +199,88 @@ def test_duplicate_listener_is_named(wsnet_node_factory: NodeFactory) -> None:
     node.start(wait=False)
     assert node.proc.wait(timeout=60) == 2
     assert "[[httpproxy.listener]] #2 listen: a second listener on 127.0.0.1:9" in node.log()
+
+
+def test_refusals_come_before_100_continue_and_unreachable_is_immediate(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    routes = [
+        route("/px", "G", f"{upstream.base}/x", max_body=1000),
+        route("/gone", "nowhere", f"{upstream.base}/x"),
+    ]
+    _, _, base = entry_exit(wsnet_node_factory, upstream, routes)
+    body = os.urandom(4000)
+    r = subprocess.run(
+        [
+            "curl",
+            "-sv",
+            "--noproxy",
+            "*",
+            "-H",
+            "Expect: 100-continue",
+            "--data-binary",
+            "@-",
+            f"{base}/px/upload",
+        ],
+        input=body,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert b"< HTTP/1.1 413" in r.stderr and b"100 Continue" not in r.stderr
+    assert r.stdout == b"route px: request body over 1000 bytes\n"
+    t0 = time.monotonic()
+    assert status_body(f"{base}/gone/")[0] == 502
+    assert time.monotonic() - t0 < 2.0  # at once, not after a timeout
+
+
+def test_https_listener(
+    wsnet_node_factory: NodeFactory, upstream: Upstream, tmp_path: Path
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    g = wsnet_node_factory(
+        "G",
+        plugins=["httpproxy"],
+        config={"httpproxy": {"targets": [f"127.0.0.1:{upstream.port}"]}},
+    )
+    port = free_port()
+    lst = {
+        "listen": f"127.0.0.1:{port}",
+        "tls_cert": str(cert),
+        "tls_key": str(key),
+        "route": [route("/px", "G", f"{upstream.base}/x")],
+    }
+    ell = wsnet_node_factory(
+        "L",
+        listen=False,
+        dial=[g.url],
+        plugins=["httpproxy"],
+        config={"httpproxy": {"listener": [lst]}},
+    )
+    wait_until(lambda: "G" in ell.peers(), what="link")
+    r = curl("--cacert", str(cert), f"https://127.0.0.1:{port}/px/echo")
+    assert r.returncode == 0
+    headers = {k.lower(): v for k, v in json.loads(r.stdout)["headers"]}
+    assert headers["x-forwarded-proto"] == "https"
