@@ -208,7 +208,7 @@ def test_refusals_come_before_100_continue_and_unreachable_is_immediate(
         route("/px", "G", f"{upstream.base}/x", max_body=1000),
         route("/gone", "nowhere", f"{upstream.base}/x"),
     ]
-    _, _, base = entry_exit(wsnet_node_factory, upstream, routes)
+    _, ell, base = entry_exit(wsnet_node_factory, upstream, routes, plugins=["httpproxy", "log"])
     body = os.urandom(4000)
     r = subprocess.run(
         [
@@ -232,6 +232,11 @@ def test_refusals_come_before_100_continue_and_unreachable_is_immediate(
     t0 = time.monotonic()
     assert status_body(f"{base}/gone/")[0] == 502
     assert time.monotonic() - t0 < 2.0  # at once, not after a timeout
+    # observers get the HttpProxyError event (the log plugin writes it)
+    wait_until(
+        lambda: "http.error" in ell.log() and "route gone: node nowhere" in ell.log(),
+        what="http.error event",
+    )
 
 
 def test_https_listener(
