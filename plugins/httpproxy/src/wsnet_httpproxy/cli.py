@@ -4,6 +4,7 @@ API: addhttproute, delhttproute, httproutes, proxies)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +12,7 @@ import typer
 from wsnet import CtlClient, ctl_command, render_result
 
 from .spec import SpecError, parse_expose
+from .westfiles import write_translations
 
 http_app = typer.Typer(
     help="HTTP reverse proxy routes of a running node (plugin wsnet-httpproxy).",
@@ -116,3 +118,28 @@ def remove(name: str, ctl: CtlClient) -> None:
 def proxies(ctl: CtlClient) -> None:
     """Listeners, routes and exit-side counts as JSON (west's state dump)."""
     typer.echo(json.dumps(_call(ctl, "proxies", {}), indent=2))
+
+
+@http_app.command("from-west")
+def from_west_cmd(
+    configs: Annotated[list[Path], typer.Argument(help="west config.json files of one mesh")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="write NODE.toml files here (needed for more than one CONFIG)"),
+    ] = None,
+    peer: Annotated[
+        list[str] | None,
+        typer.Option(help="ORIGIN_OR_URL=NODE for a west not among CONFIGS (repeatable)"),
+    ] = None,
+) -> None:
+    """Translate west configs into wsnet configs (one node each).
+
+    One CONFIG: the TOML goes to stdout. Translate all configs of a mesh together, so that
+    `en` and `ea` find their nodes, and each exit node's [httpproxy] targets is filled in.
+    """
+    try:
+        for path in write_translations(configs, out_dir, peer or []):
+            typer.echo(f"wsnet http from-west: wrote {path}", err=True)
+    except (OSError, ValueError) as exc:  # MigrateError and JSONDecodeError too
+        typer.echo(f"wsnet http from-west: {exc}", err=True)
+        raise typer.Exit(2) from None
