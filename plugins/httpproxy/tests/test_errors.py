@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -101,41 +100,6 @@ def test_exit_node_without_the_plugin_is_502(
     assert code == 502 and body.startswith("route px: node G: ") and "http" in body
 
 
-def _htpasswd(path: Path, user: str, password: str) -> None:
-    subprocess.run(
-        ["htpasswd", "-cbB", "-C", "4", str(path), user, password], check=True, capture_output=True
-    )
-
-
-def test_basic_auth_and_authz(
-    wsnet_node_factory: NodeFactory, upstream: Upstream, tmp_path: Path
-) -> None:
-    users = tmp_path / "users"
-    _htpasswd(users, "alice", "alice-pw")
-    subprocess.run(
-        ["htpasswd", "-bB", "-C", "4", str(users), "bob", "bob-pw"], check=True, capture_output=True
-    )
-    authz: dict[str, Any] = {"principal": {"alice": {"open": ["http:px"]}, "bob": {"open": []}}}
-    _, _, base = entry_exit(
-        wsnet_node_factory,
-        upstream,
-        [route("/px", "G", f"{upstream.base}/x", auth=True)],
-        entry_config={"auth_htpasswd": {"file": str(users)}, "authz": authz},
-        plugins=["httpproxy", "auth_htpasswd"],
-    )
-    r = curl("-D", "-", f"{base}/px/echo")
-    assert (
-        r.stdout.startswith(b"HTTP/1.1 401")
-        and b'WWW-Authenticate: Basic realm="wsnet"' in r.stdout
-    )
-    assert r.stdout.endswith(b"route px: authentication required\n")
-    code, body = status_body(f"{base}/px/echo", "-u", "alice:wrong")
-    assert code == 401 and body.startswith("route px: authentication refused: ")
-    assert status_body(f"{base}/px/echo", "-u", "bob:bob-pw")[0] == 403
-    code, body = status_body(f"{base}/px/echo", "-u", "alice:alice-pw")
-    assert code == 200 and '"x-forwarded-for"' in body.lower()
-
-
 BAD = [
     ({"listen": "127.0.0.1"}, "[[httpproxy.listener]] #1 listen: expected HOST:PORT"),
     (
@@ -199,44 +163,6 @@ def test_duplicate_listener_is_named(wsnet_node_factory: NodeFactory) -> None:
     node.start(wait=False)
     assert node.proc.wait(timeout=60) == 2
     assert "[[httpproxy.listener]] #2 listen: a second listener on 127.0.0.1:9" in node.log()
-
-
-def test_refusals_come_before_100_continue_and_unreachable_is_immediate(
-    wsnet_node_factory: NodeFactory, upstream: Upstream
-) -> None:
-    routes = [
-        route("/px", "G", f"{upstream.base}/x", max_body=1000),
-        route("/gone", "nowhere", f"{upstream.base}/x"),
-    ]
-    _, ell, base = entry_exit(wsnet_node_factory, upstream, routes, plugins=["httpproxy", "log"])
-    body = os.urandom(4000)
-    r = subprocess.run(
-        [
-            "curl",
-            "-sv",
-            "--noproxy",
-            "*",
-            "-H",
-            "Expect: 100-continue",
-            "--data-binary",
-            "@-",
-            f"{base}/px/upload",
-        ],
-        input=body,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert b"< HTTP/1.1 413" in r.stderr and b"100 Continue" not in r.stderr
-    assert r.stdout == b"route px: request body over 1000 bytes\n"
-    t0 = time.monotonic()
-    assert status_body(f"{base}/gone/")[0] == 502
-    assert time.monotonic() - t0 < 2.0  # at once, not after a timeout
-    # observers get the HttpProxyError event (the log plugin writes it)
-    wait_until(
-        lambda: "http.error" in ell.log() and "route gone: node nowhere" in ell.log(),
-        what="http.error event",
-    )
 
 
 def test_https_listener(
