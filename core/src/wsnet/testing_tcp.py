@@ -1,5 +1,6 @@
-"""Real TCP endpoints for the tunnel tests: an asyncio echo server, a firehose source,
-and clients that verify every byte by SHA-256.  Everything binds 127.0.0.1."""
+"""Real TCP endpoints for tests of tunnels and proxies (the core's and any plugin's): an
+asyncio echo server, a firehose source, and clients that verify every byte by SHA-256.
+Everything binds 127.0.0.1."""
 
 from __future__ import annotations
 
