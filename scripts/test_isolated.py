@@ -113,7 +113,11 @@ def run_one(target: Path, known: dict[str, Path], wheelhouse: Path, tmp: Path,
     """(passed, seconds to install, seconds to test) for one member."""
     t0 = time.monotonic()
     venv = make_venv(tmp / target.name)
-    install(venv, target, known, wheelhouse)
+    try:
+        install(venv, target, known, wheelhouse)
+    except RuntimeError as exc:  # what it declares cannot be installed: that member fails
+        print(exc, flush=True)
+        return False, time.monotonic() - t0, 0.0
     t1 = time.monotonic()
     tests = target / "tests"
     if any(tests.glob("test_*.py")):
