@@ -15,7 +15,7 @@ from wsnet.tls import TlsFileError, fingerprint
 from wsnet_mtls import parse_pin, principal_from_cert
 
 if TYPE_CHECKING:
-    from conftest import Pair, Pki
+    from wsnet.testing_pki import Pair, Pki
 
 
 def wsnet(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,8 +1,9 @@
-"""Shared fixtures of the end-to-end tests: a test PKI made with the real `openssl` CLI.
+"""A test PKI made with the real `openssl` CLI, for the tests of the core and of plugins.
 
-``pki`` (session-scoped) holds a CA, a server certificate for 127.0.0.1/localhost,
-two client certificates from that CA and a client certificate from a foreign CA,
-each as (certificate, key) paths.  The same commands are in docs/security.md.
+The fixture ``pki`` (session-scoped; registered through ``wsnet.testing``) holds a CA,
+a server certificate for 127.0.0.1/localhost, two client certificates from that CA and a
+client certificate from a foreign CA, each as (certificate, key) paths.  The same commands
+are in docs/security.md.
 """
 
 from __future__ import annotations

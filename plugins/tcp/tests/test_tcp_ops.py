@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import subprocess
 import sys
@@ -12,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from config_run import run_config
-from tcp_helpers import connect_refused, echo_handler, echo_roundtrip, server_thread
 from wsnet.ctl import CtlError
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_run import run_config
+from wsnet.testing_tcp import connect_refused, echo_handler, echo_roundtrip, server_thread
 
 
 def wsnet(*args: str, ctl: NodeProcess | None = None) -> subprocess.CompletedProcess[str]:
@@ -84,35 +83,6 @@ def test_addtunnel_rejects_bad_input_and_a_busy_port(wsnet_node_factory: NodeFac
     # Retried without any route change: bound once the port is free.
     wait_until(lambda: rows(a)[("busy", "listen")]["state"] == "listening", timeout=8,
                what="bound after the port was freed")  # fmt: skip
-
-
-@pytest.mark.skipif(shutil.which("htpasswd") is None, reason="apache2-utils not installed")
-def test_authz_limits_principals_to_their_tunnels(
-    wsnet_node_factory: NodeFactory, tmp_path: Path
-) -> None:
-    users = tmp_path / "users"
-    subprocess.run(["htpasswd", "-b", "-B", "-c", str(users), "alice", "pw"], check=True,
-                   capture_output=True, timeout=30)  # fmt: skip
-    (tmp_path / "pw").write_text("pw")
-    l_ok, l_no = free_port(), free_port()
-    with server_thread(echo_handler) as echo:
-        hub = wsnet_node_factory("hub", plugins=["auth_htpasswd", "tcp"], config={
-            "auth_htpasswd": {"file": str(users)},
-            "authz": {"default": "deny", "principal": {"alice": {"open": ["tcp:web"]}}},
-            "tcp": {"tunnel": [{"name": "web", "connect": f"127.0.0.1:{echo.port}"},
-                               {"name": "db", "connect": f"127.0.0.1:{echo.port}"}]},
-        })  # fmt: skip
-        alice = wsnet_node_factory("alice", listen=False, plugins=["tcp"], config={
-            "dial": [{"url": hub.url, "user": "alice", "password_file": str(tmp_path / "pw")}],
-            "tcp": {"tunnel": [{"name": "web", "listen": f"127.0.0.1:{l_ok}", "peer": "hub"},
-                               {"name": "db", "listen": f"127.0.0.1:{l_no}", "peer": "hub"}]},
-        })  # fmt: skip
-        wait_until(lambda: rows(alice)[("db", "listen")]["state"] == "listening", what="up")
-        assert asyncio.run(echo_roundtrip(l_ok, 50_000)).ok
-        with pytest.raises(ConnectionResetError):
-            asyncio.run(echo_roundtrip(l_no, 50_000))
-        assert "'alice' may not open tcp:db" in rows(alice)[("db", "listen")]["last_error"]
-        assert alice.peers() == {"hub"}  # the link stays up
 
 
 BAD = [

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tcp_helpers import (
+from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import (
     Firehose,
     closed_port,
     connect_refused,
@@ -26,7 +27,6 @@ from tcp_helpers import (
     rss_kib,
     server_thread,
 )
-from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
 
 def _pair(

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from config_run import run_config
-from tcp_helpers import echo_roundtrip, ident_handler, server_thread, who_answers
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_run import run_config
+from wsnet.testing_tcp import echo_roundtrip, ident_handler, server_thread, who_answers
 
 KEEPALIVE_TIMEOUT = 2.0  # wsnet.testing.FAST: interval 0.5 s, timeout 2 s
 
