@@ -16,7 +16,7 @@ import login_helpers
 from hostile_peer import RawPeer, routes
 from login_helpers import htpasswd_file
 from tcp_helpers import ident_handler, server_thread, who_answers
-from wsnet.credentials import basic_authorization
+from wsnet.transport.ws.credentials import basic_authorization
 from wsnet.testing import NodeFactory, free_port, toml_dumps, wait_until
 
 pytestmark = pytest.mark.skipif(

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from config_run import run_config_file
-from wsnet.credentials import basic_authorization
+from wsnet.transport.ws.credentials import basic_authorization
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 
 pytestmark = pytest.mark.skipif(

@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from test_signals import hup
-from wsnet.credentials import basic_authorization
+from wsnet.transport.ws.credentials import basic_authorization
 from wsnet.ctl import CtlError, CtlOptions, call
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 from wsnet_auth_htpasswd.htpasswd import HtpasswdFile

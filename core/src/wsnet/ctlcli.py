@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from .credentials import read_password_file
+from .transport.ws.credentials import read_password_file
 from .ctl import DEFAULT_URL, PASSWORD_ENV, URL_ENV, USER_ENV, CtlClient, CtlError, CtlOptions
 from .redact import redact_text
 

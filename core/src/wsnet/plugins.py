@@ -28,11 +28,12 @@ GROUP = "wsnet.plugins"
 # A plugin module's tuple of the control methods it registers: lets a node that did not
 # load the plugin name it for a call of one of them (method_providers).
 METHODS_ATTR = "CONTROL_METHODS"
-BUILTIN = (
-    "wsnet.builtin.authz",
-    "wsnet.builtin.core_methods",
-    "wsnet.builtin.ws_transport",
-)
+# Built-in plugins, always registered (name: module).
+BUILTIN = {
+    "authz": "wsnet.builtin.authz",
+    "core_methods": "wsnet.builtin.core_methods",
+    "ws_transport": "wsnet.transport.ws.plugin",
+}
 # Built-in plugins registered unless the plugin list says "-NAME" (name: module).
 DEFAULTS = {"diag": "wsnet.builtin.diag"}
 # Module attribute of a plugin: the names of the plugins it needs, e.g. ("switch",).
@@ -115,8 +116,8 @@ class Plugins:
 def new_manager() -> pluggy.PluginManager:
     pm = _Manager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    for modname in (*BUILTIN, *DEFAULTS.values()):
-        pm.register(importlib.import_module(modname), name=f"builtin:{modname.rsplit('.', 1)[1]}")
+    for name, modname in (BUILTIN | DEFAULTS).items():
+        pm.register(importlib.import_module(modname), name=f"builtin:{name}")
     return pm
 
 

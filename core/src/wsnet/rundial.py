@@ -30,7 +30,7 @@ def start_dial(
     """
     # Imported here: the runtime and the built-in methods import most of the core.
     from .builtin.core_methods import check_file_options
-    from .builtin.ws_transport import check_run_time_options
+    from .transport.ws.checks import check_run_time_options
     from .runtime import RUNTIME
 
     rt = node.stash.get(RUNTIME, None)
