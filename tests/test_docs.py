@@ -15,9 +15,9 @@ from types import ModuleType
 
 import pytest
 
-import wsnet.transport.ws.options
 import wsnet.config
 import wsnet.hookspecs
+import wsnet.transport.ws.options
 from wsnet.builtin import core_methods, diag
 from wsnet.config import parse
 from wsnet.node import Node

@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 
 from config_run import run_config_file
-from wsnet.transport.ws.credentials import basic_authorization
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
+from wsnet.transport.ws.credentials import basic_authorization
 
 pytestmark = pytest.mark.skipif(
     shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"

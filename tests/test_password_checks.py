@@ -20,9 +20,9 @@ import aiohttp
 import pytest
 
 from test_signals import hup
-from wsnet.transport.ws.credentials import basic_authorization
 from wsnet.ctl import CtlError, CtlOptions, call
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
+from wsnet.transport.ws.credentials import basic_authorization
 from wsnet_auth_htpasswd.htpasswd import HtpasswdFile
 from wsnet_auth_htpasswd.passcheck import (
     CheckRefused,

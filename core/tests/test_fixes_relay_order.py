@@ -18,10 +18,6 @@ import aiohttp
 import pytest
 
 import wsnet.config
-from wsnet.transport.ws import plugin as ws_transport
-from wsnet.transport.ws.options import DialOptions
-from wsnet.transport.ws.tls import client_ssl
-from wsnet.transport.ws.transport import WsTransport
 from wsnet.config import Config, parse
 from wsnet.control import INVALID_PARAMS, Dispatcher, RpcError, bind
 from wsnet.errors import ConfigError
@@ -47,6 +43,10 @@ from wsnet.protocol import (
     ResetCode,
     Session,
 )
+from wsnet.transport.ws import plugin as ws_transport
+from wsnet.transport.ws.options import DialOptions
+from wsnet.transport.ws.tls import client_ssl
+from wsnet.transport.ws.transport import WsTransport
 
 # ---------------------------------------------------------------- bug 1: ttl
 

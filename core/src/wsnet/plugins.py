@@ -82,11 +82,6 @@ class Plugins:
     def __post_init__(self) -> None:
         self.calls = HookCalls(self.pm)
 
-    @property
-    def hook(self) -> Any:
-        """pluggy's untyped relay (for get_hookimpls and the like); call hooks via ``calls``."""
-        return self.pm.hook
-
     def log_added(self) -> None:
         """Say which plugins were loaded because another requires them (logging is up now)."""
         for name, by in self.added.items():

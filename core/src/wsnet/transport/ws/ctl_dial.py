@@ -19,9 +19,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 def dial_parameters() -> list[inspect.Parameter]:
     """One keyword parameter per run-time option, with its type and default."""
     hints = types()
+    kind = inspect.Parameter.KEYWORD_ONLY
     return [
-        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
-                          annotation=hints[f.name])  # fmt: skip
+        inspect.Parameter(f.name, kind, default=f.default, annotation=hints[f.name])
         for f in run_time_fields()
     ]
 

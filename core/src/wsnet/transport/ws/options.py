@@ -54,7 +54,8 @@ class DialOptions:
 
     ca_file: str = _option("", "--ca-file", "CA bundle to verify wss:// --dial servers",
                            reads_file=True)  # fmt: skip
-    insecure: bool = _option(False, "--insecure", "do not verify wss:// --dial servers (tests only)")
+    insecure: bool = _option(False, "--insecure", "do not verify wss:// --dial servers "
+                             "(tests only)")  # fmt: skip
     cert_file: str = _option("", "--cert", "client certificate for --dial (mTLS)", reads_file=True)
     key_file: str = _option("", "--key", "client key for --dial (mTLS)", reads_file=True)
     user: str = _option("", "--user", "HTTP Basic user for --dial; password: --password-file, "
