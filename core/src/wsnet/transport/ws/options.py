@@ -40,9 +40,11 @@ class OptionInfo:
 def _option(default: Any, flag: str = "", help: str = "", **info: Any) -> Any:
     """A dataclass field carrying its OptionInfo (typed Any, as ``field()`` itself is)."""
     meta = {_META: OptionInfo(flag, help, **info)}
+    # What a command line cannot carry (password, headers with a token) stays out of repr.
+    shown = info.get("run_time", True)
     if isinstance(default, dict):
-        return field(default_factory=dict, metadata=meta)
-    return field(default=default, metadata=meta, repr=info.get("run_time", True))
+        return field(default_factory=dict, metadata=meta, repr=shown)
+    return field(default=default, metadata=meta, repr=shown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +77,6 @@ class DialOptions:
         knows; other keys belong to other plugins and are left out."""
         known = {f.name for f in fields()}
         return cls(**{k: v for k, v in options.items() if k in known})
-
-    def given(self) -> dict[str, Any]:
-        """The options that differ from their defaults, as a ``[[dial]]`` table has them."""
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields()
-            if getattr(self, f.name) != DialOptions.__dataclass_fields__[f.name].default
-            and getattr(self, f.name) != {}
-        }
 
 
 def fields() -> tuple[dataclasses.Field[Any], ...]:
