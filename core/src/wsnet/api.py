@@ -67,7 +67,8 @@ class NodeAPI(Protocol):
         """Why ``principal`` may not do ``action`` on ``target`` ([authz]), or None."""
 
     def resolve(self, name: str) -> str:
-        """The node a channel for ``name`` goes to (wsnet_resolve_node), else ``name``."""
+        """The node a channel for ``name`` goes to (wsnet_resolve_node), else ``name``.
+        Raises ChannelRefused (UNREACHABLE) naming a plugin whose resolver failed."""
 
     def reachable(self, node: str) -> bool:
         """True if ``node`` has a route."""

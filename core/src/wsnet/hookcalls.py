@@ -104,8 +104,19 @@ class HookCalls:
         return found
 
     def resolve_node(self, node: Node, name: str) -> str | None:
-        found: str | None = self._hook.wsnet_resolve_node(node=node, name=name)
-        return found
+        """The first answer, in pluggy's call order; a plugin that raises is named
+        (PluginError), as it runs per channel open, long after start-up."""
+        given: dict[str, Any] = {"node": node, "name": name}
+        for impl in reversed(self._hook.wsnet_resolve_node.get_hookimpls()):
+            try:  # an implementation may take fewer of the spec's parameters
+                found = impl.function(**{k: given[k] for k in impl.argnames})
+            except Exception as exc:  # a plugin's bug: one line naming it
+                who = plugin_name(impl.plugin_name)
+                raise PluginError(f"plugin {who!r} failed in wsnet_resolve_node: "
+                                  f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
+            if found is not None:
+                return str(found)
+        return None
 
     def tls_server_context(self, node: Node, context: ssl.SSLContext, scope: str) -> None:
         self._hook.wsnet_tls_server_context(node=node, context=context, scope=scope)
@@ -125,6 +136,10 @@ class HookCalls:
                     "plugin %r failed in wsnet_collect_metrics", plugin_name(impl.plugin_name)
                 )
         return out
+
+    def implementers(self, name: str) -> set[str]:
+        """The plugins (names as users know them) that implement hook ``name``."""
+        return {plugin_name(impl.plugin_name) for impl in getattr(self._hook, name).get_hookimpls()}
 
     def _each(self, name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Each implementation's result with its plugin's name, in load order (the order

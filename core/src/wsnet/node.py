@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from .adverts import Adverts
 from .channel import Channel, DatagramChannel, Endpoint, StreamChannel
 from .config import Config, DialConfig
-from .errors import ChannelRefused, WsnetError
+from .errors import ChannelRefused, PluginError, WsnetError
 from .events import (
     ChannelClosed,
     ChannelOpened,
@@ -241,8 +241,14 @@ class Node:
 
     def resolve(self, name: str) -> str:
         """The node a channel for ``name`` should go to: a plugin may map names (an HA
-        group to its active member, wsnet_resolve_node); otherwise ``name`` itself."""
-        return self.plugins.calls.resolve_node(self, name) or name
+        group to its active member, wsnet_resolve_node); otherwise ``name`` itself.
+
+        A plugin that raises fails this open only: ChannelRefused (UNREACHABLE) naming it."""
+        try:
+            return self.plugins.calls.resolve_node(self, name) or name
+        except PluginError as exc:
+            log.warning("cannot resolve %r: %s", name, exc)
+            raise ChannelRefused(ResetCode.UNREACHABLE, f"cannot resolve {name!r}: {exc}") from None
 
     def reachable_nodes(self) -> tuple[str, ...]:
         """Every node name with a route, sorted."""

@@ -15,9 +15,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from wsnet.credentials import basic_authorization
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 from wsnet.testing_run import run_config_file
+from wsnet.transport.ws.credentials import basic_authorization
 
 pytestmark = pytest.mark.skipif(
     shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"

@@ -19,10 +19,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from wsnet.credentials import basic_authorization
 from wsnet.ctl import CtlError, CtlOptions, call
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 from wsnet.testing_run import hup
+from wsnet.transport.ws.credentials import basic_authorization
 from wsnet_auth_htpasswd.htpasswd import HtpasswdFile
 from wsnet_auth_htpasswd.passcheck import (
     CheckRefused,

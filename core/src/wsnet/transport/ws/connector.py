@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from ..proxy import Proxy, open_tunnel
+from .proxy import Proxy, open_tunnel
 
 if TYPE_CHECKING:
     from aiohttp.client_proto import ResponseHandler

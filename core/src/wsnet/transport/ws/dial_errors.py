@@ -9,13 +9,13 @@ module's attributes (``verify_code``, ``reason``), not from message text.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..proxy import ProxyError
+from .options import DialOptions
+from .proxy import ProxyError
 
 # OpenSSL X509_V_ERR_* codes, grouped by what a person has to fix.
 _EXPIRED = {10: "has expired", 9: "is not valid yet"}
@@ -44,11 +44,11 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
         cur = cur.__cause__ or cur.__context__
 
 
-def _against(options: Mapping[str, Any]) -> str:
-    return f"ca_file {options['ca_file']!r}" if options.get("ca_file") else "the system CAs"
+def _against(options: DialOptions) -> str:
+    return f"ca_file {options.ca_file!r}" if options.ca_file else "the system CAs"
 
 
-def verify_failed(url: str, options: Mapping[str, Any], err: ssl.SSLCertVerificationError) -> str:
+def verify_failed(url: str, options: DialOptions, err: ssl.SSLCertVerificationError) -> str:
     """The server certificate did not verify: untrusted issuer, expired, or another host's."""
     code = err.verify_code
     detail = err.verify_message or str(err)
@@ -67,26 +67,26 @@ def verify_failed(url: str, options: Mapping[str, Any], err: ssl.SSLCertVerifica
     )
 
 
-def _ours(options: Mapping[str, Any]) -> str:
-    cert = options.get("cert_file")
+def _ours(options: DialOptions) -> str:
+    cert = options.cert_file
     return f"the client certificate {cert!r}" if cert else "no client certificate"
 
 
-def client_cert_refused(url: str, options: Mapping[str, Any], reason: str) -> str:
+def client_cert_refused(url: str, options: DialOptions, reason: str) -> str:
     """The server's TLS alert about our client certificate (mTLS)."""
-    if reason in _CERT_MISSING or not options.get("cert_file"):
+    if reason in _CERT_MISSING or not options.cert_file:
         return (f"{url} requires a client certificate (mTLS) and we sent none: set cert_file "
                 f"and key_file (TLS alert {reason})")  # fmt: skip
     return (f"{url} refused {_ours(options)} (mTLS): {_CERT_REFUSED.get(reason, reason)} "
             f"(TLS alert {reason})")  # fmt: skip
 
 
-def closed_after_handshake(url: str, options: Mapping[str, Any]) -> str:
+def closed_after_handshake(url: str, options: DialOptions) -> str:
     """A wss:// server that hangs up once TLS is up, before any HTTP answer.
 
     An asyncio server (wsnet's own listener) loses its TLS alert when it refuses a client
     certificate, so the close is all we see; whether we sent one tells which case it is."""
-    if not options.get("cert_file"):
+    if not options.cert_file:
         return (f"{url} closed the connection right after the TLS handshake: it most likely "
                 "requires a client certificate (mTLS) and we sent none (set cert_file and "
                 "key_file)")  # fmt: skip
@@ -96,7 +96,7 @@ def closed_after_handshake(url: str, options: Mapping[str, Any]) -> str:
     )
 
 
-def explain(url: str, options: Mapping[str, Any], exc: BaseException) -> str | None:
+def explain(url: str, options: DialOptions, exc: BaseException) -> str | None:
     """One line for a failed dial, or None when the exception says enough itself."""
     for cause in causes(exc):
         if isinstance(cause, ProxyError):

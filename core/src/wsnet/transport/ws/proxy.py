@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from .redact import redact_url
+from ...redact import redact_url
 
 MAX_RESPONSE_HEAD = 16384  # a proxy's CONNECT reply head; more is not a proxy talking
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from .options import DialOptions
 
 PASSWORD_ENV = "WSNET_PASSWORD"
 
@@ -27,12 +30,13 @@ def read_password_file(path: str) -> str:
         raise ValueError(f"{path!r}: not UTF-8 text") from None
 
 
-def password_of(options: Mapping[str, Any], env: Mapping[str, str]) -> str | None:
-    """The password for ``options['user']``; None when no source has one."""
-    if "password" in options:
-        return str(options["password"])
-    if options.get("password_file"):
-        return read_password_file(str(options["password_file"]))
+def password_of(options: DialOptions, env: Mapping[str, str]) -> str | None:
+    """The password for ``options.user``; None when no source has one.  Raises
+    ValueError naming an unreadable ``password_file``."""
+    if options.password is not None:
+        return options.password
+    if options.password_file:
+        return read_password_file(options.password_file)
     return env.get(PASSWORD_ENV)
 
 
