@@ -58,7 +58,9 @@ def parse_bridge(t: Section, n: int) -> BridgeSpec:
         idle_timeout=t.get_seconds("idle_timeout", 0.0, zero=True),
         session_timeout=t.get_seconds("session_timeout", 0.0, zero=True),
         record=t.get_str("record", ""), wrap=tuple(t.get_str_list("wrap", [])),
-        wrap_mode=t.get_str("wrap_mode", "exit"),
+        wrap_mode=t.get_str("wrap_mode", "exit"), run_once=t.get_bool("run_once", False),
+        exit_idle=t.get_seconds("exit_when_idle", 0.0, zero=True),
+        exit_timeout=t.get_seconds("exit_unless_connected", 0.0, zero=True),
     )  # fmt: skip
     t.done()
     check_spec(spec, t)
