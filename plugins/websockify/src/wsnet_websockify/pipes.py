@@ -33,12 +33,19 @@ class ConnectError(Exception):
     """Why the target could not be reached (shown to the browser as the close reason)."""
 
 
+class TargetReset(Exception):
+    """The far end of a mesh target reset (its node refused it, or the connection broke)."""
+
+
 class TcpPipe:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
 
     async def read(self) -> bytes:
-        return await self.reader.read(READ)
+        try:
+            return await self.reader.read(READ)
+        except OSError as exc:
+            raise TargetReset(exc.strerror or "connection reset") from None
 
     async def write(self, data: bytes) -> None:
         self.writer.write(data)
@@ -60,8 +67,8 @@ class MeshPipe:
     async def read(self) -> bytes:
         try:
             return await self.channel.read(READ)
-        except ChannelRefused:
-            return b""  # the far end reset: for the browser, the target closed
+        except ChannelRefused as exc:  # the far node refused the target, or it reset
+            raise TargetReset(exc.reason or f"reset (code {exc.code})") from None
 
     async def write(self, data: bytes) -> None:
         await self.channel.write(data)

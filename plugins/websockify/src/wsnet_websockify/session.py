@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
-from .pipes import Pipe
+from .pipes import Pipe, TargetReset
 from .record import Recorder
 
 MAX_REASON = 123  # bytes: a close frame's payload is at most 125, 2 of them the code
@@ -67,6 +67,13 @@ class Session:
             why = watch.result()
             await self.ws.close(code=1000, message=reason(why))
             return why
+        broke = down.exception() if down in done and not down.cancelled() else None
+        if isinstance(broke, TargetReset):
+            first = (
+                "Failed to connect to downstream server" if not self.bytes_out else "Target reset"
+            )
+            await self.ws.close(code=1011, message=reason(f"{first}: {broke}"))
+            return f"target reset: {broke}"
         error = up.exception() if up in done and not up.cancelled() else None
         if isinstance(error, ValueError):  # bad base64 from the browser
             await self.ws.close(code=1003, message=reason(str(error)))
