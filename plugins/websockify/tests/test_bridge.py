@@ -12,9 +12,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import BridgeNode, Pki
 from wsfy_client import close_of, get, roundtrip, status_of
 
+from conftest import BridgeNode, Pki
 from wsnet.testing import NodeFactory, free_port, wait_until
 
 MIB = 1024 * 1024
@@ -34,7 +34,7 @@ def test_100_mib_echo_verified_by_hash(
 
 
 def test_subprotocol_choice_as_websockify(bridge_node: BridgeNode, echo_port: int) -> None:
-    node, port = bridge_node(target=f"127.0.0.1:{echo_port}")
+    _node, port = bridge_node(target=f"127.0.0.1:{echo_port}")
     url = f"ws://127.0.0.1:{port}/websockify"
     both = asyncio.run(roundtrip(url, 1000, ("base64", "binary")))
     assert both.protocol == "binary"  # binary preferred, whatever the client's order
@@ -47,7 +47,7 @@ def test_tokens_file_edited_while_running_and_unknown_token(
     tokens = tmp_path / "tokens"
     tokens.mkdir()
     (tokens / "a.conf").write_text("# vnc targets\nold: 127.0.0.1:1\n")
-    node, port = bridge_node(token_plugin="TokenFile", token_source=str(tokens))
+    _node, port = bridge_node(token_plugin="TokenFile", token_source=str(tokens))
     base = f"ws://127.0.0.1:{port}/websockify"
     code, reason, _ = asyncio.run(close_of(f"{base}?token=nope"))
     assert (code, reason) == (1008, "Token 'nope' not found")
@@ -116,7 +116,8 @@ def test_web_directory_traversal_mime_and_plain_http(
     assert asyncio.run(get(base + "/")) == (200, "text/html", b"<h1>home</h1>")
     assert asyncio.run(get(base + "/app/ui.js"))[:2] == (200, "text/javascript")
     for path in ("/../secret.txt", "/%2e%2e/secret.txt", "/app/..%2f..%2fsecret.txt",
-                 "/app/%2e%2e%2f%2e%2e%2fsecret.txt", "/%2fetc%2fpasswd", "/nothing.html"):  # fmt: skip
+                 "/app/%2e%2e%2f%2e%2e%2fsecret.txt", "/%2fetc%2fpasswd",
+                 "/nothing.html"):  # fmt: skip
         status, _, body = asyncio.run(get(base + path))
         assert status == 404, path
         assert b"do not serve" not in body
