@@ -40,6 +40,10 @@ def spki_hash(cert: Path) -> str:
                           timeout=30).stdout.decode().strip()  # fmt: skip
 
 
+def _near(pixel: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) <= 4 for a, b in zip(pixel, COLOUR, strict=True))
+
+
 CANVAS = """(() => {
   if (!document.documentElement.classList.contains('noVNC_connected')) return null;
   const c = document.querySelector('canvas');
