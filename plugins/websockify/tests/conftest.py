@@ -3,6 +3,7 @@ and nodes running bridges (wsnet.testing's factory)."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,11 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 
-def start_echo(port: int = 0) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, str(HERE / "echo_server.py"), str(port)],
+ECHO = HERE / "echo_server.py"
+
+
+def start_echo(port: int = 0, mode: str = "echo") -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen([sys.executable, str(ECHO), str(port), mode],
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stdout is not None
     line = proc.stdout.readline()  # the port, once it listens (the process exits on error)
@@ -34,6 +38,16 @@ def start_echo(port: int = 0) -> tuple[subprocess.Popen[str], int]:
 @pytest.fixture
 def echo_port() -> Iterator[int]:
     proc, port = start_echo()
+    try:
+        yield port
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+@contextlib.contextmanager
+def target(mode: str) -> Iterator[int]:
+    proc, port = start_echo(0, mode)
     try:
         yield port
     finally:
