@@ -81,11 +81,14 @@ def test_same_observations_as_websockify_0_13(
         for i, (name, port) in enumerate((("echo", echo_port), ("greet", greet), ("dead", dead))):
             ours[name] = bridge_node(f"n{i}", target=f"127.0.0.1:{port}")[1]
         got = asyncio.run(observe(echo_port, greet, dead, ours))
-    assert got == expected
+    assert got[:4] == expected[:4]
     # the cases, spelled out: binary preferred, none means none, websockify's close codes
     assert expected[1][1] == "binary" and expected[2][1] is None
     assert expected[3] == ("greet", 1000, "Target closed", "binary")
-    assert expected[4] == ("dead", 1011, "Failed to connect to downstream server")
+    assert got[4] == ("dead", 1011, "Failed to connect to downstream server")
+    # websockify shuts its socket down right after the close frame: the client sometimes
+    # reads the reset first (1006); when the frame arrives, it is the same as ours
+    assert expected[4] in (got[4], ("dead", 1006, "Failed to connect to downstream server"))
 
 
 def test_base64_only_differs_on_purpose(
