@@ -76,7 +76,10 @@ def test_same_observations_as_websockify_0_13(
         with contextlib.ExitStack() as stack:
             cases = (("echo", echo_port), ("greet", greet), ("dead", dead))
             theirs = {name: stack.enter_context(oracle(websockify_bin, p)) for name, p in cases}
-            expected = asyncio.run(observe(echo_port, greet, dead, theirs))
+            for _ in range(3):  # websockify's close races its socket shutdown: see below
+                expected = asyncio.run(observe(echo_port, greet, dead, theirs))
+                if all(1006 not in case for case in expected[3:]):  # type: ignore[operator]
+                    break
         ours = {}
         for i, (name, port) in enumerate((("echo", echo_port), ("greet", greet), ("dead", dead))):
             ours[name] = bridge_node(f"n{i}", target=f"127.0.0.1:{port}")[1]
