@@ -14,6 +14,7 @@ import binascii
 import contextlib
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -51,11 +52,15 @@ class Session:
         """Carry both ways; returns how it ended (for the log)."""
         up = asyncio.ensure_future(self._up())
         down = asyncio.ensure_future(self._down())
-        watch = asyncio.ensure_future(self._watch(limits))
+        tasks: set[asyncio.Future[Any]] = {up, down}
+        watch = None
+        if limits.idle or limits.total:  # a task less per session when there are none
+            watch = asyncio.ensure_future(self._watch(limits))
+            tasks.add(watch)
         try:
-            done, _ = await asyncio.wait({up, down, watch}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (up, down, watch):
+            for task in tasks:
                 task.cancel()
             self.pipe.close()
             if self.rec is not None:
@@ -63,7 +68,7 @@ class Session:
         if down in done and not down.cancelled() and down.exception() is None:
             await self.ws.close(code=1000, message=b"Target closed")
             return "target closed"
-        if watch in done:
+        if watch is not None and watch in done:
             why = watch.result()
             await self.ws.close(code=1000, message=reason(why))
             return why
@@ -126,8 +131,6 @@ class Session:
 
     async def _watch(self, limits: Limits) -> str:
         start = time.monotonic()
-        if not limits.idle and not limits.total:
-            await asyncio.Event().wait()  # never: the others end the session
         while True:
             now = time.monotonic()
             waits = []
