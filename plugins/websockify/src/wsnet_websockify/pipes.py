@@ -17,7 +17,7 @@ from wsnet import ChannelRefused, NodeAPI, ResetCode, StreamChannel
 
 from .spec import Target
 
-READ = 64 * 1024
+READ = 256 * 1024
 # The tunnel name the far node's tcp service sees: [authz] grants "tcp:websockify".
 TUNNEL = "websockify"
 
