@@ -202,3 +202,26 @@ def test_record_file(bridge_node: BridgeNode, echo_port: int, tmp_path: Path) ->
     frames = [json.loads(x) for x in lines[1:]]
     assert {f["dir"] for f in frames} == {"in", "out"}
     assert all(f["t"] >= 0 for f in frames)
+
+
+def test_client_certificate_names_the_principal(
+    bridge_node: BridgeNode, echo_port: int, pki: Pki, tmp_path: Path
+) -> None:
+    """verify_client with wsnet-mtls: the certificate's CN is the principal [authz] sees."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"alice-vnc: 127.0.0.1:{echo_port}\nbob-vnc: 127.0.0.1:{echo_port}\n")
+    authz = {"default": "deny", "principal": {"alice": {"open": ["websockify:alice-*"]}}}
+    _, port = bridge_node(
+        token_plugin="TokenFile", token_source=str(tokens), cert=str(pki.cert),
+        key=str(pki.key), verify_client=True, cafile=str(pki.ca), plugins=["mtls"],
+        config={"mtls": {"ca_file": str(pki.ca)}, "authz": authz,  # mtls wants link TLS too
+                "listen": {"tls_cert": str(pki.cert), "tls_key": str(pki.key)}},
+    )  # fmt: skip
+    ctx = ssl.create_default_context(cafile=str(pki.ca))
+    ctx.load_cert_chain(str(pki.client_cert), str(pki.client_key))
+    base = f"wss://127.0.0.1:{port}/websockify?token="
+    assert asyncio.run(roundtrip(base + "alice-vnc", MIB, ssl_ctx=ctx)).received
+    assert asyncio.run(status_of(base + "bob-vnc", ssl=ctx))[0] == 403
+    anonymous = ssl.create_default_context(cafile=str(pki.ca))  # no client certificate
+    with pytest.raises((aiohttp.ClientError, ssl.SSLError, ConnectionError)):
+        asyncio.run(roundtrip(base + "alice-vnc", 10, ssl_ctx=anonymous))

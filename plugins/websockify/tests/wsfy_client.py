@@ -84,7 +84,7 @@ async def status_of(url: str, **kw: Any) -> tuple[int, str]:
     """The HTTP status and body of a WebSocket upgrade the server refuses."""
     async with aiohttp.ClientSession() as session:
         try:
-            async with session.ws_connect(url, ssl=False, **kw):
+            async with session.ws_connect(url, **{"ssl": False, **kw}):
                 return 101, ""
         except aiohttp.WSServerHandshakeError as exc:
             return exc.status, exc.message
