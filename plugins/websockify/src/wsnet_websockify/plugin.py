@@ -12,7 +12,7 @@ from typing import Any
 from wsnet import NODE_NAME_RE, Component, Config, ControlMethod, NodeAPI, Section, StashKey
 
 from .server import BridgeServer, tls_context
-from .spec import WRAP_MODES, BridgeSpec, parse_listen, parse_target
+from .spec import BridgeSpec, parse_listen, parse_target
 from .tokens import TokenSourceError, load_source
 
 BRIDGES: StashKey[tuple[BridgeSpec, ...]] = StashKey("websockify.bridges")
@@ -79,8 +79,6 @@ def check_spec(spec: BridgeSpec, t: Section) -> None:
     bad = spec.check()
     if bad is not None:
         raise t.error(*bad)
-    if spec.wrap_mode not in WRAP_MODES:
-        raise t.error("wrap_mode", f"expected one of {', '.join(WRAP_MODES)}")
     if spec.web and not Path(spec.web).is_dir():
         raise t.error("web", f"{spec.web}: not a directory")
     if spec.cert:
