@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from wsfy_client import close_of, get, roundtrip, status_of
+from wsfy_support import BridgeNode, Pki
 
-from conftest import BridgeNode, Pki
 from wsnet.testing import NodeFactory, free_port, wait_until
 
 MIB = 1024 * 1024
@@ -196,7 +196,11 @@ def test_target_through_two_hops(
 def test_record_file(bridge_node: BridgeNode, echo_port: int, tmp_path: Path) -> None:
     _, port = bridge_node(target=f"127.0.0.1:{echo_port}", record=str(tmp_path / "rec"))
     assert asyncio.run(roundtrip(f"ws://127.0.0.1:{port}/", 1000)).received
-    lines = (tmp_path / "rec.1").read_text().splitlines()
+    rec = tmp_path / "rec.1"
+    # written through a buffer, complete once the bridge has seen the close: wait for it
+    wait_until(lambda: rec.exists() and rec.read_text().endswith("\n") and
+               len(rec.read_text().splitlines()) >= 3, timeout=10, what="the record")  # fmt: skip
+    lines = rec.read_text().splitlines()
     head = json.loads(lines[0])
     assert head["wsnet_websockify_record"] == 1 and head["subprotocol"] == "binary"
     frames = [json.loads(x) for x in lines[1:]]

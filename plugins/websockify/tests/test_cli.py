@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import aiohttp
 import pytest
 from wsfy_client import close_of, roundtrip
+from wsfy_support import ECHO, BridgeNode, target
 
-from conftest import ECHO, BridgeNode, target
 from wsnet.testing import NodeFactory, free_port
 
 MIB = 1024 * 1024

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
-from conftest import BridgeNode
+from wsfy_support import BridgeNode
 
 N = 5000
 WARM = 100

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from desktop import chromium, missing_tools, page, vnc_desktop
 from png import pixels
+from wsfy_support import BridgeNode, Pki
 
-from conftest import BridgeNode, Pki
 from wsnet.testing import NodeFactory, wait_until
 
 NOVNC = Path("/usr/share/novnc")

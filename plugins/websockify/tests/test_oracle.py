@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from wsfy_client import close_of, roundtrip
+from wsfy_support import BridgeNode, target
 
-from conftest import BridgeNode, target
 from wsnet.testing import free_port
 
 VENV = Path("/tmp/wsnet-test-websockify-0.13")
