@@ -13,15 +13,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import cli_start, codec, l2, metrics, nodes, streams, tcp, tunnels
+from . import cli_start, codec, l2, metrics, nodes, streams, tcp, tunnels, websockify
 from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
 from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
 
 GIB = 1 << 30
 QUICK_BYTES = 64 << 20
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
-ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams", "l2",
-         "metrics")  # fmt: skip
+ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "websockify",
+         "streams", "l2", "metrics")  # fmt: skip
 
 
 @dataclass
@@ -109,6 +109,10 @@ def run_tunnels(run: Run) -> list[Result]:
     return tunnels.run(run.procs, run.nbytes, run.repeat, run.quick)
 
 
+def run_websockify(run: Run) -> list[Result]:
+    return websockify.run(run.procs, run.nbytes, run.repeat, run.quick)
+
+
 def run_streams(run: Run) -> list[Result]:
     return streams.run(run.procs, run.streams)
 
@@ -129,6 +133,7 @@ BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "bulk": run_bulk,
     "memory": run_memory,
     "tunnels": run_tunnels,
+    "websockify": run_websockify,
     "streams": run_streams,
     "l2": run_l2,
     "metrics": run_metrics,
