@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from probe_plugins import probe_site
-from tcp_helpers import connect_refused, ident_handler, server_thread, who_answers
 from wsnet.ctl import CtlOptions
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import connect_refused, ident_handler, server_thread, who_answers
 
 if TYPE_CHECKING:
-    from conftest import Pki
+    from wsnet.testing_pki import Pki
 
 # A per-node object whose resolver fails for one name (an HA-like group "grp") at run time.
 BADRESOLVE = """

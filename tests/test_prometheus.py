@@ -18,7 +18,7 @@ from prom_helpers import (
     prometheus,
     promtool_check_metrics,
 )
-from tcp_helpers import echo_handler, echo_roundtrip, server_thread
+from wsnet.testing_tcp import echo_handler, echo_roundtrip, server_thread
 from wsnet.ctl import CtlOptions
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
