@@ -18,9 +18,9 @@ from prom_helpers import (
     prometheus,
     promtool_check_metrics,
 )
-from wsnet.testing_tcp import echo_handler, echo_roundtrip, server_thread
 from wsnet.ctl import CtlOptions
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import echo_handler, echo_roundtrip, server_thread
 
 pytestmark = pytest.mark.skipif(
     not (PROMETHEUS and PROMTOOL),
