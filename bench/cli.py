@@ -13,14 +13,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import cli_start, codec, l2, nodes, streams, tcp, tunnels
+from . import cli_start, codec, l2, nodes, reqresp, streams, tcp, tunnels
 from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
 from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
 
 GIB = 1 << 30
 QUICK_BYTES = 64 << 20
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
-ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams", "l2")
+ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams",
+         "reqresp", "l2")  # fmt: skip
 
 
 @dataclass
@@ -112,6 +113,10 @@ def run_streams(run: Run) -> list[Result]:
     return streams.run(run.procs, run.streams)
 
 
+def run_reqresp(run: Run) -> list[Result]:
+    return reqresp.run(run.procs, run.repeat, run.quick)
+
+
 def run_l2(run: Run) -> list[Result]:
     return l2.run(run.repeat, run.quick)
 
@@ -125,6 +130,7 @@ BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "memory": run_memory,
     "tunnels": run_tunnels,
     "streams": run_streams,
+    "reqresp": run_reqresp,
     "l2": run_l2,
 }
 
