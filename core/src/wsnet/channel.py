@@ -250,8 +250,15 @@ class StreamChannel(_Base):
             self._read_waiter.set_result(None)
 
     def _wake(self) -> None:
+        """The channel ended: wake blocked readers and writers, and tell ``on_readable``
+        (read_nowait() then raises, or reports the end of stream)."""
         self._wake_reader()
         self._wake_writer()
+        if self.on_readable is not None:
+            try:
+                self.on_readable()
+            except Exception:  # the channel is over; a callback's bug must not spread
+                log.exception("channel %d: on_readable callback failed", self.id)
 
     def _drop_callbacks(self) -> None:
         # Bound methods of their reader and writer: no cycle outlives the channel.

@@ -162,8 +162,12 @@ class Bridge(asyncio.BufferedProtocol):
                 if not chunks:
                     break
                 tr.writelines(chunks)
-        except ChannelRefused:
-            return  # reset: run() sees it (wait_closed) and aborts the socket
+            if ch.closed and not ch.buffered:
+                ch.read_nowait()  # raises after a reset, also while the socket is full
+        except ChannelRefused as exc:  # the channel was reset: run() aborts the socket
+            self._down_error = exc.reason or f"reset (code {exc.code})"
+            self._down_done.set()
+            return
         if ch.at_eof:
             if tr.can_write_eof():
                 tr.write_eof()
@@ -186,7 +190,9 @@ class Bridge(asyncio.BufferedProtocol):
         assert ch is not None and tr is not None
         try:
             self._deliver()  # what arrived before the socket was connected
-            await self._until(self._down_done, ch)
+            # One future per idle connection: _deliver ends this wait on EOF and on a
+            # reset alike (the channel calls on_readable when it ends).
+            await self._down_done.wait()
             if self._down_error:
                 raise ChannelRefused(ResetCode.CLOSED, self._down_error)
             await self._until(self._up_done, ch)
