@@ -13,7 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import cli_start, codec, l2, metrics, nodes, streams, tcp, tunnels, websockify
+from . import cli_start, codec, l2, metrics, nodes, reqresp, streams, tcp, tunnels, websockify
 from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
 from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
 
@@ -21,7 +21,7 @@ GIB = 1 << 30
 QUICK_BYTES = 64 << 20
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
 ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "websockify",
-         "streams", "l2", "metrics")  # fmt: skip
+         "streams", "reqresp", "l2", "metrics")  # fmt: skip
 
 
 @dataclass
@@ -33,6 +33,7 @@ class Run:
     repeat: int
     quick: bool
     streams: streams.Options = field(default_factory=streams.Options)
+    reqresp: reqresp.Options | None = None
     results: dict[str, Result] = field(default_factory=dict)
     _pair: NodePair | None = None
 
@@ -117,6 +118,10 @@ def run_streams(run: Run) -> list[Result]:
     return streams.run(run.procs, run.streams)
 
 
+def run_reqresp(run: Run) -> list[Result]:
+    return reqresp.run(run.procs, run.repeat, run.quick, run.reqresp)
+
+
 def run_l2(run: Run) -> list[Result]:
     return l2.run(run.repeat, run.quick)
 
@@ -135,6 +140,7 @@ BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "tunnels": run_tunnels,
     "websockify": run_websockify,
     "streams": run_streams,
+    "reqresp": run_reqresp,
     "l2": run_l2,
     "metrics": run_metrics,
 }
@@ -152,6 +158,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="runs per figure; the best is shown")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file to write")
     add_streams_args(p)
+    p.add_argument(
+        "--rr-seconds",
+        type=float,
+        default=None,
+        help="reqresp: length of each paced and saturation run (default 10, 0.2 with --quick)",
+    )
     args = p.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -165,6 +177,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.bytes < 1:
         p.error("--bytes must be positive")
     args.streams = streams_options(p, args)
+    if args.rr_seconds is not None and not 0 < args.rr_seconds <= 600:
+        p.error("--rr-seconds must be in (0, 600]")
     return args
 
 
@@ -210,6 +224,14 @@ def streams_options(p: argparse.ArgumentParser, args: argparse.Namespace) -> str
     return streams.Options(counts, seconds, omit, args.rss_cap_mib, args.stream_sockbuf)
 
 
+def reqresp_options(args: argparse.Namespace) -> reqresp.Options | None:
+    if args.rr_seconds is None:
+        return None  # the group's defaults (quick or not)
+    base = reqresp.Options(bulk=8 << 20) if args.quick else reqresp.Options()
+    base.seconds = args.rr_seconds
+    return base
+
+
 def _on_sigterm(procs: Procs) -> Callable[[int, FrameType | None], None]:
     """A SIGTERM handler that kills every child and exits 143.
 
@@ -230,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     with Procs() as procs:
         signal.signal(signal.SIGTERM, _on_sigterm(procs))
-        run = Run(procs, args.bytes, args.repeat, args.quick, args.streams)
+        run = Run(procs, args.bytes, args.repeat, args.quick, args.streams,
+                  reqresp_options(args))  # fmt: skip
         for name in args.only:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             try:
