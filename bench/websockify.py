@@ -2,14 +2,21 @@
 
 The same targets (an nsink and an echo, bench.peer) and the same WebSocket clients as the
 tunnels group (bench.tunnel_clients, bench.tunnels.measure), in one run: one stream,
-16 streams, connection setup rate, and memory per idle connection (PSS growth of the
-bridge's processes, children included: websockify forks one per connection).  Ratios
-divide by plain TCP of the same run.  websockify missing: its rows say why.
+16 streams, connection setup rate, and connections held with the memory per connection
+at two counts (1,000 and 10,000; 200 and 1,000 with --quick): PSS growth of the bridge's
+processes, children included (websockify forks one per connection).  Ratios divide by
+plain TCP of the same run.  websockify missing: its rows say why.
+
+The bridge holds two descriptors per session (the WebSocket and the target), so 10,000
+sessions need RLIMIT_NOFILE above 20,000: the soft limit is raised to the hard one here
+(children inherit it); a count the limit cannot reach is held as far as it goes, and the
+row says how far and why.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import resource
 import sys
 
 from wsnet.testing import free_port
@@ -17,11 +24,22 @@ from wsnet.testing import free_port
 from .procs import Procs, start_tcp_peer
 from .results import Result, set_ratio, skipped
 from .tunnel_clients import Endpoint
-from .tunnels import FIGURES, Carrier, Sizes, _toml, _wait_ready, measure, start_websockify
+from .tunnels import (
+    FIGURES,
+    Carrier,
+    Sizes,
+    _toml,
+    _wait_ready,
+    idle_memory,
+    measure,
+    start_websockify,
+)
 
 
 def run(procs: Procs, nbytes: int, repeat: int, quick: bool) -> list[Result]:
-    sizes = Sizes(nbytes, 300 if quick else 2000, 200 if quick else 1000)
+    counts = (200, 1000) if quick else (1000, 10_000)
+    _raise_nofile()
+    sizes = Sizes(nbytes, 300 if quick else 2000, counts[0])
     _, sink = start_tcp_peer(procs, "nsink")
     _, echo = start_tcp_peer(procs, "echo")
     base = _renamed(measure(Carrier("tcp", Endpoint(sink), Endpoint(echo)), sizes, repeat))
@@ -32,18 +50,45 @@ def run(procs: Procs, nbytes: int, repeat: int, quick: bool) -> list[Result]:
         except (OSError, RuntimeError, TimeoutError) as exc:
             path = f"did not start: {exc}"
         if isinstance(path, str):
-            out += [skipped(f"websockify.{name}.{fig}", path) for fig in FIGURES]
+            out += [skipped(f"websockify.{name}.{fig}", path) for fig in (*FIGURES, "held")]
             continue
         try:
             rows = _renamed(measure(path, sizes, repeat))
+            rows[-1] = dataclasses.replace(rows[-1], name=f"{rows[-1].name}_{counts[0]}")
+            rows.append(_held(path, counts[1], rows[-1]))
         finally:
             for p in path.procs:
                 p.kill()
-        for row, ref in zip(rows, base, strict=True):
+        for row, ref in zip(rows, base, strict=False):
             if row.unit not in ("KiB/conn", "skipped"):
                 set_ratio(row, ref)
         out += rows
     return out
+
+
+def _held(path: Carrier, count: int, first: Result) -> Result:
+    """The larger count, unless the path could not hold the smaller one (websockify: a
+    process per connection; holding its maximum again would only repeat that row)."""
+    name = f"websockify.{path.name}.idle_memory_{count}"
+    if first.extra.get("error"):
+        return skipped(name, f"not tried: {first.extra['error']}")
+    # Two descriptors per session and a few dozen of the node's own: asking for more
+    # would leave the last clients hanging in the listen backlog, not failing.
+    fits = (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 100) // 2
+    try:
+        row = dataclasses.replace(idle_memory(path, min(count, fits)), name=name)
+    except Exception as exc:
+        return skipped(name, f"failed: {exc!r}"[:200])
+    if fits < count:
+        row.extra["limited"] = f"{fits} of {count}: RLIMIT_NOFILE hard limit, 2 fds a session"
+    return row
+
+
+def _raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    print(f"websockify: RLIMIT_NOFILE {hard}", file=sys.stderr, flush=True)
 
 
 def _renamed(rows: list[Result]) -> list[Result]:
