@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from typing import Protocol
+from collections import deque
+from typing import Protocol, cast
 
 from wsnet import ChannelRefused, NodeAPI, ResetCode, StreamChannel
 
@@ -37,27 +38,106 @@ class TargetReset(Exception):
     """The far end of a mesh target reset (its node refused it, or the connection broke)."""
 
 
-class TcpPipe:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+class TcpPipe(asyncio.Protocol):
+    """A target's TCP connection as a protocol, not asyncio streams: an idle session then
+    holds this object and one transport (no StreamReader, StreamWriter and their
+    futures), and each chunk the loop read reaches the WebSocket as it is (a stream
+    reader copies it into its buffer, then out again)."""
 
+    __slots__ = ("chunks", "drained", "eof", "error", "size", "transport", "waiter")
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.chunks: deque[bytes] = deque()
+        self.size = 0  # bytes in chunks; reading pauses above READ
+        self.eof = False
+        self.error: str | None = None  # why the connection broke
+        self.waiter: asyncio.Future[None] | None = None  # read() waiting for data
+        self.drained: asyncio.Future[None] | None = None  # write() waiting to drain
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.size += len(data)
+        if self.size > READ and self.transport is not None:
+            self.transport.pause_reading()  # the WebSocket side is behind: stop the target
+        _wake(self.waiter)
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        _wake(self.waiter)
+        return True  # keep the transport: close() closes it
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        if exc is not None:
+            self.error = getattr(exc, "strerror", None) or "connection reset"
+        _wake(self.waiter)
+        _wake(self.drained)
+
+    def pause_writing(self) -> None:
+        self.drained = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        _wake(self.drained)
+        self.drained = None
+
+    # Pipe
     async def read(self) -> bytes:
-        try:
-            return await self.reader.read(READ)
-        except OSError as exc:
-            raise TargetReset(exc.strerror or "connection reset") from None
+        while not self.chunks:
+            if self.error is not None:
+                raise TargetReset(self.error)
+            if self.eof:
+                return b""
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        # A few small chunks go as one message; a large one goes alone, uncopied.
+        data = self.chunks.popleft() if len(self.chunks) == 1 else _join(self.chunks)
+        self.size -= len(data)
+        transport = self.transport
+        if self.size <= READ and transport is not None and not transport.is_reading():
+            transport.resume_reading()
+        return data
 
     async def write(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError(self.error or "the target closed")
+        transport.write(data)
+        if self.drained is not None:  # the kernel's buffer is full: wait for the target
+            await self.drained
+            if self.error is not None or transport.is_closing():
+                raise ConnectionResetError(self.error or "the target closed")
 
     def write_eof(self) -> None:
         with contextlib.suppress(OSError, RuntimeError):
-            if self.writer.can_write_eof():
-                self.writer.write_eof()
+            if self.transport is not None and self.transport.can_write_eof():
+                self.transport.write_eof()
 
     def close(self) -> None:
-        self.writer.close()
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+def _join(chunks: deque[bytes]) -> bytes:
+    """The first chunks, up to READ bytes (at least one), as one."""
+    out = [chunks.popleft()]
+    size = len(out[0])
+    while chunks and size + len(chunks[0]) <= READ:
+        size += len(chunks[0])
+        out.append(chunks.popleft())
+    return b"".join(out)
 
 
 class MeshPipe:
@@ -104,14 +184,15 @@ async def connect(node: NodeAPI, target: Target, timeout: float = 10.0) -> Pipe:
 
 
 async def _tcp(target: Target, timeout: float) -> TcpPipe:
+    loop = asyncio.get_running_loop()
     try:
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(target.host, target.port, limit=READ), timeout
+        transport, pipe = await asyncio.wait_for(
+            loop.create_connection(TcpPipe, target.host, target.port), timeout
         )
     except (OSError, TimeoutError) as exc:
         raise ConnectError(getattr(exc, "strerror", None) or "timed out") from None
-    sock = writer.get_extra_info("socket")
+    sock = transport.get_extra_info("socket")
     if sock is not None:  # interactive protocols (VNC, terminals): no Nagle delay
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return TcpPipe(reader, writer)
+    return pipe

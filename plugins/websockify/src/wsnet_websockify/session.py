@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from .pipes import Pipe, TargetReset
 from .record import Recorder
@@ -40,6 +40,16 @@ class Limits:
 
 
 class Session:
+    """Browser → target runs in the request's own task, target → browser in one more.
+
+    A side task that ends the session (the target closed or reset, a time limit) records
+    how and cancels the request's task, which closes the WebSocket with that code, as
+    the browser expects (close frame, then its answer).  No third task waits on the other
+    two, and an idle session holds one task of its own.
+    """
+
+    __slots__ = ("b64", "bytes_in", "bytes_out", "ending", "last", "main", "pipe", "rec", "ws")
+
     def __init__(
         self, ws: web.WebSocketResponse, pipe: Pipe, b64: bool, rec: Recorder | None
     ) -> None:
@@ -47,58 +57,63 @@ class Session:
         self.last = time.monotonic()
         self.bytes_in = 0  # browser to target
         self.bytes_out = 0
+        self.main: asyncio.Task[Any] | None = None  # the request's task, running _up
+        self.ending: tuple[int, str, str] | None = None  # code, reason, how: set by _end
 
     async def run(self, limits: Limits) -> str:
         """Carry both ways; returns how it ended (for the log)."""
-        up = asyncio.ensure_future(self._up())
-        down = asyncio.ensure_future(self._down())
-        tasks: set[asyncio.Future[Any]] = {up, down}
-        watch = None
+        self.main = asyncio.current_task()
+        others = [asyncio.ensure_future(self._down())]
         if limits.idle or limits.total:  # a task less per session when there are none
-            watch = asyncio.ensure_future(self._watch(limits))
-            tasks.add(watch)
+            others.append(asyncio.ensure_future(self._watch(limits)))
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            how = await self._up()
+        except asyncio.CancelledError:
+            # Ours (from _end) only when nobody else cancelled too (node shutting down).
+            if self.ending is None or self.main is None or self.main.uncancel() > 0:
+                raise
+            how = ""
         finally:
-            for task in tasks:
+            for task in others:
                 task.cancel()
             self.pipe.close()
             if self.rec is not None:
                 self.rec.close()
-        if down in done and not down.cancelled() and down.exception() is None:
-            await self.ws.close(code=1000, message=b"Target closed")
-            return "target closed"
-        if watch is not None and watch in done:
-            why = watch.result()
-            await self.ws.close(code=1000, message=reason(why))
-            return why
-        broke = down.exception() if down in done and not down.cancelled() else None
-        if isinstance(broke, TargetReset):
-            first = (
-                "Failed to connect to downstream server" if not self.bytes_out else "Target reset"
-            )
-            await self.ws.close(code=1011, message=reason(f"{first}: {broke}"))
-            return f"target reset: {broke}"
-        error = up.exception() if up in done and not up.cancelled() else None
-        if isinstance(error, ValueError):  # bad base64 from the browser
-            await self.ws.close(code=1003, message=reason(str(error)))
-            return str(error)
+        if self.ending is not None:
+            code, text, how = self.ending
+            await self.ws.close(code=code, message=reason(text))
+            return how
+        if how:  # bad base64 from the browser
+            await self.ws.close(code=1003, message=reason(how))
+            return how
         await self.ws.close()
         return "client closed"
 
-    async def _up(self) -> None:
-        """Browser → target: one message at a time, written before the next is read."""
+    def _end(self, code: int, text: str, how: str) -> str:
+        """From a side task: stop the browser side (waiting for a message, or for the
+        target to take one) and have it close the WebSocket with ``code``."""
+        if self.ending is None and self.main is not None and not self.main.done():
+            self.ending = (code, text, how)
+            self.main.cancel()
+        return how
+
+    async def _up(self) -> str:
+        """Browser → target: one message at a time, written before the next is read.
+
+        Returns "" when the WebSocket ended (or the target went away), else why the
+        browser's data was refused.  Nothing of a message is kept while waiting for the
+        next: an idle session holds no buffer.
+        """
         ws, pipe, rec = self.ws, self.pipe, self.rec
         while True:
-            msg = await ws.receive()
-            if msg.type is WSMsgType.BINARY:
-                data: bytes = msg.data
-            elif msg.type is WSMsgType.TEXT:
-                data = self._text(msg.data)
-            elif msg.type in CLOSED:
-                return
-            else:
-                continue
+            try:
+                data = self._data(await ws.receive())
+            except ValueError as exc:
+                return str(exc)
+            if data is None:
+                return ""
+            if not data:
+                continue  # ping, pong, an empty message
             self.last = time.monotonic()
             self.bytes_in += len(data)
             if rec is not None:
@@ -106,7 +121,16 @@ class Session:
             try:
                 await pipe.write(data)
             except (OSError, RuntimeError):
-                return  # the target went away: _down ends too
+                return ""  # the target went away: _down ends too
+            del data
+
+    def _data(self, msg: WSMessage) -> bytes | None:
+        """A message's bytes; None when the WebSocket ended; b"" for ping/pong."""
+        if msg.type is WSMsgType.BINARY:
+            return msg.data  # type: ignore[no-any-return]
+        if msg.type is WSMsgType.TEXT:
+            return self._text(msg.data)
+        return None if msg.type in CLOSED else b""
 
     def _text(self, text: str) -> bytes:
         if not self.b64:
@@ -116,18 +140,27 @@ class Session:
         except binascii.Error:
             raise ValueError("base64 subprotocol: a text frame is not base64") from None
 
-    async def _down(self) -> None:
+    async def _down(self) -> str:
         """Target → browser: each send waits for the WebSocket's buffer to drain."""
         ws, pipe, rec = self.ws, self.pipe, self.rec
-        while data := await pipe.read():
-            self.last = time.monotonic()
-            self.bytes_out += len(data)
-            if rec is not None:
-                rec.frame("out", data)
-            if self.b64:
-                await ws.send_str(base64.b64encode(data).decode())
-            else:
-                await ws.send_bytes(data)
+        try:
+            while True:
+                data = await pipe.read()
+                if not data:
+                    break
+                self.last = time.monotonic()
+                self.bytes_out += len(data)
+                if rec is not None:
+                    rec.frame("out", data)
+                if self.b64:
+                    await ws.send_str(base64.b64encode(data).decode())
+                else:
+                    await ws.send_bytes(data)
+                del data  # not kept while the target is quiet
+        except TargetReset as broke:
+            first = "Target reset" if self.bytes_out else "Failed to connect to downstream server"
+            return self._end(1011, f"{first}: {broke}", f"target reset: {broke}")
+        return self._end(1000, "Target closed", "target closed")
 
     async def _watch(self, limits: Limits) -> str:
         start = time.monotonic()
@@ -136,11 +169,13 @@ class Session:
             waits = []
             if limits.total:
                 if now - start >= limits.total:
-                    return f"session time limit of {limits.total:g}s reached"
+                    why = f"session time limit of {limits.total:g}s reached"
+                    return self._end(1000, why, why)
                 waits.append(start + limits.total - now)
             if limits.idle:
                 if now - self.last >= limits.idle:
-                    return f"idle for {limits.idle:g}s"
+                    why = f"idle for {limits.idle:g}s"
+                    return self._end(1000, why, why)
                 waits.append(self.last + limits.idle - now)
             await asyncio.sleep(max(0.05, min(waits)))
 
