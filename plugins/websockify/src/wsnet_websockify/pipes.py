@@ -48,7 +48,7 @@ class TcpPipe(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
-        self.chunks: deque[bytes] = deque()
+        self.chunks: deque[bytes] | None = None  # only while there are some (760 bytes)
         self.size = 0  # bytes in chunks; reading pauses above READ
         self.eof = False
         self.error: str | None = None  # why the connection broke
@@ -60,6 +60,8 @@ class TcpPipe(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
+        if self.chunks is None:
+            self.chunks = deque()
         self.chunks.append(data)
         self.size += len(data)
         if self.size > READ and self.transport is not None:
@@ -87,7 +89,7 @@ class TcpPipe(asyncio.Protocol):
 
     # Pipe
     async def read(self) -> bytes:
-        while not self.chunks:
+        while self.chunks is None:
             if self.error is not None:
                 raise TargetReset(self.error)
             if self.eof:
@@ -98,7 +100,10 @@ class TcpPipe(asyncio.Protocol):
             finally:
                 self.waiter = None
         # A few small chunks go as one message; a large one goes alone, uncopied.
-        data = self.chunks.popleft() if len(self.chunks) == 1 else _join(self.chunks)
+        chunks = self.chunks
+        data = chunks.popleft() if len(chunks) == 1 else _join(chunks)
+        if not chunks:
+            self.chunks = None
         self.size -= len(data)
         transport = self.transport
         if self.size <= READ and transport is not None and not transport.is_reading():
