@@ -82,3 +82,46 @@ def test_5000_sessions_held_with_bounded_memory(bridge_node: BridgeNode, echo_po
     print(f"\n{N} sessions: {figures}")
     assert figures["status_seconds"] < 10
     assert figures["kib_per_session"] < 64, figures  # measured about 25 KiB (docs/performance.md)
+
+
+IDLE_AFTER = 150  # sessions that each moved one message each way, then went quiet
+MESSAGE = 200 * 1024  # under any max_message a bridge may set (256 KiB)
+
+
+def test_quiet_sessions_keep_no_message_or_chunk(bridge_node: BridgeNode, echo_port: int) -> None:
+    """A session that went quiet after traffic holds neither the browser's last message
+    nor the target's last chunk: 150 such sessions add a few MiB to the node, not the
+    ~60 MiB that keeping them would (a VNC viewer idles between screen updates)."""
+    node, port = bridge_node(target=f"127.0.0.1:{echo_port}")
+    url = f"ws://127.0.0.1:{port}/"
+    payload = bytes(range(256)) * (MESSAGE // 256)
+
+    async def one(session: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
+        ws = await session.ws_connect(url, protocols=("binary",), max_msg_size=0)
+        await ws.send_bytes(payload)
+        got = bytearray()
+        while len(got) < MESSAGE:  # bounded: each receive by 30 s, at most MESSAGE bytes
+            msg = await asyncio.wait_for(ws.receive(), 30)
+            assert msg.type is aiohttp.WSMsgType.BINARY, msg
+            got += msg.data
+        assert got == payload
+        return ws
+
+    async def scenario() -> float:
+        held: list[aiohttp.ClientWebSocketResponse] = []
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            try:
+                held += [await one(session) for _ in range(5)]  # warm the node's pools
+                await asyncio.sleep(0.5)
+                before = rss_kib(node.proc.pid)
+                held += [await one(session) for _ in range(IDLE_AFTER)]  # one at a time
+                await asyncio.sleep(0.5)
+                return (rss_kib(node.proc.pid) - before) / 1024
+            finally:
+                await asyncio.gather(*(ws.close() for ws in held), return_exceptions=True)
+
+    growth_mib = asyncio.run(asyncio.wait_for(scenario(), 180))
+    print(f"\n{IDLE_AFTER} quiet sessions: {growth_mib:.1f} MiB")
+    # ~17 KiB a quiet session (docs/performance.md): about 3 MiB; keeping a 200 KiB
+    # message and a chunk of up to 200 KiB per session is 30 to 60 MiB.
+    assert growth_mib < 20, growth_mib
