@@ -15,14 +15,18 @@ row says how far and why.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import resource
 import sys
 
+import uvloop
+
 from wsnet.testing import free_port
 
+from . import tunnel_clients as tc
 from .procs import Procs, start_tcp_peer
-from .results import Result, set_ratio, skipped
+from .results import Result, best_of, set_ratio, skipped
 from .tunnel_clients import Endpoint
 from .tunnels import (
     FIGURES,
@@ -63,7 +67,43 @@ def run(procs: Procs, nbytes: int, repeat: int, quick: bool) -> list[Result]:
             if row.unit not in ("KiB/conn", "skipped"):
                 set_ratio(row, ref)
         out += rows
+    out.append(_held_mesh(procs, echo, counts[1]))
     return out
+
+
+def _held_mesh(procs: Procs, echo: int, count: int) -> Result:
+    """``count`` sessions through one bridge whose target is on another node: the bridge
+    holds one descriptor per session (the far node holds the target's), so 10,000 fit
+    under a 20,000 descriptor limit.  The figure is the bridge node's growth per session
+    (WebSocket and stream channel); the far node's (channel and TCP) is in extra."""
+    name = f"websockify.wsnet_mesh.idle_memory_{count}"
+    try:
+        path, far = start_mesh_bridge(procs, echo)
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        return skipped(name, f"did not start: {exc}")
+
+    async def hold() -> tuple[float, float, int, str]:
+        before = path.memory_kib(), far.memory_kib()
+        conns, error = await tc.open_idle(path.echo, count)
+        try:
+            await asyncio.sleep(1.0)  # let both nodes settle their buffers
+            after = path.memory_kib(), far.memory_kib()
+        finally:
+            await tc.close_all(conns)
+        n = max(1, len(conns))
+        return (after[0] - before[0]) / n, (after[1] - before[1]) / n, len(conns), error
+
+    try:
+        bridge_kib, far_kib, held, error = uvloop.run(hold())
+    except Exception as exc:
+        return skipped(name, f"failed: {exc!r}"[:200])
+    finally:
+        for p in (*path.procs, *far.procs):
+            p.kill()
+    extra: dict[str, object] = {"connections": count, "held": held, "far_node_kib": far_kib}
+    if error:
+        extra["error"] = f"only {held} of {count} connections held: {error}"
+    return best_of(name, "KiB/conn", [bridge_kib], higher_is_better=False, extra=extra)
 
 
 def _held(path: Carrier, count: int, first: Result) -> Result:
@@ -96,6 +136,27 @@ def _renamed(rows: list[Result]) -> list[Result]:
     return [
         dataclasses.replace(r, name="websockify." + r.name.removeprefix("tunnels.")) for r in rows
     ]
+
+
+def start_mesh_bridge(procs: Procs, echo: int) -> tuple[Carrier, Carrier]:
+    """A bridge node dialling a far node whose tcp service connects the echo."""
+    link, wecho, ctl_b, ctl_f = free_port(), free_port(), free_port(), free_port()
+    far_cfg = _toml(procs.dir / "far.toml", [
+        '[node]\nname = "far"\nplugins = ["tcp"]',
+        f'[listen]\nhost = "127.0.0.1"\nport = {link}\nallow_anonymous = true',
+        f"[control]\nport = {ctl_f}", f'[tcp]\ntargets = ["127.0.0.1:{echo}"]'])  # fmt: skip
+    cfg = _toml(procs.dir / "bridge-mesh.toml", [
+        '[node]\nname = "bridge-mesh"\nplugins = ["websockify"]', "[listen]\nenabled = false",
+        f"[control]\nport = {ctl_b}", f'[[dial]]\nurl = "ws://127.0.0.1:{link}/wsnet"',
+        f'[[websockify.bridge]]\nname = "echo"\nlisten = "127.0.0.1:{wecho}"\n'
+        f'target = "127.0.0.1:{echo}@far"'])  # fmt: skip
+    run_ = [sys.executable, "-m", "wsnet", "run", "--config"]
+    far = procs.spawn("far", [*run_, str(far_cfg)])
+    node = procs.spawn("bridge-mesh", [*run_, str(cfg)])
+    ws = Endpoint(url=f"ws://127.0.0.1:{wecho}/")
+    path = Carrier("wsnet_mesh", ws, ws, [node])  # the probe's bulk to an echo: its count
+    _wait_ready(path, "wsnet-websockify bridge to a far node")
+    return path, Carrier("far", ws, ws, [far])
 
 
 def start_bridge(procs: Procs, sink: int, echo: int) -> Carrier:

@@ -3,7 +3,9 @@ another node's ``tcp`` service (wsnet-tcp), which connects the target there.
 
 Both read at most READ bytes at a time and write by awaiting the drain (or the peer's
 credit), so a target that stops reading stops the WebSocket reader, and not reading
-from the target (a browser that stopped reading) stops the target's sender.
+from the target (a browser that stopped reading) stops the target's sender.  Both call
+back when data or the end arrives, so that a quiet session needs no task waiting in
+read().
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import socket
 from collections import deque
+from collections.abc import Callable
 from typing import Protocol, cast
 
 from wsnet import ChannelRefused, NodeAPI, ResetCode, StreamChannel
@@ -24,6 +27,8 @@ TUNNEL = "websockify"
 
 
 class Pipe(Protocol):
+    def readable(self) -> bool: ...  # read() would not wait: data, the end, or an error
+    def on_readable(self, callback: Callable[[], object] | None) -> None: ...
     async def read(self) -> bytes: ...
     async def write(self, data: bytes) -> None: ...
     def write_eof(self) -> None: ...
@@ -44,7 +49,7 @@ class TcpPipe(asyncio.Protocol):
     futures), and each chunk the loop read reaches the WebSocket as it is (a stream
     reader copies it into its buffer, then out again)."""
 
-    __slots__ = ("chunks", "drained", "eof", "error", "size", "transport", "waiter")
+    __slots__ = ("chunks", "drained", "eof", "error", "notify", "size", "transport", "waiter")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
@@ -54,6 +59,7 @@ class TcpPipe(asyncio.Protocol):
         self.error: str | None = None  # why the connection broke
         self.waiter: asyncio.Future[None] | None = None  # read() waiting for data
         self.drained: asyncio.Future[None] | None = None  # write() waiting to drain
+        self.notify: Callable[[], object] | None = None  # on_readable's callback
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -66,19 +72,24 @@ class TcpPipe(asyncio.Protocol):
         self.size += len(data)
         if self.size > READ and self.transport is not None:
             self.transport.pause_reading()  # the WebSocket side is behind: stop the target
-        _wake(self.waiter)
+        self._news()
 
     def eof_received(self) -> bool:
         self.eof = True
-        _wake(self.waiter)
+        self._news()
         return True  # keep the transport: close() closes it
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         if exc is not None:
             self.error = getattr(exc, "strerror", None) or "connection reset"
-        _wake(self.waiter)
         _wake(self.drained)
+        self._news()
+
+    def _news(self) -> None:
+        _wake(self.waiter)
+        if self.notify is not None:
+            self.notify()
 
     def pause_writing(self) -> None:
         self.drained = asyncio.get_running_loop().create_future()
@@ -88,6 +99,12 @@ class TcpPipe(asyncio.Protocol):
         self.drained = None
 
     # Pipe
+    def readable(self) -> bool:
+        return self.chunks is not None or self.eof
+
+    def on_readable(self, callback: Callable[[], object] | None) -> None:
+        self.notify = callback
+
     async def read(self) -> bytes:
         while self.chunks is None:
             if self.error is not None:
@@ -148,6 +165,13 @@ def _join(chunks: deque[bytes]) -> bytes:
 class MeshPipe:
     def __init__(self, channel: StreamChannel) -> None:
         self.channel = channel
+
+    def readable(self) -> bool:
+        ch = self.channel
+        return ch.buffered > 0 or ch.at_eof or ch.closed
+
+    def on_readable(self, callback: Callable[[], object] | None) -> None:
+        self.channel.on_readable = callback
 
     async def read(self) -> bytes:
         try:

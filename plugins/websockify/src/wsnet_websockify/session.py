@@ -40,15 +40,18 @@ class Limits:
 
 
 class Session:
-    """Browser → target runs in the request's own task, target → browser in one more.
+    """Browser → target runs in the request's own task; target → browser in a task that
+    the pipe's data starts and that ends when the pipe has nothing more (a quiet session
+    has no task of its own but the request's).
 
     A side task that ends the session (the target closed or reset, a time limit) records
     how and cancels the request's task, which closes the WebSocket with that code, as
-    the browser expects (close frame, then its answer).  No third task waits on the other
-    two, and an idle session holds one task of its own.
+    the browser expects (close frame, then its answer).
     """
 
-    __slots__ = ("b64", "bytes_in", "bytes_out", "ending", "last", "main", "pipe", "rec", "ws")
+    __slots__ = (
+        "b64", "bytes_in", "bytes_out", "down", "ending", "last", "main", "pipe", "rec", "ws",
+    )  # fmt: skip
 
     def __init__(
         self, ws: web.WebSocketResponse, pipe: Pipe, b64: bool, rec: Recorder | None
@@ -59,13 +62,16 @@ class Session:
         self.bytes_out = 0
         self.main: asyncio.Task[Any] | None = None  # the request's task, running _up
         self.ending: tuple[int, str, str] | None = None  # code, reason, how: set by _end
+        self.down: asyncio.Future[None] | None = None  # target → browser, while it has data
 
     async def run(self, limits: Limits) -> str:
         """Carry both ways; returns how it ended (for the log)."""
         self.main = asyncio.current_task()
-        others = [asyncio.ensure_future(self._down())]
+        self.pipe.on_readable(self._readable)
+        self._readable()  # what arrived before the callback was set
+        watch = None
         if limits.idle or limits.total:  # a task less per session when there are none
-            others.append(asyncio.ensure_future(self._watch(limits)))
+            watch = asyncio.ensure_future(self._watch(limits))
         try:
             how = await self._up()
         except asyncio.CancelledError:
@@ -74,8 +80,10 @@ class Session:
                 raise
             how = ""
         finally:
-            for task in others:
-                task.cancel()
+            self.pipe.on_readable(None)
+            for task in (self.down, watch):
+                if task is not None:
+                    task.cancel()
             self.pipe.close()
             if self.rec is not None:
                 self.rec.close()
@@ -140,14 +148,21 @@ class Session:
         except binascii.Error:
             raise ValueError("base64 subprotocol: a text frame is not base64") from None
 
-    async def _down(self) -> str:
-        """Target → browser: each send waits for the WebSocket's buffer to drain."""
+    def _readable(self) -> None:
+        """The pipe has data or its end: carry it, unless a task already does."""
+        if self.down is None and self.ending is None and self.pipe.readable():
+            self.down = asyncio.ensure_future(self._down())
+
+    async def _down(self) -> None:
+        """Target → browser while the pipe has data; each send waits for the WebSocket's
+        buffer to drain (meanwhile the target's data waits in the pipe, paused)."""
         ws, pipe, rec = self.ws, self.pipe, self.rec
         try:
-            while True:
-                data = await pipe.read()
+            while pipe.readable():
+                data = await pipe.read()  # at once: readable
                 if not data:
-                    break
+                    self._end(1000, "Target closed", "target closed")
+                    return
                 self.last = time.monotonic()
                 self.bytes_out += len(data)
                 if rec is not None:
@@ -159,8 +174,11 @@ class Session:
                 del data  # not kept while the target is quiet
         except TargetReset as broke:
             first = "Target reset" if self.bytes_out else "Failed to connect to downstream server"
-            return self._end(1011, f"{first}: {broke}", f"target reset: {broke}")
-        return self._end(1000, "Target closed", "target closed")
+            self._end(1011, f"{first}: {broke}", f"target reset: {broke}")
+            return
+        except ConnectionError:
+            return  # the browser went away: the request's task sees the WebSocket end
+        self.down = None  # nothing more for now: the pipe's next data starts another
 
     async def _watch(self, limits: Limits) -> str:
         start = time.monotonic()
