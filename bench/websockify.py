@@ -2,23 +2,28 @@
 
 The same targets (an nsink and an echo, bench.peer) and the same WebSocket clients as the
 tunnels group (bench.tunnel_clients, bench.tunnels.measure), in one run: one stream,
-16 streams, connection setup rate, and connections held with the memory per connection
-at two counts (1,000 and 10,000; 200 and 1,000 with --quick): PSS growth of the bridge's
-processes, children included (websockify forks one per connection).  Ratios divide by
-plain TCP of the same run.  websockify missing: its rows say why.
+16 streams, connection setup rate, connections held with the memory per connection at
+two counts (1,000 and 10,000; 200 and 1,000 with --quick: PSS growth of the bridge's
+processes, children included, as websockify forks one per connection), and the CPU time
+the bridge spends per GiB of one stream.  Ratios divide by plain TCP of the same run.
+websockify missing: its rows say why.
 
 The bridge holds two descriptors per session (the WebSocket and the target), so 10,000
 sessions need RLIMIT_NOFILE above 20,000: the soft limit is raised to the hard one here
 (children inherit it); a count the limit cannot reach is held as far as it goes, and the
-row says how far and why.
+row says how far and why.  ``wsnet_mesh`` holds the larger count through a bridge whose
+target is on a second node: one descriptor per session on the bridge.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import resource
 import sys
+import time
+from pathlib import Path
 
 import uvloop
 
@@ -33,11 +38,14 @@ from .tunnels import (
     Carrier,
     Sizes,
     _toml,
+    _tree,
     _wait_ready,
     idle_memory,
     measure,
     start_websockify,
 )
+
+GIB = 1 << 30
 
 
 def run(procs: Procs, nbytes: int, repeat: int, quick: bool) -> list[Result]:
@@ -48,18 +56,22 @@ def run(procs: Procs, nbytes: int, repeat: int, quick: bool) -> list[Result]:
     _, echo = start_tcp_peer(procs, "echo")
     base = _renamed(measure(Carrier("tcp", Endpoint(sink), Endpoint(echo)), sizes, repeat))
     out = list(base)
+    figures = (*FIGURES, f"idle_memory_{counts[1]}", "one_stream_cpu")
     for name, start in (("wsnet", start_bridge), ("websockify", start_websockify)):
         try:
             path = start(procs, sink, echo)
         except (OSError, RuntimeError, TimeoutError) as exc:
             path = f"did not start: {exc}"
         if isinstance(path, str):
-            out += [skipped(f"websockify.{name}.{fig}", path) for fig in (*FIGURES, "held")]
+            out += [skipped(f"websockify.{name}.{fig}", path) for fig in figures]
             continue
         try:
+            # First: websockify's children of later figures, reaped while it ran, would
+            # add their time to its own (cutime).
+            cpu = _cpu_per_gib(path, nbytes, repeat)
             rows = _renamed(measure(path, sizes, repeat))
             rows[-1] = dataclasses.replace(rows[-1], name=f"{rows[-1].name}_{counts[0]}")
-            rows.append(_held(path, counts[1], rows[-1]))
+            rows += [_held(path, counts[1], rows[-1]), cpu]
         finally:
             for p in path.procs:
                 p.kill()
@@ -69,6 +81,36 @@ def run(procs: Procs, nbytes: int, repeat: int, quick: bool) -> list[Result]:
         out += rows
     out.append(_held_mesh(procs, echo, counts[1]))
     return out
+
+
+def _cpu_per_gib(path: Carrier, nbytes: int, repeat: int) -> Result:
+    """CPU-seconds of the path's processes (children included) per GiB of one stream to
+    the nsink: on a loaded machine the figure that other load disturbs least (a rate
+    measures who got the cores; this, what the bridge spent)."""
+    name = f"websockify.{path.name}.one_stream_cpu"
+    samples = []
+    time.sleep(1.0)  # the readiness probe's connections are over (websockify: reaped)
+    try:
+        for _ in range(repeat):
+            before = _cpu_seconds(path)
+            uvloop.run(tc.bulk(path.sink, nbytes))
+            time.sleep(0.2)  # the last writes and the count's reply are accounted
+            samples.append((_cpu_seconds(path) - before) * GIB / nbytes)
+    except Exception as exc:
+        return skipped(name, f"failed: {exc!r}"[:200])
+    return best_of(name, "CPU-s/GiB", samples, higher_is_better=False, extra={"bytes": nbytes})
+
+
+def _cpu_seconds(path: Carrier) -> float:
+    """User + system time of the path's processes and their children, reaped or not."""
+    ticks = 0
+    for pid in (pid for p in path.procs for pid in _tree(p.pid)):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _held_mesh(procs: Procs, echo: int, count: int) -> Result:
