@@ -19,6 +19,11 @@ from ..interfaces import Metric, Observer, Sample
 from ..node import Node
 
 LINK = ("peer", "direction")
+# A relay counts channels for services it does not serve, named by whichever peer opens
+# them: a few such names keep their own label, the rest share "other" (bounded series and
+# memory however many names a hostile peer invents).
+MAX_FOREIGN_SERVICES = 32
+OTHER = "other"
 
 
 def wsnet_node_plugin(node: Node) -> CoreMetrics:
@@ -36,22 +41,33 @@ class CoreMetrics(Observer):
         self.opened: Counter[str] = Counter()
         self.closed_in: Counter[str] = Counter()  # bytes of ended channels, by service
         self.closed_out: Counter[str] = Counter()
+        self.foreign: set[str] = set()  # services not served here that keep their label
 
     def wsnet_register_observers(self) -> Iterable[Observer]:
         return [self]
 
     def notify(self, event: NodeEvent) -> None:
         if isinstance(event, ChannelOpened):
-            self.opened[event.service] += 1
+            self.opened[self.service_label(event.service)] += 1
         elif isinstance(event, ChannelClosed):
-            self.closed_in[event.service] += event.bytes_in
-            self.closed_out[event.service] += event.bytes_out
+            service = self.service_label(event.service)
+            self.closed_in[service] += event.bytes_in
+            self.closed_out[service] += event.bytes_out
         elif isinstance(event, LinkUp):
             self.links_established[event.direction] += 1
         elif isinstance(event, AuthFailure):
             self.auth_failures[event.method] += 1
         elif isinstance(event, DialFailed):
             self.dial_failures[dial_reason(event.error)] += 1
+
+    def service_label(self, service: str) -> str:
+        """``service`` if served here or among the first MAX_FOREIGN_SERVICES others seen."""
+        if service in self.node.services or service in self.foreign:
+            return service
+        if len(self.foreign) < MAX_FOREIGN_SERVICES:
+            self.foreign.add(service)
+            return service
+        return OTHER
 
     def wsnet_collect_metrics(self) -> list[Metric]:
         return [
@@ -111,7 +127,7 @@ class CoreMetrics(Observer):
         live_in, live_out = Counter(self.closed_in), Counter(self.closed_out)
         for link in self.node.links.values():
             for ch in link.channels.values():
-                service = ch.request.service
+                service = self.service_label(ch.request.service)
                 open_now[service] += 1
                 live_in[service] += ch.bytes_in
                 live_out[service] += ch.bytes_out
