@@ -8,6 +8,7 @@ import re
 import urllib.request
 
 from hostile_peer import RawPeer, open_
+from tcp_helpers import closed_port
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 
 NAMES = 300  # distinct service names a peer sends through a relay
@@ -21,6 +22,10 @@ def scrape(node: NodeProcess) -> str:
 
 def label_values(text: str, metric: str, label: str) -> set[str]:
     return set(re.findall(rf'^{metric}\{{[^}}]*{label}="([^"]*)"', text, re.M))
+
+
+def samples(text: str, metric: str) -> list[float]:
+    return [float(v) for v in re.findall(rf"^{metric}(?:{{[^}}]*}})? (\S+)$", text, re.M)]
 
 
 def test_relayed_service_names_do_not_make_series(wsnet_node_factory: NodeFactory) -> None:
@@ -41,3 +46,26 @@ def test_relayed_service_names_do_not_make_series(wsnet_node_factory: NodeFactor
         services = label_values(text, metric, "service")
         assert len(services) <= 40, (metric, len(services))
     assert "other" in label_values(text, "wsnet_channels_opened_total", "service")
+
+
+def test_ad_hoc_tunnel_names_do_not_make_series(wsnet_node_factory: NodeFactory) -> None:
+    """A peer may name each ad-hoc target connection as it likes: the exit node keeps a
+    bounded number of those names (counters and series), the rest count as 'other'."""
+    dead = closed_port()
+    node = wsnet_node_factory("exit", plugins=["tcp", "prometheus"],
+                              config={"tcp": {"targets": ["127.0.0.1:*"]}})  # fmt: skip
+
+    async def flood() -> None:
+        async with RawPeer.link(node.url, "probe") as peer:
+            for i in range(NAMES):  # each refused at connect: its counters exist already
+                args = {"tunnel": f"t{i}", "target": f"127.0.0.1:{dead}"}
+                await peer.send(open_(peer.next_id(), "tcp", args=args))
+            await asyncio.sleep(0.5)
+
+    asyncio.run(flood())
+    wait_until(lambda: sum(samples(scrape(node), "wsnet_tcp_connections_total")) >= NAMES,
+               timeout=30, what="every connection counted")  # fmt: skip
+    tunnels = label_values(scrape(node), "wsnet_tcp_connections_total", "tunnel")
+    assert len(tunnels) <= 70, len(tunnels)
+    assert "other" in tunnels
+    assert len(node.ctl("tunnels")) <= 70
