@@ -29,6 +29,9 @@ from .listener import ListenTunnel
 from .spec import TunnelSpec
 from .stats import Counters
 
+# Ad-hoc target names with counters of their own; later names share OTHER_TARGETS.
+MAX_TARGET_NAMES = 64
+OTHER_TARGETS = "other"
 log = logging.getLogger("wsnet.tcp")
 
 
@@ -105,7 +108,14 @@ class Manager(Component, Observer):
         return removed
 
     def counters_for(self, name: str, role: str) -> Counters:
-        return self.connect_counters.setdefault((name, role), Counters())
+        """The counters of ``name``: an ad-hoc target's name is the peer's choice, so only
+        the first MAX_TARGET_NAMES keep their own (rows, metric series, memory)."""
+        key = (name, role)
+        if key not in self.connect_counters and role == "target":
+            targets = sum(1 for _, r in self.connect_counters if r == "target")
+            if targets >= MAX_TARGET_NAMES:
+                key = (OTHER_TARGETS, role)
+        return self.connect_counters.setdefault(key, Counters())
 
     # ------------------------------------------------------------------ peers
     def peer_reachable(self, peer: str) -> bool:
