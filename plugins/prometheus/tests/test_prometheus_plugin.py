@@ -72,3 +72,21 @@ def test_bad_config_names_the_key(
     node.start(wait=False)
     assert node.proc is not None and node.proc.wait(timeout=30) == 2
     assert message in node.log()
+
+
+def test_merged_counters_never_go_down_when_a_link_goes(wsnet_node_factory: NodeFactory) -> None:
+    """per_link = false sums the links' counters; a link that ends must not take its bytes
+    out of the sum (Prometheus would read the drop as a reset and count a spike)."""
+    hub = wsnet_node_factory("hub", plugins=["prometheus"],
+                             config={"prometheus": {"per_link": False}})  # fmt: skip
+    wsnet_node_factory("e1", listen=False, dial=[hub.url], plugins=["prometheus"])
+    e2 = wsnet_node_factory("e2", listen=False, dial=[hub.url], plugins=["prometheus"])
+    wait_until(lambda: hub.peers() == {"e1", "e2"}, what="two links")
+    e2.ctl("speedtest", node="hub", bytes=4_000_000)
+    name = "wsnet_link_receive_bytes_total"
+    before = samples(scrape(metrics_url(hub)), name)['{direction="in"}']
+    assert before >= 4_000_000
+    e2.kill()
+    wait_until(lambda: hub.peers() == {"e1"}, timeout=30, what="e2's link gone")
+    after = samples(scrape(metrics_url(hub)), name)['{direction="in"}']
+    assert after >= before, (before, after)
