@@ -51,6 +51,7 @@ class NodeCollector:
         self.node = node
         self.dropped = dropped
         self._warned: set[str] = set()  # one warning per bad name, not one per scrape
+        self._monotonic: dict[str, Monotonic] = {}  # by counter name, for merged labels
 
     def describe(self) -> Iterable[Family]:
         return ()  # nothing read at registration: the node may not run yet
@@ -65,21 +66,50 @@ class NodeCollector:
                                 metric.name, metric.type)  # fmt: skip
                 continue
             seen.add(metric.name)
-            yield family(metric, self.dropped)
+            monotonic = self._monotonic.setdefault(metric.name, Monotonic())
+            yield family(metric, self.dropped, monotonic if metric.type == "counter" else None)
 
 
-def family(metric: Metric, dropped: frozenset[str]) -> Family:
-    """``metric`` as a prometheus-client family, the ``dropped`` labels merged away."""
+class Monotonic:
+    """Keeps a counter summed over members that come and go (links, ports) from going
+    down: what a member had counted when last scraped stays in the sum after it ends or
+    restarts from zero.  Memory: one value per member present now, one per summed series."""
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[str, ...], tuple[tuple[str, ...], float]] = {}
+        self.retired: dict[tuple[str, ...], float] = {}
+
+    def update(self, members: dict[tuple[str, ...], tuple[tuple[str, ...], float]]) -> None:
+        """``members``: {full labels: (summed labels, value)} of this scrape."""
+        for full, (key, value) in self.last.items():
+            now = members.get(full)
+            if now is None or now[1] < value:  # gone, or a new member under the same labels
+                self.retired[key] = self.retired.get(key, 0.0) + value
+        self.last = members
+
+
+def family(metric: Metric, dropped: frozenset[str], monotonic: Monotonic | None = None) -> Family:
+    """``metric`` as a prometheus-client family, the ``dropped`` labels merged away (a
+    counter's sum kept monotonic by ``monotonic``)."""
     keep = [i for i, label in enumerate(metric.labels) if label not in dropped]
+    merging = len(keep) < len(metric.labels)
     values: dict[tuple[str, ...], float] = {}
+    members: dict[tuple[str, ...], tuple[tuple[str, ...], float]] = {}
     for labels, value in metric.samples:
         key = tuple(labels[i] for i in keep)
+        if merging:  # two links may share their labels: their sum is the member
+            full = tuple(labels)
+            members[full] = (key, members.get(full, (key, 0.0))[1] + value)
         if key not in values:
             values[key] = value
         elif metric.merge == "max":
             values[key] = max(values[key], value)
         else:
             values[key] += value
+    if merging and monotonic is not None:
+        monotonic.update(members)
+        for key, extra in monotonic.retired.items():
+            values[key] = values.get(key, 0.0) + extra
     names = [metric.labels[i] for i in keep]
     cls = CounterMetricFamily if metric.type == "counter" else GaugeMetricFamily
     fam: Family = cls(metric.name, metric.help, labels=names)
