@@ -4,6 +4,8 @@ switches, a listener of its own, and config errors."""
 from __future__ import annotations
 
 import re
+import socket
+import time
 import urllib.error
 import urllib.request
 
@@ -90,3 +92,40 @@ def test_merged_counters_never_go_down_when_a_link_goes(wsnet_node_factory: Node
     wait_until(lambda: hub.peers() == {"e1"}, timeout=30, what="e2's link gone")
     after = samples(scrape(metrics_url(hub)), name)['{direction="in"}']
     assert after >= before, (before, after)
+
+
+def test_own_listener_has_the_control_apis_connection_limits(
+    wsnet_node_factory: NodeFactory,
+) -> None:
+    """No credentials guard ``[prometheus] listen``: idle or half-sent connections must
+    not pile up there (descriptors shared with the links) beyond the control API's caps,
+    nor outlive its request_timeout."""
+    port = free_port()
+    wsnet_node_factory("own", plugins=["prometheus"], config={
+        "prometheus": {"listen": f"127.0.0.1:{port}"},
+        "control": {"request_timeout": 2.0, "max_pending_per_source": 8}})  # fmt: skip
+    wait_until(lambda: scrape(f"http://127.0.0.1:{port}/metrics"), what="own listener")
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(20)]
+    try:
+        for sock in socks:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\n")  # a head that never ends
+        time.sleep(0.5)
+        assert sum(not _closed(s, 0.2) for s in socks) <= 8  # the rest refused at once
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(_closed(s, 0.1) for s in socks):
+            time.sleep(0.2)
+        assert all(_closed(s, 0.1) for s in socks), "a half-sent request outlived 10 s"
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _closed(sock: socket.socket, wait: float) -> bool:
+    """Whether the server closed (FIN or RST) ``sock``: nothing is ever sent to it."""
+    sock.settimeout(wait)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
