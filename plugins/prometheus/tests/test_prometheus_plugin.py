@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -129,3 +130,28 @@ def _closed(sock: socket.socket, wait: float) -> bool:
         return False
     except OSError:
         return True
+
+
+def test_scrapes_within_a_second_share_one_rendering(wsnet_node_factory: NodeFactory) -> None:
+    """However often /metrics is asked for (it may have no credentials on its own
+    listener), the node builds the exposition at most once a second: back-to-back
+    scrapes during a transfer read the same bytes; one later reads new counters."""
+    a = wsnet_node_factory("a", plugins=["prometheus"])
+    b = wsnet_node_factory("b", listen=False, dial=[a.url], plugins=["prometheus"])
+    wait_until(lambda: a.peers() == {"b"}, what="linked")
+    push = threading.Thread(target=lambda: b.ctl("speedtest", node="a", bytes=40_000_000,
+                                                 rate=8_000_000), daemon=True)  # fmt: skip
+    push.start()
+    try:
+        same = 0
+        for _ in range(10):  # the machine may be slow: pairs that took over 0.5 s do not count
+            start = time.monotonic()
+            first, second = scrape(metrics_url(a)), scrape(metrics_url(a))
+            if time.monotonic() - start < 0.5:
+                assert first == second
+                same += 1
+            time.sleep(1.2)
+            assert scrape(metrics_url(a)) != second
+        assert same >= 3
+    finally:
+        push.join(timeout=60)
