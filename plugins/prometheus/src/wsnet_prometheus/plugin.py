@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from wsnet import (
 from .exposition import Settings, make_registry, render
 
 SETTINGS: StashKey[Settings] = StashKey("prometheus.settings")
+RENDER_EVERY = 1.0  # seconds an exposition is served again before it is rebuilt
 ROUTE_NAME = "metrics"  # the [authz] call grant a control API user needs for /metrics
 log = logging.getLogger("wsnet.prometheus")
 
@@ -69,9 +71,16 @@ class PrometheusPlugin:
         self.node = node
         self.settings = node.config.stash.get(SETTINGS, None) or Settings()
         self.registry = make_registry(node, self.settings)
+        self._body: bytes | None = None  # the last exposition, built at _built
+        self._built = 0.0
 
     async def handle(self, request: web.Request) -> web.Response:
-        body = render(self.registry)
+        # Built on the event loop (a few ms with thousands of channels): at most once per
+        # RENDER_EVERY seconds, however many scrapers ask.
+        now = time.monotonic()
+        if self._body is None or now - self._built >= RENDER_EVERY:
+            self._body, self._built = render(self.registry), now
+        body = self._body
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def wsnet_register_http_routes(self) -> Iterable[HttpRoute]:
