@@ -82,7 +82,7 @@ def hostile_api(shape_ok: bool) -> Iterator[str]:
     answers = hostile_answers(shape_ok)
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        def do_POST(self) -> None:
             req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             body = json.dumps({"jsonrpc": "2.0", "id": req["id"],
                                "result": answers[req["method"]]}).encode()  # fmt: skip
