@@ -15,8 +15,11 @@ from typing import Any
 
 from .. import __version__
 from ..events import AuthFailure, ChannelClosed, ChannelOpened, DialFailed, LinkUp, NodeEvent
-from ..interfaces import Metric, Observer, Sample
+from ..interfaces import HistogramSample, Metric, Observer, Sample
+from ..link import Link
 from ..node import Node
+from ..protocol import ResetCode
+from ..protocol.chstate import DROP_CAUSES, RTT_BUCKETS
 
 LINK = ("peer", "direction")
 # A relay counts channels for services it does not serve, named by whichever peer opens
@@ -93,14 +96,13 @@ class CoreMetrics(Observer):
         ]
 
     def _links(self) -> list[Metric]:
-        rows = [link.info() for link in self.node.links.values()]
+        links = list(self.node.links.values())
+        rows = [link.info() for link in links]
 
-        def per_link(key: str, scale: float = 1.0) -> tuple[Sample, ...]:
-            return tuple(((r["peer"], r["direction"]), float(r[key] or 0) * scale) for r in rows)
+        def per_link(key: str) -> tuple[Sample, ...]:
+            return tuple(((r["peer"], r["direction"]), float(r[key] or 0)) for r in rows)
 
         up = tuple(((r["peer"], r["direction"]), 1.0) for r in rows)
-        rtt = tuple(((r["peer"], r["direction"]), r["rtt_ms"] / 1000)
-                    for r in rows if r["rtt_ms"] is not None)  # fmt: skip
         return [
             Metric("wsnet_links", "gauge", "Established links (1 per link).", LINK, up),
             Metric("wsnet_link_receive_bytes_total", "counter",
@@ -109,17 +111,13 @@ class CoreMetrics(Observer):
                    "Bytes sent on the link (WebSocket payload).", LINK, per_link("bytes_out")),
             Metric("wsnet_link_receive_messages_total", "counter",
                    "WebSocket messages received on the link.", LINK, per_link("messages_in")),
-            Metric("wsnet_link_rtt_seconds", "gauge", "Last keepalive round-trip time.",
-                   LINK, rtt, merge="max"),
             Metric("wsnet_link_queued_bytes", "gauge", "Bytes waiting to be sent on the link.",
                    LINK, per_link("queued")),
-            Metric("wsnet_link_datagrams_dropped_total", "counter",
-                   "Datagrams dropped on the link (receive queue full, channel gone).",
-                   LINK, per_link("datagrams_dropped")),
             Metric("wsnet_link_frames_ignored_total", "counter",
                    "Frames for channels already gone.", LINK, per_link("frames_ignored")),
             Metric("wsnet_links_established_total", "counter", "Links that came up.",
                    ("direction",), _by(self.links_established)),
+            *link_stats(links),
         ]  # fmt: skip
 
     def _channels(self) -> list[Metric]:
@@ -180,6 +178,45 @@ class CoreMetrics(Observer):
             Metric("wsnet_listener_pending", "gauge", "Connections not trusted yet.",
                    label, col("pending")),
         ]  # fmt: skip
+
+
+def link_stats(links: list[Link]) -> list[Metric]:
+    """What each link's session counts off the data path (protocol.chstate.SessionStats):
+    keepalive RTTs and misses, credit stalls, refused OPENs and dropped datagrams."""
+    rtts: list[HistogramSample] = []
+    misses: list[Sample] = []
+    stalls: list[Sample] = []
+    refused: list[Sample] = []
+    drops: list[Sample] = []
+    for link in links:
+        st, key = link.session.stats, (link.peer, link.direction)
+        rtts.append((key, tuple(st.rtt_buckets), st.rtt_sum))
+        misses.append((key, float(st.keepalive_misses)))
+        stalls.append((key, float(st.credit_stalls)))
+        refused += [
+            ((*key, c.name.lower()), float(n))
+            for c, n in zip(ResetCode, st.opens_refused, strict=True)
+            if n
+        ]
+        drops += [
+            ((*key, cause), float(n))
+            for cause, n in zip(DROP_CAUSES, st.datagram_drops, strict=True)
+        ]
+    return [
+        Metric("wsnet_link_rtt_seconds", "histogram", "Keepalive round-trip times (one per PONG).",
+               LINK, buckets=RTT_BUCKETS, histograms=tuple(rtts)),
+        Metric("wsnet_link_keepalive_misses_total", "counter",
+               "Keepalive PINGs still unanswered when the next one was sent.", LINK, tuple(misses)),
+        Metric("wsnet_link_credit_stalls_total", "counter",
+               "Times a stream's send window reached zero (the sender must wait for credit).",
+               LINK, tuple(stalls)),
+        Metric("wsnet_channel_opens_refused_total", "counter",
+               "Channel requests of the peer refused here, by reason (a reset code).",
+               (*LINK, "reason"), tuple(refused)),
+        Metric("wsnet_link_datagrams_dropped_total", "counter",
+               "Datagrams dropped, by cause (too_big, backlog, closing, receive_queue).",
+               (*LINK, "cause"), tuple(drops)),
+    ]  # fmt: skip
 
 
 def _by(counts: Counter[str]) -> tuple[Sample, ...]:
