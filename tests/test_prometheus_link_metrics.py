@@ -1,19 +1,22 @@
 """The link metrics the session counts off the data path, seen in /metrics of a real node:
-keepalive RTT (histogram) and misses, refused OPENs by reason, credit stalls and datagram
-drops by cause."""
+keepalive RTT (histogram) and misses, refused OPENs by reason, credit stalls, datagram
+drops by cause; and the tcp plugin's errors by reason."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import socket
 import time
 import urllib.request
 from urllib.parse import urlsplit
 
 from hostile_peer import RawPeer, RawSocket, accept, hello, open_, ping
+from tcp_helpers import closed_port
 from wsnet.protocol import ChannelKind, FrameType
 from wsnet.protocol.frames import encode_frame
-from wsnet.testing import NodeFactory, NodeProcess, wait_until
+from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
 FAST = {"keepalive": {"interval": 0.3, "timeout": 20.0}}
 
@@ -104,3 +107,43 @@ def test_credit_stalls_and_datagram_drops(wsnet_node_factory: NodeFactory) -> No
                          cause="backlog") == 0  # fmt: skip
 
     asyncio.run(drops())
+
+
+def state(node: NodeProcess, tunnel: str) -> str:
+    rows = [r for r in node.ctl("tunnels") if r["name"] == tunnel and r["role"] == "listen"]
+    return str(rows[0]["state"]) if rows else ""
+
+
+def test_tcp_errors_by_reason(wsnet_node_factory: NodeFactory) -> None:
+    """Far connect refused (exit: connect_failed; entry: reset), a peer that never comes
+    (unreachable): each under its reason, the others at 0."""
+    dead, lport, gport = closed_port(), free_port(), free_port()
+    tunnels = [{"name": "dead", "listen": f"127.0.0.1:{lport}", "peer": "b"},
+               {"name": "ghost", "listen": f"127.0.0.1:{gport}", "peer": "nobody"}]  # fmt: skip
+    a = wsnet_node_factory("a", plugins=["tcp", "prometheus"],
+                           config={"tcp": {"tunnel": tunnels, "pending_timeout": 5}})  # fmt: skip
+    # ghost's listener is open for 5 s after the start, holding connections for its peer
+    wait_until(lambda: state(a, "ghost").startswith("waiting for peer (connections held"),
+               timeout=4, what="ghost's listener")  # fmt: skip
+    with (
+        socket.create_connection(("127.0.0.1", gport), timeout=10) as s,
+        contextlib.suppress(OSError),
+    ):
+        s.recv(1)  # closed after 5 s without the peer
+    b = wsnet_node_factory("b", listen=False, dial=[a.url], plugins=["tcp", "prometheus"],
+                           config={"tcp": {"tunnel": [
+                               {"name": "dead", "connect": f"127.0.0.1:{dead}"}]}})  # fmt: skip
+    wait_until(lambda: state(a, "dead") == "listening", what="dead's listener")
+    with socket.create_connection(("127.0.0.1", lport), timeout=10) as s:
+        s.sendall(b"hello")
+        with contextlib.suppress(OSError):
+            s.recv(1)  # a reset: the far connect failed
+    wait_until(lambda: value(scrape(a), "wsnet_tcp_errors_total") >= 2, timeout=30,
+               what="both errors counted")  # fmt: skip
+    at_a, at_b = scrape(a), scrape(b)
+    name = "wsnet_tcp_errors_total"
+    assert value(at_b, name, tunnel="dead", role="connect", reason="connect_failed") == 1
+    assert value(at_a, name, tunnel="dead", role="listen", reason="reset") == 1
+    assert value(at_a, name, tunnel="ghost", role="listen", reason="unreachable") == 1
+    assert value(at_a, name) == 2 and value(at_b, name) == 1
+    assert len(re.findall(rf"^{name}\{{[^}}]*tunnel=\"ghost\"", at_a, re.M)) == 5  # every reason

@@ -135,6 +135,11 @@ class Manager(Component, Observer):
                 await asyncio.wait_for(self._routes.wait(), left)
 
     # ------------------------------------------------------------------ info
+    def counters(self) -> list[tuple[str, str, Counters]]:
+        """(tunnel, role, counters) of every side here, listen sides first."""
+        sides = [(lt.spec.name, lt.spec.role, lt.counters) for lt in self.listeners.values()]
+        return sides + [(name, role, c) for (name, role), c in self.connect_counters.items()]
+
     def info(self) -> list[dict[str, Any]]:
         rows = [lt.info() for lt in self.listeners.values()]
         for spec in self.connects.values():
