@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import urllib.request
+from pathlib import Path
 
 from hostile_peer import RawPeer, open_
+from login_helpers import htpasswd_file
+from prom_helpers import fetch
 from tcp_helpers import closed_port
+from wsnet.ctl import CtlOptions
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 
 NAMES = 300  # distinct service names a peer sends through a relay
+LOGINS = 500  # failed logins, each with a user name of its own
 
 
 def scrape(node: NodeProcess) -> str:
@@ -69,3 +75,33 @@ def test_ad_hoc_tunnel_names_do_not_make_series(wsnet_node_factory: NodeFactory)
     assert len(tunnels) <= 70, len(tunnels)
     assert "other" in tunnels
     assert len(node.ctl("tunnels")) <= 70
+
+
+def names(text: str) -> set[str]:
+    """The metric names of the samples in ``text``."""
+    return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line[:1] != "#"}
+
+
+def series(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line[:1] != "#")
+
+
+def test_failed_logins_with_chosen_user_names_add_no_series(
+    wsnet_node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    """User names are the attacker's choice (quotes, backslashes, ever new): counted by
+    authenticator only, never a label value."""
+    users = htpasswd_file(tmp_path / "ctl.htpasswd", {"scraper": "scrape-pw-1"})
+    hub = wsnet_node_factory("hub", plugins=["prometheus"], config={
+        "control": {"htpasswd": str(users)}},
+        ctl_options=CtlOptions(user="scraper", password="scrape-pw-1"))  # fmt: skip
+    url = hub.ctlurl.removesuffix("/rpc") + "/metrics"
+    before = fetch(url, "scraper", "scrape-pw-1")[1].decode()
+    refused = [fetch(url, f'evil{i}"\\x', "nope")[0] for i in range(LOGINS)]
+    assert set(refused) <= {401, 429}  # 429: the control API slows a guessing client down
+    time.sleep(1.1)  # a new exposition
+    after = fetch(url, "scraper", "scrape-pw-1")[1].decode()
+    assert "evil" not in after
+    assert sum(samples(after, "wsnet_auth_failures_total")) >= refused.count(401) > 0
+    assert names(after) <= names(before) | {"wsnet_auth_failures_total"}
+    assert series(after) <= series(before) + 2  # at most the auth failure series of its method
