@@ -207,6 +207,9 @@ class ControlMethod:
 
 # One labelled value of a Metric: the label values (in the order of Metric.labels), the value.
 Sample = tuple[tuple[str, ...], float]
+# One labelled histogram: label values, the count in each bucket (not cumulative; one more
+# than Metric.buckets, the last for +Inf), the sum of the observed values.
+HistogramSample = tuple[tuple[str, ...], tuple[int, ...], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +218,11 @@ class Metric:
     moment something asks (wsnet_collect_metrics; docs/observability.md).
 
     ``name`` follows Prometheus's conventions (``wsnet_`` prefix, base units in the name:
-    ``_bytes``, ``_seconds``; a counter's name ends in ``_total``).  ``type`` is "counter"
-    or "gauge".  ``merge`` says how samples combine when an exporter drops a label for
-    cardinality (``per_link = false``): "sum" (counts, bytes) or "max" (a round-trip time).
+    ``_bytes``, ``_seconds``; a counter's name ends in ``_total``).  ``type`` is "counter",
+    "gauge" or "histogram" (then ``buckets`` holds the upper bounds and ``histograms``
+    the values, ``samples`` is empty).  ``merge`` says how samples combine when an
+    exporter drops a label for cardinality (``per_link = false``): "sum" (counts, bytes;
+    histograms always) or "max" (a gauge such as a queue's peak).
     """
 
     name: str
@@ -226,6 +231,8 @@ class Metric:
     labels: tuple[str, ...] = ()
     samples: tuple[Sample, ...] = ()
     merge: str = "sum"
+    buckets: tuple[float, ...] = ()
+    histograms: tuple[HistogramSample, ...] = ()
 
 
 HttpHandler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]

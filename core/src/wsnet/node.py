@@ -362,6 +362,7 @@ class Node:
         if code == ResetCode.DENIED:
             log.warning("link %d (%s): refused a channel: %s", link.id, link.peer, reason)
         if code is not None:
+            link.session.stats.opens_refused[code] += 1
             link.session.reset(cid, code, reason)
             return
         service = self.services[req.service]
