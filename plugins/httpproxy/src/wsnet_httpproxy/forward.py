@@ -17,7 +17,7 @@ from aiohttp import web
 
 from wsnet import ChannelRefused, ResetCode, StreamChannel, cancel_and_wait
 
-from .admit import Denied, request_host
+from .admit import Admitted, Denied, request_host
 from .spec import Route
 from .stats import RouteStats
 from .wire import VERSION, WireError, end_to_end, read_head, to_multidict, write_head
@@ -41,7 +41,9 @@ class Outcome:
     own_error: bool = False
 
 
-def request_head(node: str, route: Route, request: web.Request, ws: bool) -> dict[str, Any]:
+def request_head(
+    node: str, route: Route, path: str, request: web.Request, ws: bool
+) -> dict[str, Any]:
     headers = end_to_end(request.headers)
     peer = request.remote or ""
     xff = ", ".join([*request.headers.getall("X-Forwarded-For", []), peer])
@@ -53,8 +55,8 @@ def request_head(node: str, route: Route, request: web.Request, ws: bool) -> dic
         ["X-Forwarded-Host", request.host or ""],
         ["Via", via],
     ]
-    query = request.raw_path.partition("?")[2]
-    target = route.upstream_path(request.raw_path.partition("?")[0] or "/")
+    query = request.rel_url.raw_query_string
+    target = route.upstream_path(path)
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     length = None if chunked or not request.body_exists else request.content_length
     return {
@@ -79,9 +81,9 @@ def request_head(node: str, route: Route, request: web.Request, ws: bool) -> dic
 
 
 async def forward(
-    manager: Manager, route: Route, request: web.Request, stats: RouteStats, out: Outcome
+    manager: Manager, admitted: Admitted, request: web.Request, stats: RouteStats, out: Outcome
 ) -> web.StreamResponse:
-    node = manager.node
+    node, route = manager.node, admitted.route
     exit_node = node.resolve(route.node)
     if not node.reachable(exit_node):
         return manager.denied(
@@ -92,7 +94,7 @@ async def forward(
         channel = await node.open_stream(
             exit_node, "http", args={"route": route.name}, wait=False, source=f"http:{route.name}"
         )
-        await write_head(channel, request_head(node.name, route, request, ws))
+        await write_head(channel, request_head(node.name, route, admitted.path, request, ws))
     except ChannelRefused as exc:
         return manager.denied(
             Denied(502, f"route {route.name}: node {exit_node} refused: {exc.reason}", route.name),

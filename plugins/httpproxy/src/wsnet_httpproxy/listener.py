@@ -85,7 +85,7 @@ class HttpListener:
         stats = self.manager.stats_for(decision.route.name)
         stats.active += 1
         try:
-            return await forward(self.manager, decision.route, request, stats, out)
+            return await forward(self.manager, decision, request, stats, out)
         except (ConnectionError, asyncio.CancelledError):
             out.status = out.status or 499  # nginx's "client closed request", for the counters
             raise

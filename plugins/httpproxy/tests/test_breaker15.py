@@ -1,0 +1,66 @@
+"""Issue 15 seen by an attacker: what a hostile client or upstream tried, each a finding
+that was fixed (the test fails on the code before its fix)."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from http_helpers import Upstream, entry_exit, route, status_body
+
+from wsnet.testing import NodeFactory
+
+
+def _raw(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+    """One raw request on its own connection; what came back before EOF or the timeout."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        try:
+            while len(out) < 1 << 20 and (got := s.recv(65536)):
+                out += got
+        except TimeoutError:
+            pass
+    return out
+
+
+def test_normalize_path() -> None:
+    from wsnet_httpproxy.spec import normalize_path
+
+    cases = {
+        "/pub/../x": "/x",
+        "/pub/%2e%2E/x/": "/x/",
+        "//x//echo": "/x/echo",
+        "/%78/echo": "/x/echo",
+        "/../../etc": "/etc",
+        "/a/./b?q=/../": "/a/b",
+        "/a%2Fb": "/a%2Fb",  # an encoded slash is data, not a separator
+    }
+    assert {raw: normalize_path(raw) for raw in cases} == cases
+
+
+def test_path_tricks_cannot_pass_another_routes_access_list(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """`/x` is denied to loopback; the other routes are open.  Before the fix, routes were
+    matched on the raw path and the exit node's URL parser removed the dot segments
+    afterwards, so each of these paths reached the upstream's /x/echo."""
+    routes = [
+        route("/", "G", f"{upstream.base}/"),
+        route("/x", "G", f"{upstream.base}/x", deny=["127.0.0.0/8"]),
+        route("/pub", "G", f"{upstream.base}/x/pub"),
+        route("/open", "G", f"{upstream.base}/x"),
+    ]
+    _, _, base = entry_exit(wsnet_node_factory, upstream, routes)
+    denied = (403, "route x: client 127.0.0.1 is not allowed\n")
+    for path in ("/x/echo", "/pub/../../x/echo", "/pub/%2e%2e/%2E%2E/x/echo", "//x/echo"):
+        assert status_body(base + path, "--path-as-is") == denied, path
+    assert status_body(f"{base}/%78/echo") == denied
+    # /pub/../echo is /echo (the root route; the upstream has no /echo), not /x/echo.
+    assert status_body(f"{base}/pub/../echo", "--path-as-is")[0] == 404
+    port = int(base.rpartition(":")[2])
+    absolute = _raw(port, b"GET http://any.example/x/echo HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert absolute.startswith(b"HTTP/1.1 403 "), absolute[:200]
+    # What was matched is what is sent; the query goes as it came.
+    code, body = status_body(f"{base}/open/a/..//./echo?q=/../", "--path-as-is")
+    assert code == 200 and json.loads(body)["path_qs"] == "/x/echo?q=/../"
