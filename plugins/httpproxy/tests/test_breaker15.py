@@ -5,10 +5,51 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from http_helpers import Upstream, entry_exit, route, status_body
 
-from wsnet.testing import NodeFactory
+from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def hostile() -> Iterator[int]:
+    """The port of a hostile upstream (hostile_upstream.py) in its own process."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(HERE / "hostile_upstream.py"), str(port)])
+    try:
+        wait_until(lambda: _accepts(port), timeout=20, what="hostile upstream")
+        yield port
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _via_hostile(
+    factory: NodeFactory, upstream: Upstream, port: int
+) -> tuple[NodeProcess, NodeProcess, str]:
+    routes = [route("/h", "G", f"http://127.0.0.1:{port}/h", read_timeout=5)]
+    return entry_exit(
+        factory,
+        upstream,
+        routes,
+        exit_config={"targets": [f"127.0.0.1:{port}"]},
+    )
 
 
 def _raw(port: int, data: bytes, timeout: float = 10.0) -> bytes:
@@ -64,3 +105,20 @@ def test_path_tricks_cannot_pass_another_routes_access_list(
     # What was matched is what is sent; the query goes as it came.
     code, body = status_body(f"{base}/open/a/..//./echo?q=/../", "--path-as-is")
     assert code == 200 and json.loads(body)["path_qs"] == "/x/echo?q=/../"
+
+
+def test_an_upstreams_garbage_is_cut_short_and_does_not_stall_the_exit_node(
+    wsnet_node_factory: NodeFactory, upstream: Upstream, hostile: int
+) -> None:
+    """100 KB after a complete response: aiohttp's error quotes them all.  Before the fix
+    they went whole into the 502 body, the log and the event, and the event's redaction
+    (quadratic then) held the exit node's loop for about 20 s: its link dropped."""
+    g, _, base = _via_hostile(wsnet_node_factory, upstream, hostile)
+    started = time.monotonic()
+    code, body = status_body(f"{base}/h/overrun")
+    assert code == 502 and body.startswith("route h: node G: upstream 127.0.0.1:")
+    assert len(body) < 600, len(body)
+    assert status_body(f"{base}/h/fine") == (200, "ok")
+    assert time.monotonic() - started < 8  # loaded machine; the stall was ~20 s
+    assert max(len(line) for line in g.log().splitlines()) < 1000
+    assert g.ctl("links")[0]["peer"] == "L"

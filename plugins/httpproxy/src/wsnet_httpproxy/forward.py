@@ -20,6 +20,7 @@ from wsnet import ChannelRefused, ResetCode, StreamChannel, cancel_and_wait
 from .admit import Admitted, Denied, request_host
 from .spec import Route
 from .stats import RouteStats
+from .upstream import brief
 from .wire import VERSION, WireError, end_to_end, read_head, to_multidict, write_head
 from .wsbridge import pump
 
@@ -138,7 +139,8 @@ async def _exchange(
         await cancel_and_wait((upload,))
         status = head["error"] if head["error"] in (502, 504) else 502
         return manager.denied(
-            Denied(status, f"route {route.name}: {head.get('reason', '')}", route.name), out
+            Denied(status, f"route {route.name}: {brief(str(head.get('reason', '')))}", route.name),
+            out,
         )
     try:
         if ws:

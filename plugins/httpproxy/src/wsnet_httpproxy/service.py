@@ -20,7 +20,7 @@ import aiohttp
 from wsnet import ChannelContext, ChannelRefused, ResetCode, StreamChannel, StreamService, Throttled
 
 from .stats import HttpProxyError
-from .upstream import Refused, check
+from .upstream import Refused, brief, check
 from .wire import VERSION, WireError, end_to_end, read_head, to_multidict, write_head
 from .wsbridge import exit_websocket
 
@@ -141,7 +141,8 @@ class HttpService(StreamService):
         except ChannelRefused:
             log.debug("upstream %s: entry side went away, request cancelled", shown)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            channel.abort(ResetCode.SERVICE_ERROR, f"upstream {shown}: {exc or 'read timeout'}")
+            why = brief(f"upstream {shown}: {exc or 'read timeout'}")
+            channel.abort(ResetCode.SERVICE_ERROR, why)
         finally:
             if done:
                 resp.release()
