@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_helpers import Upstream, entry_exit, route, status_body
+from http_helpers import Upstream, curl, entry_exit, route, status_body
 
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
@@ -122,3 +122,16 @@ def test_an_upstreams_garbage_is_cut_short_and_does_not_stall_the_exit_node(
     assert time.monotonic() - started < 8  # loaded machine; the stall was ~20 s
     assert max(len(line) for line in g.log().splitlines()) < 1000
     assert g.ctl("links")[0]["peer"] == "L"
+
+
+def test_a_switch_to_another_protocol_nobody_asked_for_is_a_502(
+    wsnet_node_factory: NodeFactory, upstream: Upstream, hostile: int
+) -> None:
+    """Before the fix the client got `101 Switching Protocols` as the final answer to a
+    GET, then nothing (curl waited for its deadline); on a kept-alive connection the
+    next response followed the 101."""
+    _, _, base = _via_hostile(wsnet_node_factory, upstream, hostile)
+    r = curl("-o", "-", "-w", "\n%{http_code}", f"{base}/h/switch", timeout=10)
+    assert r.stdout.decode() == (
+        f"route h: node G: upstream 127.0.0.1:{hostile} answered 101 to a plain request\n\n502"
+    )

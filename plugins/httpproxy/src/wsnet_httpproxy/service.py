@@ -112,6 +112,9 @@ class HttpService(StreamService):
             resp = _response(task, up.display, connect_timeout, read_timeout)
         finally:
             watcher.cancel()
+        if resp.status < 200:  # 101 to a request that did not ask to upgrade: no HTTP left
+            resp.close()
+            raise Refused(502, f"upstream {up.display} answered {resp.status} to a plain request")
         await self._relay(channel, resp, via, up.display)
 
     async def _relay(
