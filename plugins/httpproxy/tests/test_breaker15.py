@@ -135,3 +135,26 @@ def test_a_switch_to_another_protocol_nobody_asked_for_is_a_502(
     assert r.stdout.decode() == (
         f"route h: node G: upstream 127.0.0.1:{hostile} answered 101 to a plain request\n\n502"
     )
+
+
+def test_the_clients_forwarded_proto_and_host_do_not_pass(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """Before the fix the client's X-Forwarded-Proto/-Host went first, ours second: a
+    plain-HTTP client claimed https (and any host) to an upstream reading the first."""
+    _, _, base = entry_exit(wsnet_node_factory, upstream, [route("/px", "G", f"{upstream.base}/x")])
+    spoof = (
+        "X-Forwarded-Proto: https",
+        "X-Forwarded-Host: bank.example",
+        "X-Forwarded-For: 6.6.6.6",
+    )
+    hop = ("Connection: keep-alive, X-Forwarded-For",)  # named hop-by-hop: dropped, not chained
+    for extra, xff in (((), "6.6.6.6, 127.0.0.1"), (hop, "127.0.0.1")):
+        args = [a for h in (*spoof, *extra) for a in ("-H", h)]
+        code, body = status_body(f"{base}/px/echo", *args)
+        seen = [(k.lower(), v) for k, v in json.loads(body)["headers"]]
+        assert code == 200 and [v for k, v in seen if k.startswith("x-forwarded")] == [
+            xff,
+            "http",
+            base.removeprefix("http://"),
+        ]

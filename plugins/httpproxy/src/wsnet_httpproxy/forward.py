@@ -42,19 +42,25 @@ class Outcome:
     own_error: bool = False
 
 
+_FORWARDED = frozenset(("x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via"))
+
+
+def _chain(headers: list[list[str]], name: str, last: str) -> str:
+    return ", ".join([*(v for k, v in headers if k.lower() == name), last])
+
+
 def request_head(
     node: str, route: Route, path: str, request: web.Request, ws: bool
 ) -> dict[str, Any]:
-    headers = end_to_end(request.headers)
-    peer = request.remote or ""
-    xff = ", ".join([*request.headers.getall("X-Forwarded-For", []), peer])
-    headers = [h for h in headers if h[0].lower() not in ("x-forwarded-for", "via")]
-    via = ", ".join([*request.headers.getall("Via", []), f"1.1 {node}"])
+    passed = end_to_end(request.headers)
+    # Ours replace the client's: a client's X-Forwarded-Proto: https before ours was the
+    # one most frameworks read.  For and Via are chains: ours is appended to what passed.
+    headers = [h for h in passed if h[0].lower() not in _FORWARDED]
     headers += [
-        ["X-Forwarded-For", xff],
+        ["X-Forwarded-For", _chain(passed, "x-forwarded-for", request.remote or "")],
         ["X-Forwarded-Proto", request.scheme],
         ["X-Forwarded-Host", request.host or ""],
-        ["Via", via],
+        ["Via", _chain(passed, "via", f"1.1 {node}")],
     ]
     query = request.rel_url.raw_query_string
     target = route.upstream_path(path)
