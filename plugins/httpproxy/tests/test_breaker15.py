@@ -3,7 +3,10 @@ that was fixed (the test fails on the code before its fix)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import select
 import socket
 import subprocess
 import sys
@@ -158,3 +161,46 @@ def test_the_clients_forwarded_proto_and_host_do_not_pass(
             "http",
             base.removeprefix("http://"),
         ]
+
+
+def _closed(sock: socket.socket) -> bool:
+    """The node closed (or reset) this connection."""
+    if not select.select([sock], [], [], 0)[0]:
+        return False
+    try:
+        return sock.recv(1) == b""
+    except OSError:
+        return True
+
+
+def test_slow_heads_are_cut_at_the_deadline_and_capped_per_source(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """Slowloris: connections that never finish their head.  Before the fix the listener
+    kept each one for ever, without a cap (2,000 from one address held 2,000 of the
+    node's descriptors), so one client could starve the node of descriptors."""
+    _, ell, base = entry_exit(
+        wsnet_node_factory,
+        upstream,
+        [route("/px", "G", f"{upstream.base}/x")],
+        entry_config={"httpproxy": {"request_timeout": 2, "max_pending_per_source": 20}},
+    )
+    assert ell.proc is not None
+    fds = lambda: len(os.listdir(f"/proc/{ell.proc.pid}/fd"))  # noqa: E731
+    before, port = fds(), int(base.rpartition(":")[2])
+    with contextlib.ExitStack() as stack:
+        slow = []
+        for _ in range(40):
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=5))
+            with contextlib.suppress(OSError):  # refused ones may be reset already
+                sock.sendall(b"GET /px/echo HTTP/1.1\r\nHost: a\r\n")
+            slow.append(sock)
+        wait_until(lambda: sum(map(_closed, slow[20:])) == 20, timeout=10, what="cap: RST")
+        assert not any(map(_closed, slow[:20]))
+        # Another address is served meanwhile.
+        r = curl(
+            "--interface", "127.0.0.2", "-o", "/dev/null", "-w", "%{http_code}", f"{base}/px/echo"
+        )
+        assert r.stdout == b"200"
+        wait_until(lambda: all(map(_closed, slow[:20])), timeout=15, what="deadline: closed")
+    wait_until(lambda: fds() <= before + 2, timeout=10, what="descriptors back")
