@@ -204,3 +204,37 @@ def test_slow_heads_are_cut_at_the_deadline_and_capped_per_source(
         assert r.stdout == b"200"
         wait_until(lambda: all(map(_closed, slow[:20])), timeout=15, what="deadline: closed")
     wait_until(lambda: fds() <= before + 2, timeout=10, what="descriptors back")
+
+
+def test_slow_request_bodies_neither_hold_the_pool_nor_stall_for_ever(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """Two clients send a head and then stall in their bodies, against an exit node with a
+    pool of two.  Before the fix they held both upstream connections for ever, and every
+    other request of that exit node waited for a free one, without a deadline."""
+    _, _, base = entry_exit(
+        wsnet_node_factory,
+        upstream,
+        [route("/px", "G", f"{upstream.base}/x", read_timeout=4, connect_timeout=1)],
+        exit_config={"pool_size": 2},
+    )
+    port = int(base.rpartition(":")[2])
+    head = b"POST /px/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nstart"
+    with contextlib.ExitStack() as stack:
+        slow = [
+            stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=20))
+            for _ in range(2)
+        ]
+        for sock in slow:
+            sock.sendall(head)
+        time.sleep(0.5)
+        r = curl("-o", "-", "-w", "\n%{http_code}", f"{base}/px/echo", timeout=15)
+        assert r.stdout.decode() == (
+            f"route px: node G: upstream 127.0.0.1:{upstream.port} timed out"
+            " (connect 1s, read 4s)\n\n504"
+        )
+        for sock in slow:  # the route's read_timeout, between reads of the client's body
+            reply = sock.recv(4096)
+            assert reply.startswith(b"HTTP/1.1 408 "), reply
+            assert reply.endswith(b"route px: request body stalled for 4s\n")
+    assert status_body(f"{base}/px/etag")[0] == 200  # the pool is free again

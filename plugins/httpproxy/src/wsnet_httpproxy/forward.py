@@ -30,8 +30,13 @@ if TYPE_CHECKING:
 CHUNK = 256 * 1024
 
 
-class TooLarge(Exception):
-    pass
+class BodyRefused(Exception):
+    """The client's body ended the request: over ``max_body`` (413) or stalled (408)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -129,12 +134,10 @@ async def _exchange(
         head = await read_head(channel, manager.settings.max_head)
     except (ChannelRefused, WireError) as exc:
         await asyncio.wait({upload}, timeout=0)
-        if upload.done() and not upload.cancelled() and isinstance(upload.exception(), TooLarge):
+        body = upload.exception() if upload.done() and not upload.cancelled() else None
+        if isinstance(body, BodyRefused):
             return manager.denied(
-                Denied(
-                    413, f"route {route.name}: request body over {route.max_body} bytes", route.name
-                ),
-                out,
+                Denied(body.status, f"route {route.name}: {body.reason}", route.name), out
             )
         await cancel_and_wait((upload,))
         why = exc.reason if isinstance(exc, ChannelRefused) else str(exc)
@@ -164,14 +167,25 @@ async def _upload(
             channel.write_eof()
         return
     sent = 0
-    while chunk := await request.content.read(CHUNK):
+    while chunk := await _body_chunk(request, channel, route.read_timeout):
         sent += len(chunk)
         if route.max_body and sent > route.max_body:
             channel.abort(ResetCode.CLOSED, "request body over the route's limit")
-            raise TooLarge
+            raise BodyRefused(413, f"request body over {route.max_body} bytes")
         stats.bytes_in += len(chunk)
         await channel.write(chunk)
     channel.write_eof()
+
+
+async def _body_chunk(request: web.Request, channel: StreamChannel, timeout: float) -> bytes:
+    """The next piece of the client's body; a client silent for ``timeout`` (the route's
+    read_timeout) ends the request, else a slow sender held an upstream connection of the
+    exit node's pool for ever."""
+    try:
+        return await asyncio.wait_for(request.content.read(CHUNK), timeout)
+    except TimeoutError:
+        channel.abort(ResetCode.CLOSED, "request body stalled")
+        raise BodyRefused(408, f"request body stalled for {timeout:g}s") from None
 
 
 async def _download(

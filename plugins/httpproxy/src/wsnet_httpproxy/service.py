@@ -91,7 +91,10 @@ class HttpService(StreamService):
         if isinstance(length, int):
             headers["Content-Length"] = str(length)
         body = _body(channel) if length != 0 else None
-        timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
+        # connect: also the wait for a free connection of a full pool (a 504, not a hang).
+        timeout = aiohttp.ClientTimeout(
+            connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+        )
         request = self.manager.session.request(
             str(head.get("method", "GET")),
             up.url(target),
