@@ -60,7 +60,10 @@ def request_head(
     passed = end_to_end(request.headers)
     # Ours replace the client's: a client's X-Forwarded-Proto: https before ours was the
     # one most frameworks read.  For and Via are chains: ours is appended to what passed.
-    headers = [h for h in passed if h[0].lower() not in _FORWARDED]
+    # On an auth route, Authorization carried a login of this node (a link password):
+    # never the upstream's to see.
+    drop = _FORWARDED | {"authorization"} if route.auth else _FORWARDED
+    headers = [h for h in passed if h[0].lower() not in drop]
     headers += [
         ["X-Forwarded-For", _chain(passed, "x-forwarded-for", request.remote or "")],
         ["X-Forwarded-Proto", request.scheme],
