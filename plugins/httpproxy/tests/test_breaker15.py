@@ -238,3 +238,19 @@ def test_slow_request_bodies_neither_hold_the_pool_nor_stall_for_ever(
             assert reply.startswith(b"HTTP/1.1 408 "), reply
             assert reply.endswith(b"route px: request body stalled for 4s\n")
     assert status_body(f"{base}/px/etag")[0] == 200  # the pool is free again
+
+
+def test_a_trailing_dot_in_host_still_picks_the_host_route(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """`Host: secret.example.` is secret.example to DNS and to a name-based upstream;
+    before the fix it missed the host route (and its deny) for the catch-all route."""
+    routes = [
+        route("/", "G", f"{upstream.base}/x", preserve_host=True),
+        route("/", "G", f"{upstream.base}/x", host="secret.example", deny=["127.0.0.0/8"]),
+    ]
+    _, _, base = entry_exit(wsnet_node_factory, upstream, routes)
+    denied = (403, "route secret.example-root: client 127.0.0.1 is not allowed\n")
+    for host in ("secret.example", "SECRET.example.", "secret.example.:80"):
+        assert status_body(f"{base}/echo", "-H", f"Host: {host}") == denied, host
+    assert status_body(f"{base}/echo", "-H", "Host: other.example")[0] == 200

@@ -33,11 +33,12 @@ class Admitted:
 
 
 def request_host(request: web.Request) -> str:
-    """The Host without port, lower case ("" when absent)."""
+    """The Host without port or a trailing dot (``a.example.`` is ``a.example`` to DNS and
+    to most servers behind), lower case ("" when absent)."""
     host = (request.host or "").lower()
     if host.startswith("["):
         return host.partition("]")[0] + "]"
-    return host.rpartition(":")[0] if host.count(":") == 1 else host
+    return (host.rpartition(":")[0] if host.count(":") == 1 else host).rstrip(".")
 
 
 def request_path(request: web.Request) -> str:
