@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from http_helpers import Upstream, curl, entry_exit, route, status_body
+from http_helpers import Upstream, curl, entry_exit, route, run_upstream, status_body
 
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
@@ -254,3 +254,38 @@ def test_a_trailing_dot_in_host_still_picks_the_host_route(
     for host in ("secret.example", "SECRET.example.", "secret.example.:80"):
         assert status_body(f"{base}/echo", "-H", f"Host: {host}") == denied, host
     assert status_body(f"{base}/echo", "-H", "Host: other.example")[0] == 200
+
+
+def test_a_hostile_entry_node_cannot_move_the_request_to_another_host(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """The exit node checks the upstream's host against its targets, then appended the
+    head's target to it: a target `@HOST:PORT/...` from a modified entry node made the
+    URL http://ALLOWED@HOST:PORT/... and the exit node requested a host it never listed."""
+    with run_upstream() as other:  # not in the exit node's targets
+        g = wsnet_node_factory(
+            "G",
+            plugins=["httpproxy"],
+            config={"httpproxy": {"targets": [f"127.0.0.1:{upstream.port}"]}},
+        )
+        port = free_port()
+        listener = {
+            "listen": f"127.0.0.1:{port}",
+            "route": [route("/px", "G", f"{upstream.base}/x")],
+        }
+        ell = wsnet_node_factory(
+            "L", listen=False, dial=[g.url], plugins=["httpproxy"],
+            config={"httpproxy": {"listener": [listener]}}, start=False,
+        )  # fmt: skip
+        ell.argv[1:3] = [str(HERE / "hostile_entry.py")]  # instead of -m wsnet
+        ell.env["WSNET_EVIL_TARGET"] = f"@127.0.0.1:{other.port}/x/echo"
+        ell.start()
+        wait_until(lambda: "G" in ell.peers(), what="link L->G")
+        seen = other.get_json("/x/conns")["connections"]
+        code, body = status_body(f"http://127.0.0.1:{port}/px/echo")
+        assert (code, body) == (
+            502,
+            f"route px: node G: bad request target '@127.0.0.1:{other.port}/x/echo': "
+            "expected /PATH\n",
+        )
+        assert other.get_json("/x/conns")["connections"] == seen + 1  # this question only

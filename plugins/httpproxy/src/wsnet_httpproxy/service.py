@@ -75,6 +75,12 @@ class HttpService(StreamService):
             target = str(head.get("target", "/"))
         except (WireError, TypeError, ValueError) as exc:
             raise Refused(502, f"bad request head: {exc}") from None
+        # Only origin-form: the target is appended to the checked scheme://address:port,
+        # and "@other:port/" would have made that the userinfo of another host.
+        if not target.startswith("/"):
+            raise Refused(502, f"bad request target {target[:80]!r}: expected /PATH")
+        if not (0 < connect_timeout <= 86400 and 0 < read_timeout <= 86400):
+            raise Refused(502, "bad request head: timeouts out of 0..86400 s")
         up = await check(
             node,
             self.manager.settings.targets,

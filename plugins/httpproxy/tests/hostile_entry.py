@@ -1,0 +1,25 @@
+"""A hostile entry node for the breaker tests: ``wsnet run`` whose proxy puts the
+request target of $WSNET_EVIL_TARGET in every request head it sends (what a modified
+node of the mesh could send).  ``python hostile_entry.py run --config FILE``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import wsnet_httpproxy.forward as forward
+from wsnet.cli import main
+
+_honest = forward.request_head
+
+
+def _evil(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    head = _honest(*args, **kwargs)
+    head["target"] = os.environ["WSNET_EVIL_TARGET"]
+    return head
+
+
+forward.request_head = _evil
+
+if __name__ == "__main__":
+    main()
