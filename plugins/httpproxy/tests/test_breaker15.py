@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import socket
 import subprocess
@@ -289,3 +290,18 @@ def test_a_hostile_entry_node_cannot_move_the_request_to_another_host(
             "expected /PATH\n",
         )
         assert other.get_json("/x/conns")["connections"] == seen + 1  # this question only
+
+
+def test_a_head_over_max_head_is_a_431_at_the_entry_node(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """Before the fix the entry node sent the 100 KB head over the link and the exit node
+    refused it: a 502, as if the exit node or the upstream had failed."""
+    g, _, base = entry_exit(wsnet_node_factory, upstream, [route("/px", "G", f"{upstream.base}/x")])
+    port = int(base.rpartition(":")[2])
+    big = b"".join(b"X-%d: %s\r\n" % (i, b"v" * 1000) for i in range(100))
+    reply = _raw(port, b"GET /px/echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n" + big + b"\r\n")
+    assert reply.startswith(b"HTTP/1.1 431 "), reply[:300]
+    body = rb"\r\n\r\nroute px: request head of 1\d{5} bytes over max_head \(65536\)\n"
+    assert re.search(body + b"$", reply), reply[-200:]
+    assert g.ctl("proxies")["exit"]["served"] == {}  # nothing reached the exit node

@@ -21,7 +21,15 @@ from .admit import Admitted, Denied, request_host
 from .spec import Route
 from .stats import RouteStats
 from .upstream import brief
-from .wire import VERSION, WireError, end_to_end, read_head, to_multidict, write_head
+from .wire import (
+    VERSION,
+    WireError,
+    encode_head,
+    end_to_end,
+    head_size,
+    read_head,
+    to_multidict,
+)
 from .wsbridge import pump
 
 if TYPE_CHECKING:
@@ -105,11 +113,15 @@ async def forward(
             Denied(502, f"route {route.name}: node {exit_node} is unreachable", route.name), out
         )
     ws = request.headers.get("Upgrade", "").lower() == "websocket" and request.method == "GET"
+    head = encode_head(request_head(node.name, route, admitted.path, request, ws))
+    if (size := head_size(head)) > manager.settings.max_head:  # the client's doing: 431
+        why = f"route {route.name}: request head of {size} bytes over max_head"
+        return manager.denied(Denied(431, f"{why} ({manager.settings.max_head})", route.name), out)
     try:
         channel = await node.open_stream(
             exit_node, "http", args={"route": route.name}, wait=False, source=f"http:{route.name}"
         )
-        await write_head(channel, request_head(node.name, route, admitted.path, request, ws))
+        await channel.write(head)
     except ChannelRefused as exc:
         return manager.denied(
             Denied(502, f"route {route.name}: node {exit_node} refused: {exc.reason}", route.name),
