@@ -305,3 +305,16 @@ def test_a_head_over_max_head_is_a_431_at_the_entry_node(
     body = rb"\r\n\r\nroute px: request head of 1\d{5} bytes over max_head \(65536\)\n"
     assert re.search(body + b"$", reply), reply[-200:]
     assert g.ctl("proxies")["exit"]["served"] == {}  # nothing reached the exit node
+
+
+def test_a_request_without_a_body_gets_no_content_length(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """Before the fix every GET went upstream with `Content-Length: 0`, a header the
+    client did not send (RFC 9110 §8.6: not for a request without content whose method
+    expects none)."""
+    _, _, base = entry_exit(wsnet_node_factory, upstream, [route("/px", "G", f"{upstream.base}/x")])
+    for method, want in (("GET", None), ("OPTIONS", None), ("DELETE", "0"), ("POST", "0")):
+        code, body = status_body(f"{base}/px/echo", "-X", method)
+        lengths = [v for k, v in json.loads(body)["headers"] if k.lower() == "content-length"]
+        assert code == 200 and lengths == ([want] if want else []), (method, lengths)

@@ -94,7 +94,7 @@ class HttpService(StreamService):
             await exit_websocket(self.manager, channel, head, up, headers, via)
             return
         length = head.get("length")
-        if isinstance(length, int):
+        if isinstance(length, int) and length > 0:  # none: aiohttp writes 0 where it is due
             headers["Content-Length"] = str(length)
         body = _body(channel) if length != 0 else None
         # connect: also the wait for a free connection of a full pool (a 504, not a hang).
