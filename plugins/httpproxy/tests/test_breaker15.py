@@ -205,6 +205,12 @@ def test_slow_heads_are_cut_at_the_deadline_and_capped_per_source(
         assert r.stdout == b"200"
         wait_until(lambda: all(map(_closed, slow[:20])), timeout=15, what="deadline: closed")
     wait_until(lambda: fds() <= before + 2, timeout=10, what="descriptors back")
+    # A kept-alive connection that asks nothing more is closed as soon (aiohttp's 75 s
+    # before), so idle connections cannot pile up either.
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as idle:
+        idle.sendall(b"GET /px/etag HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200 ")
+        wait_until(lambda: _closed(idle), timeout=10, what="idle keep-alive closed")
 
 
 def test_slow_request_bodies_neither_hold_the_pool_nor_stall_for_ever(
