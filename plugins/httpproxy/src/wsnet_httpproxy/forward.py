@@ -169,9 +169,18 @@ async def _exchange(
     try:
         if ws:
             return await _websocket(request, channel, head, out)
-        return await _download(request, channel, head, stats, out)
+        resp = _response(head)
+        out.status = resp.status
+        await resp.prepare(request)
+        await _download(channel, resp, stats)
+    except ChannelRefused as exc:  # the body was cut (link lost, upstream failed)
+        why = f"route {route.name}: node {exit_node}: response cut: {exc.reason}"
+        manager.failed(Denied(502, why, route.name), out)
+        if request.transport is not None:  # never a clean end: the client must see the cut
+            request.transport.close()  # (and aiohttp, finding it closed, logs nothing)
     finally:
         await cancel_and_wait((upload,))
+    return resp
 
 
 async def _upload(
@@ -203,26 +212,21 @@ async def _body_chunk(request: web.Request, channel: StreamChannel, timeout: flo
         raise BodyRefused(408, f"request body stalled for {timeout:g}s") from None
 
 
-async def _download(
-    request: web.Request,
-    channel: StreamChannel,
-    head: dict[str, Any],
-    stats: RouteStats,
-    out: Outcome,
-) -> web.StreamResponse:
+def _response(head: dict[str, Any]) -> web.StreamResponse:
     resp = web.StreamResponse(status=int(head["status"]), reason=head.get("reason") or None)
     for name, value in to_multidict(head.get("headers", [])).items():
         resp.headers.add(name, value)
     length = head.get("length")
     if isinstance(length, int):
         resp.content_length = length
-    out.status = resp.status
-    await resp.prepare(request)
+    return resp
+
+
+async def _download(channel: StreamChannel, resp: web.StreamResponse, stats: RouteStats) -> None:
     while chunk := await channel.read_chunk():
         stats.bytes_out += len(chunk)
         await resp.write(chunk)
     await resp.write_eof()
-    return resp
 
 
 async def _websocket(

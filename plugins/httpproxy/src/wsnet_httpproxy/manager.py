@@ -74,6 +74,12 @@ class Manager(Component):
 
     def denied(self, d: Denied, out: Outcome) -> web.Response:
         """An answer of the proxy's own: counted by the caller, logged, sent to observers."""
+        self.failed(d, out)
+        return d.response()
+
+    def failed(self, d: Denied, out: Outcome) -> None:
+        """A request that failed (an answer of our own, or a response cut): logged once in
+        a while, sent to observers, counted by the caller as ``d.status``."""
         out.status, out.own_error = d.status, True
         level = "denied" if d.status < 500 else "failed"
         self._log.note(f"{level}{d.status}", level, f"{d.status} {d.reason}")
@@ -81,7 +87,6 @@ class Manager(Component):
         for listener in self.listeners.values():
             node = next((r.node for r in listener.spec.routes if r.name == d.route), node)
         self.node.emit(HttpProxyError(d.route, node, d.status, d.reason))
-        return d.response()
 
     # ---------------------------------------------------------------- run time
     def routes(self) -> list[tuple[ListenerSpec, Route]]:
