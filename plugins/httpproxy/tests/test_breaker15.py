@@ -366,3 +366,47 @@ def test_a_response_cut_mid_body_is_an_error_the_client_sees_and_no_traceback(
     assert (row["active"], row["errors"], row["error_status"]) == (0, 2, {"502": 2}), row
     log = ell.log()
     assert "Traceback" not in log and "response cut: link to G lost" in log
+
+
+def test_removing_a_listeners_last_route_ends_its_requests_within_the_grace(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """Before the fix delhttproute of a route with an endless download in flight did not
+    answer until the download ended (aiohttp's shutdown waited up to 60 s, and longer)."""
+    _, ell, _ = entry_exit(
+        wsnet_node_factory,
+        upstream,
+        [route("/px", "G", f"{upstream.base}/x")],
+        entry_config={"node": {"shutdown_grace": 1}},
+    )
+    port = free_port()
+    ell.ctl(
+        "addhttproute",
+        path="/s",
+        node="G",
+        upstream=f"{upstream.base}/x",
+        listen=f"127.0.0.1:{port}",
+    )
+    args = [
+        "curl",
+        "-s",
+        "--noproxy",
+        "*",
+        "--max-time",
+        "40",
+        "--limit-rate",
+        "1M",
+        "-o",
+        "/dev/null",
+    ]
+    client = subprocess.Popen([*args, f"http://127.0.0.1:{port}/s/stream"])
+    try:
+        wait_until(lambda: upstream.get_json("/x/state")["streams_open"] == 1, what="download")
+        started = time.monotonic()
+        assert ell.ctl("delhttproute", name="s") == {"removed": "s"}
+        assert time.monotonic() - started < 6  # the grace (1 s) and a loaded machine
+        wait_until(lambda: upstream.get_json("/x/state")["streams_open"] == 0, what="upstream end")
+        assert client.wait(timeout=30) == 18  # cut (after what the sockets held), not completed
+    finally:
+        client.kill()
+        client.wait(timeout=10)

@@ -42,8 +42,15 @@ class HttpListener:
         # handler_cancellation: a client that goes away cancels its handler, which resets
         # the channel, so the exit node stops the upstream request at once.  The keep-alive
         # timer also bounds how long a kept-alive connection's next head may take.
+        # shutdown_timeout: closing the listener (its last route removed, the node stopping)
+        # gives requests in flight the node's shutdown_grace, not aiohttp's 60 s, during
+        # which delhttproute did not answer.
         runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, keepalive_timeout=s.request_timeout
+            app,
+            handler_cancellation=True,
+            access_log=None,
+            keepalive_timeout=s.request_timeout,
+            shutdown_timeout=self.manager.node.config.shutdown_grace,
         )
         await runner.setup()
         assert runner.server is not None
