@@ -410,3 +410,28 @@ def test_removing_a_listeners_last_route_ends_its_requests_within_the_grace(
     finally:
         client.kill()
         client.wait(timeout=10)
+
+
+def test_a_client_that_stops_reading_does_not_hold_the_upstream_for_ever(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """Slow read: a download whose client never reads.  Before the fix the entry node
+    waited on its write for ever, the channel's credit stopped the exit node, and the
+    upstream request (a connection of the exit node's pool) stayed open for ever."""
+    _, ell, base = entry_exit(
+        wsnet_node_factory, upstream, [route("/px", "G", f"{upstream.base}/x", read_timeout=2)]
+    )
+    port = int(base.rpartition(":")[2])
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(10)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET /px/stream HTTP/1.1\r\nHost: a\r\n\r\n")
+        wait_until(lambda: upstream.get_json("/x/state")["streams_open"] == 1, what="download")
+        # the write stands still for read_timeout: the request is cut, the upstream freed
+        wait_until(
+            lambda: upstream.get_json("/x/state")["streams_open"] == 0, timeout=15, what="cut"
+        )
+    row = ell.ctl("httproutes")[0]
+    assert (row["active"], row["error_status"]) == (0, {"408": 1}), row
+    assert "route px: client read nothing for 2s: cut" in ell.log()

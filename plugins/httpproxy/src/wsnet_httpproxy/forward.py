@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .manager import Manager
 
 CHUNK = 256 * 1024
+WRITE_PIECE = 64 * 1024  # a client reading slower than this per read_timeout is cut
 
 
 class BodyRefused(Exception):
@@ -172,12 +173,18 @@ async def _exchange(
         resp = _response(head)
         out.status = resp.status
         await resp.prepare(request)
-        await _download(channel, resp, stats)
+        await _download(channel, resp, stats, route.read_timeout)
     except ChannelRefused as exc:  # the body was cut (link lost, upstream failed)
         why = f"route {route.name}: node {exit_node}: response cut: {exc.reason}"
         manager.failed(Denied(502, why, route.name), out)
         if request.transport is not None:  # never a clean end: the client must see the cut
             request.transport.close()  # (and aiohttp, finding it closed, logs nothing)
+    except TimeoutError:  # the client stopped reading: no flush to wait for, an RST
+        why = f"route {route.name}: client read nothing for {route.read_timeout:g}s: cut"
+        manager.failed(Denied(408, why, route.name), out)
+        channel.abort(ResetCode.CLOSED, "client stopped reading")  # the exit node stops
+        if request.transport is not None:
+            request.transport.abort()
     finally:
         await cancel_and_wait((upload,))
     return resp
@@ -222,11 +229,22 @@ def _response(head: dict[str, Any]) -> web.StreamResponse:
     return resp
 
 
-async def _download(channel: StreamChannel, resp: web.StreamResponse, stats: RouteStats) -> None:
-    while chunk := await channel.read_chunk():
-        stats.bytes_out += len(chunk)
-        await resp.write(chunk)
-    await resp.write_eof()
+async def _download(
+    channel: StreamChannel, resp: web.StreamResponse, stats: RouteStats, timeout: float
+) -> None:
+    """The body to the client; TimeoutError when a write of WRITE_PIECE bytes stands still
+    for ``timeout`` (a client that stopped reading would hold the channel and the exit
+    node's upstream connection for ever; a slow one that reads goes on)."""
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(None) as deadline:
+        while chunk := await channel.read_chunk():
+            stats.bytes_out += len(chunk)
+            view = memoryview(chunk)
+            for at in range(0, len(view), WRITE_PIECE):
+                deadline.reschedule(loop.time() + timeout)
+                await resp.write(view[at : at + WRITE_PIECE])
+            deadline.reschedule(None)
+        await resp.write_eof()
 
 
 async def _websocket(
