@@ -3,6 +3,7 @@ that was fixed (the test fails on the code before its fix)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from http_helpers import Upstream, curl, entry_exit, route, run_upstream, status_body
 
@@ -435,3 +437,30 @@ def test_a_client_that_stops_reading_does_not_hold_the_upstream_for_ever(
     row = ell.ctl("httproutes")[0]
     assert (row["active"], row["error_status"]) == (0, {"408": 1}), row
     assert "route px: client read nothing for 2s: cut" in ell.log()
+
+
+def test_websockets_do_not_take_the_upstream_pool(
+    wsnet_node_factory: NodeFactory, upstream: Upstream
+) -> None:
+    """Before the fix each WebSocket held a connection of the exit node's keep-alive
+    pool for its life: pool_size idle WebSockets (100 by default) and every HTTP request
+    of that exit node waited for a slot (a 504 after connect_timeout)."""
+    _, _, base = entry_exit(
+        wsnet_node_factory,
+        upstream,
+        [route("/px", "G", f"{upstream.base}/x", connect_timeout=2)],
+        exit_config={"pool_size": 1},
+    )
+
+    async def main() -> None:
+        async with aiohttp.ClientSession() as session:
+            sockets = [await session.ws_connect(f"{base}/px/ws") for _ in range(3)]
+            for i, ws in enumerate(sockets):
+                await ws.send_str(f"hello {i}")
+                assert await ws.receive_str(timeout=10) == f"hello {i}"
+            code, _ = await asyncio.to_thread(status_body, f"{base}/px/etag")
+            assert code == 200
+            for ws in sockets:
+                await ws.close()
+
+    asyncio.run(asyncio.wait_for(main(), 30))

@@ -44,7 +44,7 @@ async def exit_websocket(
     protocols = [p for p in head.get("protocols", []) if isinstance(p, str)]
     url = up.url(str(head.get("target", "/"))).replace("http", "ws", 1)
     try:
-        ws = await manager.session.ws_connect(
+        ws = await manager.ws_session.ws_connect(
             url,
             headers=headers,
             protocols=protocols,
