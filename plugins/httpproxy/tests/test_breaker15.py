@@ -106,7 +106,9 @@ def test_path_tricks_cannot_pass_another_routes_access_list(
     # /pub/../echo is /echo (the root route; the upstream has no /echo), not /x/echo.
     assert status_body(f"{base}/pub/../echo", "--path-as-is")[0] == 404
     port = int(base.rpartition(":")[2])
-    absolute = _raw(port, b"GET http://any.example/x/echo HTTP/1.1\r\nHost: a\r\n\r\n")
+    absolute = _raw(
+        port, b"GET http://any.example/x/echo HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+    )
     assert absolute.startswith(b"HTTP/1.1 403 "), absolute[:200]
     # What was matched is what is sent; the query goes as it came.
     code, body = status_body(f"{base}/open/a/..//./echo?q=/../", "--path-as-is")
