@@ -1,9 +1,10 @@
-"""A hostile entry node for the breaker tests: ``wsnet run`` whose proxy puts the
-request target of $WSNET_EVIL_TARGET in every request head it sends (what a modified
+"""A hostile entry node for the breaker tests: ``wsnet run`` whose proxy puts the keys
+of $WSNET_EVIL_HEAD (a JSON object) into every request head it sends (what a modified
 node of the mesh could send).  ``python hostile_entry.py run --config FILE``."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -15,7 +16,7 @@ _honest = forward.request_head
 
 def _evil(*args: Any, **kwargs: Any) -> dict[str, Any]:
     head = _honest(*args, **kwargs)
-    head["target"] = os.environ["WSNET_EVIL_TARGET"]
+    head.update(json.loads(os.environ["WSNET_EVIL_HEAD"]))
     return head
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -289,7 +290,7 @@ def test_a_hostile_entry_node_cannot_move_the_request_to_another_host(
             config={"httpproxy": {"listener": [listener]}}, start=False,
         )  # fmt: skip
         ell.argv[1:3] = [str(HERE / "hostile_entry.py")]  # instead of -m wsnet
-        ell.env["WSNET_EVIL_TARGET"] = f"@127.0.0.1:{other.port}/x/echo"
+        ell.env["WSNET_EVIL_HEAD"] = json.dumps({"target": f"@127.0.0.1:{other.port}/x/echo"})
         ell.start()
         wait_until(lambda: "G" in ell.peers(), what="link L->G")
         seen = other.get_json("/x/conns")["connections"]
@@ -466,3 +467,36 @@ def test_websockets_do_not_take_the_upstream_pool(
                 await ws.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+@pytest.mark.parametrize(
+    ("evil", "why"),
+    [
+        ({"method": "GET / HTTP/1.1\r\nX-Evil: 1\r\nA:"}, "Method cannot contain"),
+        ({"headers": [["X-A", "a\r\nX-Injected: 1"]]}, "Forbidden control character"),
+    ],
+)
+def test_an_injection_in_a_request_head_is_a_502_without_a_traceback(
+    wsnet_node_factory: NodeFactory, upstream: Upstream, evil: dict[str, Any], why: str
+) -> None:
+    """aiohttp refuses CR/LF in a method or header with a ValueError, which the exit
+    node did not catch: a traceback in its log for each such head from a modified node,
+    and the entry node's client got a 502 naming a reset instead of the reason."""
+    g = wsnet_node_factory(
+        "G",
+        plugins=["httpproxy"],
+        config={"httpproxy": {"targets": [f"127.0.0.1:{upstream.port}"]}},
+    )
+    port = free_port()
+    listener = {"listen": f"127.0.0.1:{port}", "route": [route("/px", "G", f"{upstream.base}/x")]}
+    ell = wsnet_node_factory(
+        "L", listen=False, dial=[g.url], plugins=["httpproxy"],
+        config={"httpproxy": {"listener": [listener]}}, start=False,
+    )  # fmt: skip
+    ell.argv[1:3] = [str(HERE / "hostile_entry.py")]
+    ell.env["WSNET_EVIL_HEAD"] = json.dumps(evil)
+    ell.start()
+    wait_until(lambda: "G" in ell.peers(), what="link L->G")
+    code, body = status_body(f"http://127.0.0.1:{port}/px/echo")
+    assert code == 502 and body.startswith(f"route px: node G: bad request head: {why}"), body
+    assert "Traceback" not in g.log()

@@ -178,6 +178,8 @@ def _response(
         raise Refused(502, f"upstream {shown}: {type(exc).__name__}: {exc}") from None
     except ChannelRefused as exc:
         raise Refused(502, f"entry side: {exc.reason}") from None
+    except ValueError as exc:  # aiohttp refuses CR/LF in a method or header (injection)
+        raise Refused(502, f"bad request head: {exc}") from None
 
 
 async def _body(channel: StreamChannel) -> AsyncIterator[bytes]:
