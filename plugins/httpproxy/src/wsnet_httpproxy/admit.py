@@ -11,7 +11,7 @@ from aiohttp import web
 
 from wsnet import ANONYMOUS, AuthRefused, NodeAPI, Principal, parse_ip
 
-from .spec import Route, select
+from .spec import Route, normalize_path, select
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,24 +29,27 @@ class Denied:
 class Admitted:
     route: Route
     principal: Principal
+    path: str  # normalized: matched on, and sent upstream
 
 
 def request_host(request: web.Request) -> str:
-    """The Host without port, lower case ("" when absent)."""
+    """The Host without port or a trailing dot (``a.example.`` is ``a.example`` to DNS and
+    to most servers behind), lower case ("" when absent)."""
     host = (request.host or "").lower()
     if host.startswith("["):
         return host.partition("]")[0] + "]"
-    return host.rpartition(":")[0] if host.count(":") == 1 else host
+    return (host.rpartition(":")[0] if host.count(":") == 1 else host).rstrip(".")
 
 
-def raw_path(request: web.Request) -> str:
-    return request.raw_path.partition("?")[0] or "/"
+def request_path(request: web.Request) -> str:
+    """The normalized path (of an absolute-form target too: ``GET http://h/a``)."""
+    return normalize_path(request.rel_url.raw_path)
 
 
 async def admit(
     node: NodeAPI, routes: tuple[Route, ...], request: web.Request
 ) -> Admitted | Denied:
-    host, path = request_host(request), raw_path(request)
+    host, path = request_host(request), request_path(request)
     route = select(routes, host, path)
     if route is None:
         return Denied(404, f"no route matches Host {host or '(none)'} path {path}")
@@ -70,7 +73,7 @@ async def admit(
         return Denied(
             413, f"route {route.name}: request body over {route.max_body} bytes", route.name
         )
-    return Admitted(route, principal)
+    return Admitted(route, principal, path)
 
 
 async def _authenticate(node: NodeAPI, request: web.Request, route: Route) -> Principal | Denied:

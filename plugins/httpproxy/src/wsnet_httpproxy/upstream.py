@@ -14,11 +14,20 @@ from urllib.parse import urlsplit
 
 from wsnet import Allowlist, NodeAPI, Principal, resolve
 
+MAX_REASON = 300  # characters of a reason: an upstream's error may quote its bytes
+
+
+def brief(text: str) -> str:
+    """``text`` cut to MAX_REASON characters: aiohttp's errors quote what the upstream
+    sent (100 KB of a bad status line), which is not for logs, events or 502 bodies."""
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
+
 
 class Refused(Exception):
     """The exit node will not or cannot serve this request: ``status`` and a reason."""
 
     def __init__(self, status: int, reason: str) -> None:
+        reason = brief(reason)
         super().__init__(reason)
         self.status = status
         self.reason = reason
