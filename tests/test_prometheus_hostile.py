@@ -9,10 +9,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tcp_helpers import closed_port
+
 from hostile_peer import RawPeer, open_
 from login_helpers import htpasswd_file
 from prom_helpers import fetch
-from tcp_helpers import closed_port
 from wsnet.ctl import CtlOptions
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 

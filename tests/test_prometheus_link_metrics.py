@@ -12,8 +12,9 @@ import time
 import urllib.request
 from urllib.parse import urlsplit
 
-from hostile_peer import RawPeer, RawSocket, accept, hello, open_, ping
 from tcp_helpers import closed_port
+
+from hostile_peer import RawPeer, RawSocket, accept, hello, open_, ping
 from wsnet.protocol import ChannelKind, FrameType
 from wsnet.protocol.frames import encode_frame
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
