@@ -9,13 +9,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tcp_helpers import closed_port
-
 from hostile_peer import RawPeer, open_
 from login_helpers import htpasswd_file
 from prom_helpers import fetch
 from wsnet.ctl import CtlOptions
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
+from wsnet.testing_tcp import closed_port
 
 NAMES = 300  # distinct service names a peer sends through a relay
 LOGINS = 500  # failed logins, each with a user name of its own

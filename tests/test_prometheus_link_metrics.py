@@ -12,12 +12,11 @@ import time
 import urllib.request
 from urllib.parse import urlsplit
 
-from tcp_helpers import closed_port
-
 from hostile_peer import RawPeer, RawSocket, accept, hello, open_, ping
 from wsnet.protocol import ChannelKind, FrameType
 from wsnet.protocol.frames import encode_frame
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import closed_port
 
 FAST = {"keepalive": {"interval": 0.3, "timeout": 20.0}}
 
