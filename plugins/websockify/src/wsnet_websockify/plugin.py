@@ -61,6 +61,9 @@ def parse_bridge(t: Section, n: int) -> BridgeSpec:
         wrap_mode=t.get_str("wrap_mode", "exit"), run_once=t.get_bool("run_once", False),
         exit_idle=t.get_seconds("exit_when_idle", 0.0, zero=True),
         exit_timeout=t.get_seconds("exit_unless_connected", 0.0, zero=True),
+        handshake_timeout=t.get_seconds("handshake_timeout", 10.0),
+        max_pending=t.get_int("max_pending", 1024, lo=1, hi=1 << 20),
+        max_pending_per_source=t.get_int("max_pending_per_source", 64, lo=1, hi=1 << 20),
     )  # fmt: skip
     t.done()
     check_spec(spec, t)

@@ -17,10 +17,9 @@ from typing import Any
 
 from aiohttp import web
 
-from wsnet import ANONYMOUS, Component, NodeAPI, load_ca
+from wsnet import ANONYMOUS, Admission, Component, Listener, NodeAPI, load_ca
 
 from . import webdir
-from .accept import Acceptor
 from .checks import authenticate, check_origin, subprotocol, token_of
 from .pipes import ConnectError, connect
 from .record import Recorder
@@ -64,7 +63,7 @@ class BridgeServer(Component):
         self.sessions = self.refused = self.failed = 0
         self.bytes_in = self.bytes_out = 0
         self.runner: web.AppRunner | None = None
-        self.acceptor: Acceptor | None = None
+        self.listener: Listener | None = None
         self.wrapper: Wrapper | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._web = Path(spec.web).resolve() if spec.web else None
@@ -80,13 +79,16 @@ class BridgeServer(Component):
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self.runner.setup()
-        self.acceptor = Acceptor(
-            f"websockify {spec.name}",
-            self.runner.server,  # type: ignore[arg-type]
-            tls_context(spec),
-            spec.ssl_only,
-        )
-        await self.acceptor.start(spec.host, spec.port)
+        # The core's listener: caps on connections not upgraded yet (in total and per
+        # source), one deadline from accept to the upgrade (the first byte, TLS, the
+        # request, credentials: no slowloris), RST when out of descriptors.  ws and wss
+        # on one port: the first byte tells TLS (unless ssl_only: TLS only).
+        admission = Admission(spec.handshake_timeout, spec.max_pending,
+                              spec.max_pending_per_source, "the WebSocket upgrade")  # fmt: skip
+        tls = tls_context(spec)
+        self.listener = Listener(f"websockify {spec.name}", admission, ssl=tls,
+                                 sniff_tls=tls is not None and not spec.ssl_only)  # fmt: skip
+        await self.listener.start(self.runner.server, spec.host or None, spec.port)  # type: ignore[arg-type]
         log.info(
             "websockify %s: listening on %s, %s",
             spec.name,
@@ -103,12 +105,12 @@ class BridgeServer(Component):
     @property
     def address(self) -> str:
         host = self.spec.host or "*"
-        port = self.acceptor.port if self.acceptor else self.spec.port
+        port = self.listener.port if self.listener else self.spec.port
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     async def aclose(self) -> None:
-        if self.acceptor is not None:
-            self.acceptor.close()
+        if self.listener is not None:
+            self.listener.close()
         for ws in list(self.active):
             await refuse(ws, 1001, "server shutting down")
         for task in list(self._tasks):
@@ -129,7 +131,15 @@ class BridgeServer(Component):
             "failed": self.failed,
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
+            **self._listener_info(),
         }
+
+    def _listener_info(self) -> dict[str, int]:
+        """Connections refused or cut before their upgrade (caps, deadline, descriptors)."""
+        if self.listener is None:
+            return {"pending": 0, "rst": 0, "timed_out": 0}
+        i = self.listener.info()
+        return {"pending": i["pending"], "rst": i["refused"], "timed_out": i["timed_out"]}
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -148,7 +158,10 @@ class BridgeServer(Component):
 
     async def _plain(self, request: web.Request) -> web.StreamResponse:
         ws_path = request.path.strip("/") in ("", "websockify")
-        if self._web is not None and (not ws_path or webdir.find(self._web, request.path)):
+        found = webdir.find(self._web, request.path) if self._web is not None else None
+        if found is not None and self.listener is not None:
+            self.listener.trust(request.protocol)  # a file to send: its deadline is over
+        if self._web is not None and (not ws_path or found):
             return await webdir.serve(self._web, request)
         raise web.HTTPBadRequest(
             text=f"websockify bridge {self.spec.name!r}: this is a WebSocket endpoint; "
@@ -175,6 +188,8 @@ class BridgeServer(Component):
             max_msg_size=MAX_MESSAGE,
         )
         await ws.prepare(request)
+        if self.listener is not None:
+            self.listener.trust(request.protocol)
         target, failure = await self._target(token)
         if target is None:
             self.failed += 1
