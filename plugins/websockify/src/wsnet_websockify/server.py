@@ -17,10 +17,10 @@ from typing import Any
 
 from aiohttp import web
 
-from wsnet import ANONYMOUS, Admission, Component, Listener, NodeAPI, load_ca
+from wsnet import ANONYMOUS, Admission, AuthDenied, Component, Listener, NodeAPI, Principal, load_ca
 
 from . import webdir
-from .checks import authenticate, check_origin, subprotocol, token_of
+from .checks import check_origin, subprotocol, token_of
 from .pipes import ConnectError, connect
 from .record import Recorder
 from .session import Limits, Session, refuse
@@ -172,7 +172,7 @@ class BridgeServer(Component):
         spec = self.spec
         proto = subprotocol(request)
         check_origin(request, spec.origins)
-        principal = await authenticate(self.node, request) if spec.auth else ANONYMOUS
+        principal = await self._principal(request)
         token = token_of(request, spec.host_token) if self.tokens is not None else None
         what = f"websockify:{token}" if token is not None else f"websockify:{spec.name}"
         denial = self.node.authorize(principal, "open", what)
@@ -203,6 +203,16 @@ class BridgeServer(Component):
             if spec.run_once:
                 stop_node("--run-once: the session ended")
         return ws
+
+    async def _principal(self, request: web.Request) -> Principal:
+        """The node's link authenticators on this upgrade (as for a link); HTTP error if not."""
+        if not self.spec.auth:
+            return ANONYMOUS
+        what = f"websockify {self.spec.name}: refused a WebSocket"
+        found = await self.node.authenticate(request, "link", what=what)
+        if isinstance(found, AuthDenied):
+            raise found.http_error()
+        return found
 
     async def _target(self, token: str | None) -> tuple[Target | None, str]:
         if self.tokens is None:
