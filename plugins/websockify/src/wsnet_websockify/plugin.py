@@ -65,6 +65,7 @@ def parse_bridge(t: Section, n: int) -> BridgeSpec:
         handshake_timeout=t.get_seconds("handshake_timeout", 10.0),
         max_pending=t.get_int("max_pending", 1024, lo=1, hi=1 << 20),
         max_pending_per_source=t.get_int("max_pending_per_source", 64, lo=1, hi=1 << 20),
+        max_message=t.get_int("max_message", 256 * 1024, lo=1024, hi=64 << 20),
     )  # fmt: skip
     t.done()
     check_spec(spec, t)

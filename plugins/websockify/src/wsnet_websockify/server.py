@@ -29,7 +29,6 @@ from .tokens import TokenSource, load_source, lookup
 from .wrap import Wrapper
 
 log = logging.getLogger("wsnet.websockify")
-MAX_MESSAGE = 16 * 1024 * 1024  # a browser's message to the target; larger: 1009
 
 
 def tls_context(spec: BridgeSpec) -> ssl.SSLContext | None:
@@ -185,7 +184,7 @@ class BridgeServer(Component):
             protocols=(proto,) if proto else (),
             compress=False,
             heartbeat=spec.heartbeat or None,
-            max_msg_size=MAX_MESSAGE,
+            max_msg_size=spec.max_message,  # aiohttp holds a message whole: the bound
         )
         await ws.prepare(request)
         if self.listener is not None:

@@ -91,6 +91,9 @@ class BridgeSpec:
     handshake_timeout: float = 10.0
     max_pending: int = 1024
     max_pending_per_source: int = 64
+    # A browser's message is held whole until its last fragment: this bounds a session's
+    # memory (noVNC sends a few KiB at a time); larger: close 1009.
+    max_message: int = 256 * 1024
 
     def check(self) -> tuple[str, str] | None:
         """(key, why) for a combination that cannot work, or None."""
