@@ -66,6 +66,7 @@ class BridgeServer(Component):
         self.wrapper: Wrapper | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._web = Path(spec.web).resolve() if spec.web else None
+        self._once_taken = False  # run_once: the one session was admitted
 
     async def start(self) -> None:
         spec = self.spec
@@ -180,11 +181,30 @@ class BridgeServer(Component):
                 "websockify %s: %r may not open %s: %s", spec.name, principal.name, what, denial
             )
             raise web.HTTPForbidden(text=f"{principal.name!r} may not open {what}: {denial}\n")
+        if spec.run_once:
+            self._take_the_one_session()
+        try:
+            return await self._open(request, proto, token)
+        finally:
+            if spec.run_once:  # as websockify: whatever became of the one connection
+                stop_node("--run-once: the session ended")
+
+    def _take_the_one_session(self) -> None:
+        """--run-once: the first admitted upgrade is the only one; the port closes."""
+        if self._once_taken:
+            raise web.HTTPServiceUnavailable(text="--run-once: this bridge served its session\n")
+        self._once_taken = True
+        if self.listener is not None:
+            self.listener.close()
+
+    async def _open(
+        self, request: web.Request, proto: str, token: str | None
+    ) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(
             protocols=(proto,) if proto else (),
             compress=False,
-            heartbeat=spec.heartbeat or None,
-            max_msg_size=spec.max_message,  # aiohttp holds a message whole: the bound
+            heartbeat=self.spec.heartbeat or None,
+            max_msg_size=self.spec.max_message,  # aiohttp holds a message whole: the bound
         )
         await ws.prepare(request)
         if self.listener is not None:
@@ -199,8 +219,6 @@ class BridgeServer(Component):
             await self._session(request, ws, proto, target)
         finally:
             self.active.discard(ws)
-            if spec.run_once:
-                stop_node("--run-once: the session ended")
         return ws
 
     async def _principal(self, request: web.Request) -> Principal:
