@@ -10,6 +10,7 @@ import select
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from wsfy_client import roundtrip
 from wsfy_support import BridgeNode, Pki
@@ -122,3 +123,25 @@ def test_out_of_descriptors_the_bridge_refuses_with_rst_and_says_so(
     assert "out of file descriptors" in log, log[-2000:]
     # the control API shares the descriptors: ask once the clients are gone
     assert wait_until(lambda: node.ctl("websockify")[0], what="ctl")["rst"] > 0
+
+
+def test_a_served_file_does_not_leave_a_trusted_connection_to_trickle_on(
+    bridge_node: BridgeNode, echo_port: int, tmp_path: Path
+) -> None:
+    """A file's request ends the deadline (the file may be large); the connection then
+    closes after the file, as websockify's HTTP/1.0 server does, so that a request head
+    trickled on it afterwards is not a way around the deadline and the caps."""
+    (tmp_path / "index.html").write_text("<html></html>\n")
+    _, port = bridge_node(target=f"127.0.0.1:{echo_port}", web=str(tmp_path),
+                             handshake_timeout=1)  # fmt: skip
+    with clients() as socks:
+        s = opened(port, b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", socks)
+        reply = b""
+        while b"</html>" not in reply:
+            chunk = s.recv(4096)
+            assert chunk, reply
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200 ")
+        with contextlib.suppress(OSError):
+            s.sendall(PARTIAL)  # then nothing more
+        assert fate(s, 8) in ("eof", "rst")

@@ -159,10 +159,15 @@ class BridgeServer(Component):
     async def _plain(self, request: web.Request) -> web.StreamResponse:
         ws_path = request.path.strip("/") in ("", "websockify")
         found = webdir.find(self._web, request.path) if self._web is not None else None
-        if found is not None and self.listener is not None:
-            self.listener.trust(request.protocol)  # a file to send: its deadline is over
         if self._web is not None and (not ws_path or found):
-            return await webdir.serve(self._web, request)
+            response = await webdir.serve(self._web, request)
+            if found is not None and self.listener is not None:
+                # A file may take longer than the deadline to send: trusted, but for this
+                # one response (as websockify's HTTP/1.0 server), or a request trickled
+                # on the kept-alive connection afterwards would escape deadline and caps.
+                self.listener.trust(request.protocol)
+                response.force_close()
+            return response
         raise web.HTTPBadRequest(
             text=f"websockify bridge {self.spec.name!r}: this is a WebSocket endpoint; "
             "connect with a WebSocket client (Upgrade: websocket)\n"
