@@ -44,3 +44,23 @@ def test_repeated_failures_get_429_with_retry_after_as_on_links(
     log = node.log()
     assert "websockify bridge1: refused a WebSocket from 127.0.0.1:" in log, log[-2000:]
     assert "(htpasswd)" in log and "s3cret" not in log and "Wr0ngPw" not in log
+
+
+def test_refusals_anyone_can_send_are_logged_once_per_period_and_quoted(
+    bridge_node: BridgeNode, echo_port: int, tmp_path: Path
+) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"mine: 127.0.0.1:{echo_port}\n")
+    authz = {"default": "deny", "principal": {"anonymous": {"open": ["websockify:mine"]}}}
+    node, port = bridge_node(token_plugin="TokenFile", token_source=str(tokens),
+                             origins=["http://good.example"], config={"authz": authz})  # fmt: skip
+    url = f"http://127.0.0.1:{port}/websockify"
+    evil = asyncio.run(answers(url, {"Origin": "http://evil.example"}, 40))
+    assert {s for s, _ in evil} == {403}
+    good = {"Origin": "http://good.example"}
+    sneaky = asyncio.run(answers(url + "?token=x%0aWARNING%20forged%20line", good, 40))
+    assert {s for s, _ in sneaky} == {403}
+    log = node.log()
+    assert log.count("evil.example") == 1, log[-3000:]
+    assert log.count("forged line") == 1 and "\nWARNING forged line" not in log, log[-3000:]
+    assert "x\\nWARNING forged line" in log

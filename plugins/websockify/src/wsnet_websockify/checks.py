@@ -6,12 +6,10 @@ credentials are the node's own chain (``NodeAPI.authenticate``, in server.py).
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
-log = logging.getLogger("wsnet.websockify")
 SUBPROTOCOLS = ("binary", "base64")
 
 
@@ -31,15 +29,14 @@ def subprotocol(request: web.Request) -> str:
     return ""
 
 
-def check_origin(request: web.Request, origins: tuple[str, ...]) -> None:
-    """websockify's ExpectOrigin: with an allow-list, Origin must be one of it (403)."""
+def origin_refusal(request: web.Request, origins: tuple[str, ...]) -> str | None:
+    """websockify's ExpectOrigin: with an allow-list, why this Origin is refused (403)."""
     if not origins:
-        return
+        return None
     origin = request.headers.get("Origin", "")
-    if origin.rstrip("/") not in origins:
-        log.warning("refused a WebSocket from %s: origin %r not allowed",
-                    request.remote or "?", origin[:200])  # fmt: skip
-        raise web.HTTPForbidden(text=f"origin {origin[:200]!r} is not allowed\n")
+    if origin.rstrip("/") in origins:
+        return None
+    return f"origin {origin[:200]!r} is not allowed"
 
 
 def token_of(request: web.Request, host_token: bool) -> str | None:

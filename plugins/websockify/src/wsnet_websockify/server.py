@@ -17,10 +17,20 @@ from typing import Any
 
 from aiohttp import web
 
-from wsnet import ANONYMOUS, Admission, AuthDenied, Component, Listener, NodeAPI, Principal, load_ca
+from wsnet import (
+    ANONYMOUS,
+    Admission,
+    AuthDenied,
+    Component,
+    Listener,
+    NodeAPI,
+    Principal,
+    Throttled,
+    load_ca,
+)
 
 from . import webdir
-from .checks import check_origin, subprotocol, token_of
+from .checks import origin_refusal, subprotocol, token_of
 from .pipes import ConnectError, connect
 from .record import Recorder
 from .session import Limits, Session, refuse
@@ -67,6 +77,7 @@ class BridgeServer(Component):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._web = Path(spec.web).resolve() if spec.web else None
         self._once_taken = False  # run_once: the one session was admitted
+        self._refusals = Throttled(log, f"websockify {spec.name}", 10.0)
 
     async def start(self) -> None:
         spec = self.spec
@@ -176,16 +187,15 @@ class BridgeServer(Component):
     async def _upgrade(self, request: web.Request) -> web.StreamResponse:
         spec = self.spec
         proto = subprotocol(request)
-        check_origin(request, spec.origins)
+        bad_origin = origin_refusal(request, spec.origins)
+        if bad_origin:
+            self._refuse_403("origin", f"{bad_origin} (from {request.remote})")
         principal = await self._principal(request)
         token = token_of(request, spec.host_token) if self.tokens is not None else None
         what = f"websockify:{token}" if token is not None else f"websockify:{spec.name}"
         denial = self.node.authorize(principal, "open", what)
-        if denial:
-            log.warning(
-                "websockify %s: %r may not open %s: %s", spec.name, principal.name, what, denial
-            )
-            raise web.HTTPForbidden(text=f"{principal.name!r} may not open {what}: {denial}\n")
+        if denial:  # what is quoted: a token is the client's text (a newline, say)
+            self._refuse_403("authz", f"{principal.name!r} may not open {what!r}: {denial}")
         if spec.run_once:
             self._take_the_one_session()
         try:
@@ -193,6 +203,11 @@ class BridgeServer(Component):
         finally:
             if spec.run_once:  # as websockify: whatever became of the one connection
                 stop_node("--run-once: the session ended")
+
+    def _refuse_403(self, kind: str, why: str) -> None:
+        """403; logged at most once per 10 s per kind (anyone can send these)."""
+        self._refusals.note(kind, "refused (403)", why)
+        raise web.HTTPForbidden(text=f"{why}\n")
 
     def _take_the_one_session(self) -> None:
         """--run-once: the first admitted upgrade is the only one; the port closes."""
