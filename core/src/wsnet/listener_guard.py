@@ -156,6 +156,7 @@ class Listener:
         self.sniff_tls = sniff_tls and ssl is not None
         self.on_refused = on_refused
         self.address = ""
+        self._port = 0
         self.sockets: list[socket.socket] = []
         self.connections = 0  # accepted and handed to the protocol
         self.refused = 0  # closed with RST at once: caps or no descriptors
@@ -195,12 +196,14 @@ class Listener:
         self._factory, self.sockets = factory, socks
         host_, port_ = socks[0].getsockname()[:2]
         self.address = f"[{host_}]:{port_}" if ":" in host_ else f"{host_}:{port_}"
+        self._port = int(port_)
         fdlimit.RESERVE.ensure()
         self._watch(True)
 
     @property
     def port(self) -> int:
-        return int(self.sockets[0].getsockname()[1]) if self.sockets else 0
+        """The port bound (still known after ``close()``); 0 before ``start()``."""
+        return self._port
 
     @property
     def closed(self) -> bool:

@@ -28,6 +28,8 @@ def test_run_once_serves_one_session_only(bridge_node: BridgeNode, echo_port: in
             except aiohttp.ClientConnectionError:
                 second = 0  # the port is closed: connection refused
             alive = node.proc is not None and node.proc.poll() is None
+            row = (await asyncio.to_thread(node.ctl, "websockify"))[0]  # port closed: still told
+            assert row["listen"] == f"127.0.0.1:{port}" and row["active"] == 1, row
             await first.close()
             return second, alive
 
