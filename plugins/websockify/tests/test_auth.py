@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ssl
 import subprocess
 from pathlib import Path
 
 import aiohttp
-from wsfy_support import BridgeNode
+import pytest
+from wsfy_client import roundtrip
+from wsfy_support import BridgeNode, Pki
 
 UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
            "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode()}  # fmt: skip
@@ -64,3 +67,17 @@ def test_refusals_anyone_can_send_are_logged_once_per_period_and_quoted(
     assert log.count("evil.example") == 1, log[-3000:]
     assert log.count("forged line") == 1 and "\nWARNING forged line" not in log, log[-3000:]
     assert "x\\nWARNING forged line" in log
+
+
+def test_verify_client_refuses_plain_connections(
+    bridge_node: BridgeNode, echo_port: int, pki: Pki
+) -> None:
+    """A client certificate can only be asked for over TLS: with verify_client a plain
+    ws:// upgrade on the same port would walk around it (websockify lets it)."""
+    _, port = bridge_node(target=f"127.0.0.1:{echo_port}", cert=str(pki.cert), key=str(pki.key),
+                          verify_client=True, cafile=str(pki.ca))  # fmt: skip
+    with pytest.raises(aiohttp.ClientError):
+        asyncio.run(roundtrip(f"ws://127.0.0.1:{port}/websockify", 10))
+    ctx = ssl.create_default_context(cafile=str(pki.ca))
+    ctx.load_cert_chain(str(pki.client_cert), str(pki.client_key))
+    assert asyncio.run(roundtrip(f"wss://127.0.0.1:{port}/websockify", 1000, ssl_ctx=ctx)).received

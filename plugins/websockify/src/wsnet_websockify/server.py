@@ -97,8 +97,10 @@ class BridgeServer(Component):
         admission = Admission(spec.handshake_timeout, spec.max_pending,
                               spec.max_pending_per_source, "the WebSocket upgrade")  # fmt: skip
         tls = tls_context(spec)
+        # verify_client: TLS only, or a plain ws:// on the same port walks around it
+        plain_too = tls is not None and not spec.ssl_only and not spec.verify_client
         self.listener = Listener(f"websockify {spec.name}", admission, ssl=tls,
-                                 sniff_tls=tls is not None and not spec.ssl_only)  # fmt: skip
+                                 sniff_tls=plain_too)  # fmt: skip
         await self.listener.start(self.runner.server, spec.host or None, spec.port)  # type: ignore[arg-type]
         log.info(
             "websockify %s: listening on %s, %s",
