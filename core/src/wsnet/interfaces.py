@@ -103,6 +103,31 @@ class AuthRefused(Exception):
         self.headers = dict(headers or {})
 
 
+@dataclass(frozen=True, slots=True)
+class AuthDenied:
+    """``NodeAPI.authenticate``'s refusal: the HTTP answer to send (before any upgrade).
+
+    ``status``: 401 (``headers`` hold the challenges), 403, 429 (``Retry-After``), 503, or
+    500 when an authenticator failed; ``authenticator``: which one refused ("none" when no
+    one accepted the credentials).  The event and the log line are already done."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    authenticator: str = "none"
+
+    def http_error(self) -> Any:
+        """The aiohttp ``web.HTTPException`` of this refusal, to raise from a handler."""
+        from aiohttp import web  # here: importing wsnet's interfaces must not load aiohttp
+
+        classes: dict[int, type[web.HTTPException]] = {
+            403: web.HTTPForbidden, 429: web.HTTPTooManyRequests,
+            500: web.HTTPInternalServerError, 503: web.HTTPServiceUnavailable,
+        }  # fmt: skip
+        cls = classes.get(self.status, web.HTTPUnauthorized)
+        return cls(text=f"{self.reason}\n", headers=dict(self.headers))
+
+
 LINK = "link"  # the WebSocket upgrade of an incoming link
 CONTROL = "control"  # every request to the control API
 SCOPES = frozenset({LINK, CONTROL})
