@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from wsnet import ANONYMOUS, AuthRefused, NodeAPI, Principal, parse_ip
+from wsnet import ANONYMOUS, AuthDenied, NodeAPI, Principal, parse_ip
 
 from .spec import Route, normalize_path, select
 
@@ -77,25 +77,18 @@ async def admit(
 
 
 async def _authenticate(node: NodeAPI, request: web.Request, route: Route) -> Principal | Denied:
-    """The node's link authenticators, in order: the first principal wins."""
-    challenge: dict[str, str] = {}
-    for auth in node.authenticators:
-        if "link" not in auth.scopes:
-            continue
-        try:
-            principal = await auth.authenticate(request)
-        except AuthRefused as exc:
-            status = exc.status if exc.status in (401, 403, 429, 503) else 401
-            headers = {**auth.challenge(), **exc.headers} if status == 401 else exc.headers
-            why = f"route {route.name}: authentication refused: {exc.reason}"
-            return Denied(status, why, route.name, tuple(headers.items()))
-        if principal is not None:
-            return principal
-        challenge.update(auth.challenge())
-    if not challenge and not any("link" in a.scopes for a in node.authenticators):
+    """The node's link authenticators (``NodeAPI.authenticate``: the same chain, events and
+    log lines as a link's upgrade); a refusal names the route."""
+    if not any("link" in a.scopes for a in node.authenticators):
         return Denied(
             403, f"route {route.name}: auth = true but this node has no authenticators", route.name
         )
-    return Denied(
-        401, f"route {route.name}: authentication required", route.name, tuple(challenge.items())
+    found = await node.authenticate(request, "link", what=f"route {route.name}: refused a request")
+    if not isinstance(found, AuthDenied):
+        return found
+    why = (
+        f"route {route.name}: authentication required"
+        if found.authenticator == "none"
+        else f"route {route.name}: authentication refused: {found.reason}"
     )
+    return Denied(found.status, why, route.name, tuple(found.headers.items()))
