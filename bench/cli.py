@@ -13,14 +13,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import cli_start, codec, l2, nodes, streams, tcp, tunnels
+from . import cli_start, codec, http_bench, l2, nodes, streams, tcp, tunnels
 from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
 from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
 
 GIB = 1 << 30
 QUICK_BYTES = 64 << 20
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
-ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams", "l2")
+ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams", "l2",
+         "http")  # fmt: skip
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Run:
     repeat: int
     quick: bool
     streams: streams.Options = field(default_factory=streams.Options)
+    http: http_bench.Options = field(default_factory=http_bench.Options)
     results: dict[str, Result] = field(default_factory=dict)
     _pair: NodePair | None = None
 
@@ -116,6 +118,10 @@ def run_l2(run: Run) -> list[Result]:
     return l2.run(run.repeat, run.quick)
 
 
+def run_http(run: Run) -> list[Result]:
+    return http_bench.run(run.procs, run.nbytes, run.repeat, run.http)
+
+
 BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "cli": run_cli,
     "codec": run_codec,
@@ -126,6 +132,7 @@ BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "tunnels": run_tunnels,
     "streams": run_streams,
     "l2": run_l2,
+    "http": run_http,
 }
 
 
@@ -141,6 +148,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="runs per figure; the best is shown")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file to write")
     add_streams_args(p)
+    http_bench.add_args(p)
     args = p.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -154,6 +162,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.bytes < 1:
         p.error("--bytes must be positive")
     args.streams = streams_options(p, args)
+    args.http = http_bench.options(p, args)
     return args
 
 
@@ -219,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     with Procs() as procs:
         signal.signal(signal.SIGTERM, _on_sigterm(procs))
-        run = Run(procs, args.bytes, args.repeat, args.quick, args.streams)
+        run = Run(procs, args.bytes, args.repeat, args.quick, args.streams, args.http)
         for name in args.only:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             try:
@@ -231,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     results = list(run.results.values())
     print(table(results))
     options = {"only": args.only, "bytes": args.bytes, "quick": args.quick, "repeat": args.repeat,
-               "streams": asdict(args.streams)}  # fmt: skip
+               "streams": asdict(args.streams), "http": asdict(args.http)}  # fmt: skip
     write_json(args.out, results, options)
     print(f"\nwritten: {args.out}", file=sys.stderr)
     return 1 if failed else 0
