@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
 APT_RUN=(iproute2)
-APT_TEST=(iproute2 iputils-ping procps psmisc openssl apache2-utils tinyproxy iperf3 curl)
+APT_TEST=(iproute2 iputils-ping procps psmisc openssl apache2-utils tinyproxy iperf3 curl nginx)
 
 want=("${APT_RUN[@]}")
 [[ "${1:-}" == "--test" ]] && want=("${APT_TEST[@]}")
