@@ -27,6 +27,17 @@ if TYPE_CHECKING:
     from .manager import Manager
 
 CHUNK = 256 * 1024
+SMALL_BODY = 64 * 1024  # a body up to this, of known length, leaves with its head
+
+
+class _HeadWithBody(web.StreamResponse):
+    """A response whose head is held until the first body bytes and written with them,
+    as aiohttp's own ``web.Response`` does (the class attribute is aiohttp's switch for
+    it; without it, on an older aiohttp, the head is written at once as before).  For a
+    small body this is one send instead of two, and one segment for the client to wake
+    up for (strace of bench ``http``: 2.5 writes per 1 KiB request before, 1.4 after)."""
+
+    _send_headers_immediately = False
 
 
 class TooLarge(Exception):
@@ -171,10 +182,15 @@ async def _download(
     stats: RouteStats,
     out: Outcome,
 ) -> web.StreamResponse:
-    resp = web.StreamResponse(status=int(head["status"]), reason=head.get("reason") or None)
+    status, length = int(head["status"]), head.get("length")
+    # Only where a body follows at once: a streamed or long body, HEAD, 1xx, 204 and 304
+    # get their head as soon as it is here (an event stream's client waits for it).
+    small = isinstance(length, int) and 0 < length <= SMALL_BODY and request.method != "HEAD"
+    one_write = small and status >= 200 and status not in (204, 304)
+    cls = _HeadWithBody if one_write else web.StreamResponse
+    resp = cls(status=status, reason=head.get("reason") or None)
     for name, value in to_multidict(head.get("headers", [])).items():
         resp.headers.add(name, value)
-    length = head.get("length")
     if isinstance(length, int):
         resp.content_length = length
     out.status = resp.status
