@@ -126,7 +126,7 @@ async def _exchange(
     exit_node: str,
     ws: bool,
 ) -> web.StreamResponse:
-    upload = asyncio.ensure_future(_upload(request, channel, route, stats, ws))
+    upload = _start_upload(request, channel, route, stats, ws)
     try:
         head = await read_head(channel, manager.settings.max_head)
     except (ChannelRefused, WireError) as exc:
@@ -157,13 +157,24 @@ async def _exchange(
         await cancel_and_wait((upload,))
 
 
-async def _upload(
+def _start_upload(
     request: web.Request, channel: StreamChannel, route: Route, stats: RouteStats, ws: bool
-) -> None:
+) -> asyncio.Future[None]:
+    """The body's upload as a task; for a request without a body (most GETs) only its
+    end of stream, written here, and a future that is already done: a task would cost a
+    turn of the event loop per request for nothing."""
     if ws or not request.body_exists:
         if not ws:
             channel.write_eof()
-        return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+    return asyncio.ensure_future(_upload(request, channel, route, stats))
+
+
+async def _upload(
+    request: web.Request, channel: StreamChannel, route: Route, stats: RouteStats
+) -> None:
     sent = 0
     while chunk := await request.content.read(CHUNK):
         sent += len(chunk)
