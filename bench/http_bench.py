@@ -8,6 +8,9 @@ reverse proxy, the reference for one good proxy in the path).  Per path, in one 
   ``rate`` req/s (open loop, bench.http_load.fixed_rate; aiohttp client);
 - ``rate.p99_per_hop``: (p99 - direct's p99) / hops, ms: target <= 2 for wsnet;
 - ``sat.rps`` / ``sat.p50`` / ``sat.p99``: ``ab -k`` with ``concurrency`` connections;
+- ``sat.cpu``: CPU time (user + system) of the path's own processes per request in the
+  ab run, microseconds: the figure least disturbed by other load on the machine (for
+  ``direct`` it is the upstream's; the others do not count the upstream);
 - ``download``: MB/s of one GET of the big file (curl): target >= 0.3 of direct.
 And ``client.aiohttp_p50_cost``: the aiohttp client's p50 at direct minus a raw socket's,
 the part of every fixed-rate latency that is the client's own.
@@ -20,18 +23,25 @@ burst of outside load hits them alike.  Ratios divide by ``direct`` of the same 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import http_load as hl
 from . import http_paths as hp
 from .procs import Procs
 from .results import MB, Result, set_ratio, skipped
+from .tunnels import _tree
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 PATHS = ("direct", "wsnet1", "wsnet2", "nginx")
-FIGURES = ("rate.p50", "rate.p99", "rate.rps", "sat.rps", "sat.p50", "sat.p99", "download")
+FIGURES = ("rate.p50", "rate.p99", "rate.rps", "sat.rps", "sat.p50", "sat.p99", "sat.cpu",
+           "download")  # fmt: skip
+NO_RATIO = ("sat.cpu",)  # the proxies' CPU over the upstream's would mean nothing
 HOP_TARGET_MS = 2.0
 DOWNLOAD_TARGET = 0.3
 
@@ -46,7 +56,7 @@ class Options:
 
     @classmethod
     def quick(cls) -> Options:
-        return cls(rate=200.0, seconds=1.0, sat_seconds=0, sat_requests=300, concurrency=4)
+        return cls(rate=200.0, seconds=1.0, sat_seconds=0, sat_requests=1000, concurrency=4)
 
 
 Figures = dict[str, list[float]]  # figure -> one sample per repeat
@@ -89,7 +99,9 @@ def _warm(upstream: hp.HttpPath, nbytes: int) -> None:
 def _measure(procs: Procs, path: hp.HttpPath, nbytes: int, opts: Options, fig: Figures) -> None:
     small = path.url(hp.SMALL_PATH)
     fixed = hl.fixed_rate(small, opts.rate, opts.seconds)
+    cpu0 = _cpu_seconds(path)
     sat = hl.saturate(small, opts.concurrency, opts.sat_seconds, opts.sat_requests, procs.dir)
+    cpu = (_cpu_seconds(path) - cpu0) / max(1, int(str(sat.extra["complete"]))) * 1e6
     dl = hl.download(path.url(hp.BIG_PATH), nbytes) / MB
     if fixed.errors or sat.errors:
         raise RuntimeError(f"{path.name}: {fixed.errors} fixed-rate and {sat.errors} ab errors")
@@ -101,11 +113,25 @@ def _measure(procs: Procs, path: hp.HttpPath, nbytes: int, opts: Options, fig: F
         "sat.rps": sat.rps,
         "sat.p50": sat.quantile(0.5),
         "sat.p99": sat.quantile(0.99),
+        "sat.cpu": cpu,
         "download": dl,
         "lag_max": fixed.lag_max,
     }
     for key, value in values.items():
         fig.setdefault(key, []).append(value)
+
+
+def _cpu_seconds(path: hp.HttpPath) -> float:
+    """User + system CPU seconds of the path's processes and their children (nginx's
+    worker is the master's child), from /proc/PID/stat."""
+    total = 0.0
+    for pid in {pid for p in path.procs for pid in _tree(p.pid)}:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
 
 
 def _client_cost(upstream: hp.HttpPath, opts: Options) -> list[Result]:
@@ -135,7 +161,7 @@ def _median(
 
 UNITS = {"rate.p50": ("ms", False), "rate.p99": ("ms", False), "rate.rps": ("req/s", True),
          "sat.rps": ("req/s", True), "sat.p50": ("ms", False), "sat.p99": ("ms", False),
-         "download": ("MB/s", True)}  # fmt: skip
+         "sat.cpu": ("us/req", False), "download": ("MB/s", True)}  # fmt: skip
 
 
 def rows(
@@ -155,7 +181,8 @@ def rows(
             base = part
         else:
             for f, row in part.items():
-                set_ratio(row, base.get(f))
+                if f not in NO_RATIO:
+                    set_ratio(row, base.get(f))
         out += part.values()
         if name != "direct" and "rate.p99" in base:
             out += _targets(name, path.hops, fig, got["direct"], part)
