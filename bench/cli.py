@@ -13,15 +13,27 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import cli_start, codec, http_bench, l2, nodes, streams, tcp, tunnels
+from . import (
+    cli_start,
+    codec,
+    http_bench,
+    l2,
+    metrics,
+    nodes,
+    reqresp,
+    streams,
+    tcp,
+    tunnels,
+    websockify,
+)
 from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
 from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
 
 GIB = 1 << 30
 QUICK_BYTES = 64 << 20
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
-ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "streams", "l2",
-         "http")  # fmt: skip
+ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "websockify",
+         "streams", "reqresp", "l2", "metrics", "http")  # fmt: skip
 
 
 @dataclass
@@ -33,6 +45,7 @@ class Run:
     repeat: int
     quick: bool
     streams: streams.Options = field(default_factory=streams.Options)
+    reqresp: reqresp.Options | None = None
     http: http_bench.Options = field(default_factory=http_bench.Options)
     results: dict[str, Result] = field(default_factory=dict)
     _pair: NodePair | None = None
@@ -110,12 +123,24 @@ def run_tunnels(run: Run) -> list[Result]:
     return tunnels.run(run.procs, run.nbytes, run.repeat, run.quick)
 
 
+def run_websockify(run: Run) -> list[Result]:
+    return websockify.run(run.procs, run.nbytes, run.repeat, run.quick)
+
+
 def run_streams(run: Run) -> list[Result]:
     return streams.run(run.procs, run.streams)
 
 
+def run_reqresp(run: Run) -> list[Result]:
+    return reqresp.run(run.procs, run.repeat, run.quick, run.reqresp)
+
+
 def run_l2(run: Run) -> list[Result]:
     return l2.run(run.repeat, run.quick)
+
+
+def run_metrics(run: Run) -> list[Result]:
+    return metrics.run(run.procs, run.nbytes, run.repeat)
 
 
 def run_http(run: Run) -> list[Result]:
@@ -130,8 +155,11 @@ BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "bulk": run_bulk,
     "memory": run_memory,
     "tunnels": run_tunnels,
+    "websockify": run_websockify,
     "streams": run_streams,
+    "reqresp": run_reqresp,
     "l2": run_l2,
+    "metrics": run_metrics,
     "http": run_http,
 }
 
@@ -148,6 +176,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="runs per figure; the best is shown")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON file to write")
     add_streams_args(p)
+    p.add_argument(
+        "--rr-seconds",
+        type=float,
+        default=None,
+        help="reqresp: length of each paced and saturation run (default 10, 0.2 with --quick)",
+    )
     http_bench.add_args(p)
     args = p.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
@@ -162,6 +196,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.bytes < 1:
         p.error("--bytes must be positive")
     args.streams = streams_options(p, args)
+    if args.rr_seconds is not None and not 0 < args.rr_seconds <= 600:
+        p.error("--rr-seconds must be in (0, 600]")
     args.http = http_bench.options(p, args)
     return args
 
@@ -208,6 +244,14 @@ def streams_options(p: argparse.ArgumentParser, args: argparse.Namespace) -> str
     return streams.Options(counts, seconds, omit, args.rss_cap_mib, args.stream_sockbuf)
 
 
+def reqresp_options(args: argparse.Namespace) -> reqresp.Options | None:
+    if args.rr_seconds is None:
+        return None  # the group's defaults (quick or not)
+    base = reqresp.Options(bulk=8 << 20) if args.quick else reqresp.Options()
+    base.seconds = args.rr_seconds
+    return base
+
+
 def _on_sigterm(procs: Procs) -> Callable[[int, FrameType | None], None]:
     """A SIGTERM handler that kills every child and exits 143.
 
@@ -228,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     with Procs() as procs:
         signal.signal(signal.SIGTERM, _on_sigterm(procs))
-        run = Run(procs, args.bytes, args.repeat, args.quick, args.streams, args.http)
+        run = Run(procs, args.bytes, args.repeat, args.quick, args.streams,
+                  reqresp_options(args), args.http)  # fmt: skip
         for name in args.only:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             try:

@@ -171,18 +171,24 @@ class NodePair:
         yield self.b
 
 
-def _wsnet(name: str, listen: str, ctl_port: int, dial: str | None) -> list[str]:
+def _wsnet(name: str, listen: str, ctl_port: int, dial: str | None, plugins: str = "") -> list[str]:
     argv = [sys.executable, "-m", "wsnet", "run", "--name", name, "--listen", listen]
     if dial:
         argv += ["--dial", dial]
+    if plugins:
+        argv += ["--plugins", plugins]
     return [*argv, "--ctl-port", str(ctl_port)]
 
 
-def start_node_pair(procs: Procs) -> NodePair:
+def start_node_pair(procs: Procs, plugins: str = "", tag: str = "") -> NodePair:
+    """``plugins`` for both nodes; ``tag`` names their processes apart from the shared pair's."""
     port, ctl_a, ctl_b = free_port(), free_port(), free_port()
     url = f"ws://127.0.0.1:{port}/wsnet"
-    a = Node("a", procs.spawn("node-a", _wsnet("a", f"127.0.0.1:{port}", ctl_a, None)), port, ctl_a)
-    b = Node("b", procs.spawn("node-b", _wsnet("b", "none", ctl_b, url)), None, ctl_b)
+    argv_a = _wsnet("a", f"127.0.0.1:{port}", ctl_a, None, plugins)
+    a = Node("a", procs.spawn(f"node-a{tag}", argv_a), port, ctl_a)
+    b = Node(
+        "b", procs.spawn(f"node-b{tag}", _wsnet("b", "none", ctl_b, url, plugins)), None, ctl_b
+    )
 
     def linked() -> bool:
         for node in (a, b):

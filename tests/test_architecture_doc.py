@@ -146,7 +146,7 @@ def test_every_file_named_exists() -> None:
 
 def test_every_module_named_exists() -> None:
     named = set(MODULE_RE.findall(doc_text())) - {"wsnet"}
-    assert {"wsnet.builtin.ws_transport", "wsnet_tcp"} <= named, sorted(named)
+    assert {"wsnet.transport.ws", "wsnet_tcp"} <= named, sorted(named)
     missing = [m for m in sorted(named) if not resolves(m)]
     assert not missing, f"docs/architecture.md names modules that do not exist: {missing}"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import shutil
@@ -13,7 +14,8 @@ import pytest
 import login_helpers
 from login_helpers import htpasswd_file
 from wsnet.ctl import CtlError, CtlOptions, call
-from wsnet.testing import NodeFactory, NodeProcess, wait_until
+from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import echo_handler, echo_roundtrip, server_thread
 
 pytestmark = pytest.mark.skipif(
     shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"
@@ -86,3 +88,34 @@ def test_control_users_call_only_granted_methods(
     bob = CtlOptions("bob", PASSWORDS["bob"])  # may open anything, but call nothing
     with pytest.raises(CtlError, match="may not call 'status'"):
         call(node.ctlurl, "status", options=bob)
+
+
+def tunnel_rows(node: NodeProcess) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["name"], r["role"]): r for r in node.ctl("tunnels")}
+
+
+def test_authz_limits_principals_to_their_tunnels(
+    wsnet_node_factory: NodeFactory, tmp_path: Path
+) -> None:
+    # wsnet-tcp's tunnels are what authz grants here (plugins/tcp/tests has no htpasswd).
+    users = htpasswd_file(tmp_path / "users", {"alice": "pw"})
+    (tmp_path / "pw").write_text("pw")
+    l_ok, l_no = free_port(), free_port()
+    with server_thread(echo_handler) as echo:
+        hub = wsnet_node_factory("hub", plugins=["auth_htpasswd", "tcp"], config={
+            "auth_htpasswd": {"file": str(users)},
+            "authz": {"default": "deny", "principal": {"alice": {"open": ["tcp:web"]}}},
+            "tcp": {"tunnel": [{"name": "web", "connect": f"127.0.0.1:{echo.port}"},
+                               {"name": "db", "connect": f"127.0.0.1:{echo.port}"}]},
+        })  # fmt: skip
+        alice = wsnet_node_factory("alice", listen=False, plugins=["tcp"], config={
+            "dial": [{"url": hub.url, "user": "alice", "password_file": str(tmp_path / "pw")}],
+            "tcp": {"tunnel": [{"name": "web", "listen": f"127.0.0.1:{l_ok}", "peer": "hub"},
+                               {"name": "db", "listen": f"127.0.0.1:{l_no}", "peer": "hub"}]},
+        })  # fmt: skip
+        wait_until(lambda: tunnel_rows(alice)[("db", "listen")]["state"] == "listening", what="up")
+        assert asyncio.run(echo_roundtrip(l_ok, 50_000)).ok
+        with pytest.raises(ConnectionResetError):
+            asyncio.run(echo_roundtrip(l_no, 50_000))
+        assert "'alice' may not open tcp:db" in tunnel_rows(alice)[("db", "listen")]["last_error"]
+        assert alice.peers() == {"hub"}  # the link stays up

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config_run import run_config_file
+from wsnet.testing_run import run_config_file
 
 CASES = [
     ("[node]\nname = 'has space'\n", "[node] name: expected 1-63 letters"),

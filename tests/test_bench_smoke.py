@@ -123,3 +123,17 @@ def test_streams_run_measures_chained_haproxy(tmp_path: Path) -> None:
     if "haproxy not installed" in note:
         pytest.skip(note)
     _check_stream_rows(results, "haproxy", 16)
+
+
+def test_quick_metrics_run_compares_scraped_and_plain_bulk(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [*BENCH, "--quick", "--only", "metrics", "--repeat", "1", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    results = {r["name"]: r for r in json.loads(out.read_text())["results"]}
+    assert results["metrics.bulk.no_scrape"]["value"] > 0
+    scraped = results["metrics.bulk.scrape_0.1s"]
+    assert scraped["baseline"] == "metrics.bulk.no_scrape" and scraped["ratio_to_baseline"] > 0
+    assert "scrapes" in scraped["extra"]

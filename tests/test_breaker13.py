@@ -15,9 +15,9 @@ import pytest
 import login_helpers
 from hostile_peer import RawPeer, routes
 from login_helpers import htpasswd_file
-from tcp_helpers import ident_handler, server_thread, who_answers
-from wsnet.credentials import basic_authorization
 from wsnet.testing import NodeFactory, free_port, toml_dumps, wait_until
+from wsnet.testing_tcp import ident_handler, server_thread, who_answers
+from wsnet.transport.ws.credentials import basic_authorization
 
 pytestmark = pytest.mark.skipif(
     shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"

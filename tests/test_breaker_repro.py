@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 
 from hostile_peer import RawPeer, RawSocket, data, hello, open_, ping, reset, window
-from tcp_helpers import rss_kib
 from wsnet.ctl import CtlOptions
 from wsnet.protocol import ChannelKind, Flag, FrameType, Limits, Session, decode_message
 from wsnet.protocol.frames import encode_frame
 from wsnet.protocol.messages import encode_routes
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import rss_kib
 
 MIB = 1 << 20
 

@@ -1,5 +1,5 @@
 """One auth path: the control API is guarded by the authenticator chain of the "control"
-scope, like links by the "link" scope.  Real nodes, real certificates (openssl, conftest's
+scope, like links by the "link" scope.  Real nodes, real certificates (openssl, wsnet.testing_pki's
 pki), a real third-party plugin pip-installed into a directory of its own.
 """
 
@@ -22,7 +22,7 @@ import pytest
 from wsnet.testing import NodeFactory, NodeProcess, free_port, toml_dumps, wait_until
 
 if TYPE_CHECKING:
-    from conftest import Pair, Pki
+    from wsnet.testing_pki import Pair, Pki
 
 GRANTS = {"principal": {"client-1": {"call": ["status", "dial"]}, "client-2": {"call": ["*"]},
                         "robot": {"call": ["status", "dial"]}}}  # fmt: skip

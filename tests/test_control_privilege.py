@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from tcp_helpers import ServerThread
 from test_ctl_security import make_htpasswd
 from wsnet.ctl import CtlError, CtlOptions, call
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import ServerThread
 
 pytestmark = pytest.mark.skipif(
     shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"

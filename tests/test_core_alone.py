@@ -4,44 +4,26 @@ brings (bcrypt, python-pytun) is needed."""
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from wsnet.testing import free_port
+from wsnet.testing_venv import Venv, clean_env, make_venv
 
 ROOT = Path(__file__).resolve().parents[1]
-# Nothing of the development tree may leak into the virtualenv's interpreters.
-ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+ENV = clean_env()  # nothing of the development tree may leak into the virtualenv's programs
 
 
-def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout, env=ENV)
-
-
-def _venv(tmp: Path) -> Path:
+def _venv(tmp: Path) -> Venv:
     """A virtualenv with wsnet-core and its declared dependencies only (from the index)."""
-    venv = tmp / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120, env=ENV)
-    pip = [
-        str(venv / "bin" / "python"),
-        "-m",
-        "pip",
-        "install",
-        "-q",
-        "--disable-pip-version-check",
-    ]
-    res = subprocess.run(
-        [*pip, str(ROOT / "core")], capture_output=True, text=True, timeout=600, env=ENV
-    )
+    venv = make_venv(tmp / "venv")
+    res = venv.pip_install(str(ROOT / "core"))
     if res.returncode != 0:
         pytest.skip(f"cannot install wsnet-core from the package index here: {res.stderr[-300:]}")
-    return venv / "bin"
+    return venv
 
 
 def _ctl(bin_: Path, port: int, *args: str) -> str:
@@ -52,9 +34,9 @@ def _ctl(bin_: Path, port: int, *args: str) -> str:
 
 
 def test_core_alone_runs_linked_nodes(tmp_path: Path) -> None:
-    bin_ = _venv(tmp_path)
-    listed = _run(str(bin_ / "python"), "-m", "pip", "list", "--format", "json")
-    dists = {d["name"].lower() for d in json.loads(listed.stdout)}
+    venv = _venv(tmp_path)
+    bin_ = venv.bin
+    dists = venv.distributions()
     assert "wsnet-core" in dists
     assert not {d for d in dists if d.startswith("wsnet-") and d != "wsnet-core"}
     assert not dists & {"bcrypt", "python-pytun"}

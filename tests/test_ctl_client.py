@@ -17,7 +17,7 @@ from wsnet.ctl import CtlError, CtlOptions
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
 if TYPE_CHECKING:
-    from conftest import Pki
+    from wsnet.testing_pki import Pki
 
 # One command of each plugin and `wsnet ctl`: each calls the control API once.
 COMMANDS = (

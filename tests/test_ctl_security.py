@@ -18,7 +18,7 @@ from wsnet.testing import NodeFactory, NodeProcess, free_port, toml_dumps
 from wsnet_auth_htpasswd.basic import parse_basic
 
 if TYPE_CHECKING:
-    from conftest import Pki
+    from wsnet.testing_pki import Pki
 
 PASSWORD = "s3cret-Pa55"
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from slow_clients import closing_all, connect_from
-from tcp_helpers import echo_handler, server_thread
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import echo_handler, server_thread
 
 
 def _limited(factory: NodeFactory, name: str, nofile: str, **kw: Any) -> NodeProcess:

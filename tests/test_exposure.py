@@ -12,7 +12,7 @@ import pytest
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
 if TYPE_CHECKING:
-    from conftest import Pki
+    from wsnet.testing_pki import Pki
 
 OPEN = "has no authenticator: anyone who can reach"
 CLEAR = "without TLS: credentials cross the network in clear"

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from config_run import run_config_file
 from wsnet.ctl import CtlError
 from wsnet.testing import NodeFactory, NodeProcess, toml_dumps, wait_until
+from wsnet.testing_run import run_config_file
 
 if TYPE_CHECKING:
-    from conftest import Pki
+    from wsnet.testing_pki import Pki
 
 
 def wsnet(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tcp_helpers import ident_handler, server_thread, who_answers
 from wsnet.testing import NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import ident_handler, server_thread, who_answers
 
 if TYPE_CHECKING:
-    from conftest import Pki
+    from wsnet.testing_pki import Pki
 
 
 def tow_configs(link: int, ports: dict[str, int], idents: dict[str, int]) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from config_run import run_config_file
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_run import run_config_file
 
 if TYPE_CHECKING:
-    from conftest import Pki
+    from wsnet.testing_pki import Pki
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tinyproxy") is None,

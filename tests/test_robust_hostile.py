@@ -24,10 +24,10 @@ from hostile_peer import (
     ping,
     reset,
 )
-from tcp_helpers import rss_kib
 from wsnet.protocol import CloseCode, FrameType
 from wsnet.protocol.messages import decode_u32
 from wsnet.testing import NodeProcess
+from wsnet.testing_tcp import rss_kib
 
 MIB = 1 << 20
 

@@ -25,8 +25,8 @@ from robust_helpers import (
     sha_sink,
     tunnel_listening,
 )
-from tcp_helpers import echo_handler, echo_roundtrip, rss_kib, server_thread
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import echo_handler, echo_roundtrip, rss_kib, server_thread
 
 MIB = 1 << 20
 

@@ -15,9 +15,9 @@ import pytest
 
 from hostile_peer import RawPeer, accept, data, open_, reset
 from robust_helpers import chain, early_transfer, http_like
-from tcp_helpers import echo_handler, server_thread
 from wsnet.protocol import ChannelKind, FrameType
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_tcp import echo_handler, server_thread
 
 KIB, MIB = 1 << 10, 1 << 20
 

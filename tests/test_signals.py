@@ -24,10 +24,11 @@ from typing import Any
 
 import pytest
 
-from tcp_helpers import echo_handler, server_thread
 from wsnet import tomlw
 from wsnet.ctl import CtlError
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
+from wsnet.testing_run import hup
+from wsnet.testing_tcp import echo_handler, server_thread
 
 DOWN = re.compile(r"link \d+ down: (\S+): (.*) \(code (\d+)\)")
 TRIES = 10  # per direction: 20 in all
@@ -221,15 +222,6 @@ def rewrite(node: NodeProcess, **sections: Any) -> None:
         else:
             raw[name] = value
     node.config_path.write_text(tomlw.dumps(raw))
-
-
-def hup(node: NodeProcess, expect: str) -> str:
-    """SIGHUP, then the log lines of that reload once ``expect`` is among them."""
-    mark = len(node.log())
-    node.send_signal(signal.SIGHUP)
-    wait_until(lambda: expect in node.log()[mark:], timeout=10, what=f"log line {expect!r}")
-    assert node.proc is not None and node.proc.poll() is None, node.log()
-    return node.log()[mark:]
 
 
 def link_ids(node: NodeProcess) -> dict[str, int]:

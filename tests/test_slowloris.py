@@ -15,7 +15,7 @@ from slow_clients import Slow, closing_all, connect_from, open_slow, state, watc
 from wsnet.testing import NodeFactory, NodeProcess, wait_until
 
 if TYPE_CHECKING:
-    from conftest import Pki
+    from wsnet.testing_pki import Pki
 
 DEADLINE = 10.0  # the documented default of [listen] handshake_timeout and [control] ...
 MARGIN = 4.0  # polling, timer slack and a loaded 2-core machine

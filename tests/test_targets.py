@@ -13,8 +13,14 @@ from typing import Any
 
 import pytest
 
-from tcp_helpers import echo_handler, echo_roundtrip, ident_handler, server_thread, who_answers
 from wsnet.testing import NodeFactory, NodeProcess, free_port, toml_dumps, wait_until
+from wsnet.testing_tcp import (
+    echo_handler,
+    echo_roundtrip,
+    ident_handler,
+    server_thread,
+    who_answers,
+)
 
 
 def rows(node: NodeProcess) -> dict[tuple[str, str], dict[str, Any]]:

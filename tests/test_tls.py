@@ -12,7 +12,7 @@ import pytest
 from wsnet.testing import NodeFactory, free_port, toml_dumps, wait_until
 
 if TYPE_CHECKING:
-    from conftest import Pki
+    from wsnet.testing_pki import Pki
 
 
 def wsnet(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:

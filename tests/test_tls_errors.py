@@ -24,12 +24,12 @@ from test_proxy import Tinyproxy
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
 if TYPE_CHECKING:
-    from conftest import Pair, Pki
+    from wsnet.testing_pki import Pair, Pki
 
 
 def issue(pki: Pki, tmp: Path, name: str, *, days: tuple[int, int], san: x509.GeneralName) -> Pair:
     """A server certificate from the test CA, valid from/until ``days`` relative to now."""
-    from conftest import Pair
+    from wsnet.testing_pki import Pair
 
     ca_cert = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
     ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)

@@ -19,13 +19,13 @@ import pytest
 import login_helpers
 from hostile_peer import RawPeer, open_, routes
 from login_helpers import htpasswd_file
-from tcp_helpers import echo_handler, ident_handler, server_thread, who_answers
 from wsnet.builtin.authz import POLICY, wsnet_configure
 from wsnet.config import parse
-from wsnet.credentials import basic_authorization
 from wsnet.ctl import CtlError
 from wsnet.protocol import CloseCode, FrameType
 from wsnet.testing import NodeFactory, NodeProcess, free_port, toml_dumps, wait_until
+from wsnet.testing_tcp import echo_handler, ident_handler, server_thread, who_answers
+from wsnet.transport.ws.credentials import basic_authorization
 
 pytestmark = pytest.mark.skipif(
     shutil.which("htpasswd") is None, reason="Apache's htpasswd (apache2-utils) is not installed"

@@ -28,10 +28,13 @@ HOOK_TESTS = {
     "wsnet_configure": ("tests/test_plugins.py", "test_run_loads_it_with_its_config"),
     "wsnet_reload": ("tests/test_signals.py", "test_sighup_applies_authz_grants"),
     "wsnet_register_services": ("tests/test_plugins.py", "test_run_loads_it_with_its_config"),
-    "wsnet_register_components": ("tests/test_tcp.py", "test_listener_follows_its_peer"),
+    "wsnet_register_components": (
+        "plugins/tcp/tests/test_tcp.py",
+        "test_listener_follows_its_peer",
+    ),
     "wsnet_register_ports": ("tests/test_l2.py", "test_tap_pair_ping_arp_fdb_ageing"),
     "wsnet_register_authenticators": (
-        "tests/test_htpasswd.py",
+        "plugins/auth_htpasswd/tests/test_htpasswd.py",
         "test_wrong_password_is_401_and_retried",
     ),
     "wsnet_authorize": (
@@ -42,7 +45,10 @@ HOOK_TESTS = {
         "tests/test_trust.py",
         "test_a_relayed_tunnel_is_checked_whole_where_it_enters",
     ),
-    "wsnet_resolve_node": ("tests/test_ha.py", "test_failover_on_kill_9_and_rejoin_as_standby"),
+    "wsnet_resolve_node": (
+        "plugins/ha/tests/test_ha.py",
+        "test_failover_on_kill_9_and_rejoin_as_standby",
+    ),
     "wsnet_register_transports": ("tests/test_proxy.py", "test_link_through_the_proxy"),
     "wsnet_register_observers": (
         "plugins/log/tests/test_log.py",
@@ -52,8 +58,16 @@ HOOK_TESTS = {
         "tests/test_plugins.py",
         "test_run_loads_it_with_its_config",
     ),
+    "wsnet_register_http_routes": (
+        "tests/test_prometheus.py",
+        "test_prometheus_sees_bytes_failover_and_auth_failures",
+    ),
+    "wsnet_collect_metrics": (
+        "tests/test_prometheus.py",
+        "test_prometheus_sees_bytes_failover_and_auth_failures",
+    ),
     "wsnet_tls_server_context": (
-        "tests/test_mtls.py",
+        "plugins/mtls/tests/test_mtls.py",
         "test_trusted_client_links_and_is_named_by_its_cn",
     ),
 }

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from wsnet.builtin.ws_transport import check_options
 from wsnet.config import Section, parse
 from wsnet.errors import ConfigError
 from wsnet.listener_guard import source_key
+from wsnet.transport.ws.checks import check_section
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -57,13 +57,15 @@ def test_bad_values_name_the_key(section: str, key: str, value: Any) -> None:
 def test_dial_handshake_timeout_is_checked(value: Any) -> None:
     section = Section({"handshake_timeout": value}, "cfg.toml", "[[dial]] #1")
     with pytest.raises(ConfigError) as info:
-        check_options(section)
+        check_section(section)
     assert "[[dial]] #1 handshake_timeout: expected" in str(info.value)
 
 
 def test_dial_handshake_timeout_is_a_known_option() -> None:
+    import wsnet.transport.ws.plugin  # noqa: F401  (its import makes the keys known)
+
     cfg = parse({"dial": [{"url": "ws://x:1/wsnet", "handshake_timeout": 3}]}, "cfg.toml")
-    check_options(Section(cfg.dial[0].options, "cfg.toml", "[[dial]] #1"))
+    check_section(Section(cfg.dial[0].options, "cfg.toml", "[[dial]] #1"))
     cfg.check_unclaimed([], [])
 
 

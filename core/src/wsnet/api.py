@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .channel import DatagramChannel, StreamChannel
     from .config import Config
     from .events import NodeEvent
-    from .interfaces import Authenticator, Port, Principal
+    from .interfaces import Authenticator, Metric, Port, Principal
     from .protocol import Hello
     from .stash import Stash
 
@@ -67,7 +67,8 @@ class NodeAPI(Protocol):
         """Why ``principal`` may not do ``action`` on ``target`` ([authz]), or None."""
 
     def resolve(self, name: str) -> str:
-        """The node a channel for ``name`` goes to (wsnet_resolve_node), else ``name``."""
+        """The node a channel for ``name`` goes to (wsnet_resolve_node), else ``name``.
+        Raises ChannelRefused (UNREACHABLE) naming a plugin whose resolver failed."""
 
     def reachable(self, node: str) -> bool:
         """True if ``node`` has a route."""
@@ -118,3 +119,6 @@ class NodeAPI(Protocol):
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
         """Run a background task owned by the node (cancelled when it stops)."""
+
+    def metrics(self) -> list[Metric]:
+        """The metrics of the core and every plugin, read now (wsnet_collect_metrics)."""

@@ -117,14 +117,14 @@ class _Base:
         if error is not None and self._error is None:
             self._error = error
             self._drop_unfinished()
-        # The service's callbacks are dropped: they are cycles that would outlive it.
-        self._drop_callbacks()
         if self._accepted is not None and not self._accepted.done():
             self._accepted.set_result(error)
         if not self._closed_fut.done():
             self._closed_fut.set_result(reason)
         self._owner.forget(self.id, reason)
-        self._wake()
+        self._wake()  # callbacks too: a protocol-based reader hears of the end this way
+        # The service's callbacks are dropped: they are cycles that would outlive it.
+        self._drop_callbacks()
 
     def _drop_callbacks(self) -> None:
         """Forget the service's callbacks at the end; subclasses override."""

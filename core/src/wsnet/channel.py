@@ -38,6 +38,9 @@ class StreamChannel(_Base):
         # Called when the peer grants credit: lets a protocol-based writer (a TCP
         # bridge) resume without a task blocked in write().
         self.on_credit: Callable[[], object] | None = None
+        # Called when data or the peer's FIN arrived: lets a protocol-based reader take
+        # it with read_nowait() in the same call, without a task waiting in read().
+        self.on_readable: Callable[[], object] | None = None
 
     @property
     def at_eof(self) -> bool:
@@ -96,6 +99,18 @@ class StreamChannel(_Base):
         """
         if not await self._readable():
             return []
+        return self._take_chunks(most)
+
+    def read_nowait(self, most: int | None = None) -> list[memoryview]:
+        """read_chunks() without waiting: the pieces received so far, [] when there are
+        none (then ``at_eof`` tells the end of stream).  Raises ChannelRefused after a
+        reset.  For ``on_readable``."""
+        if not self._chunks:
+            self._raise_error()
+            return []
+        return self._take_chunks(most)
+
+    def _take_chunks(self, most: int | None) -> list[memoryview]:
         if most is None or most >= self._buffered:
             chunks = list(self._chunks)
             self._chunks.clear()
@@ -211,9 +226,11 @@ class StreamChannel(_Base):
             self.bytes_in += len(data)
         if fin:
             self._eof = True
-            if self._eof_sent:
-                self._finish("")
         self._wake_reader()
+        if self.on_readable is not None:  # before _finish drops it: the FIN is news too
+            self.on_readable()  # a failure resets this channel (the link's dispatch)
+        if fin and self._eof_sent:
+            self._finish("")
 
     def _on_credit(self) -> None:
         self._wake_writer()
@@ -233,11 +250,19 @@ class StreamChannel(_Base):
             self._read_waiter.set_result(None)
 
     def _wake(self) -> None:
+        """The channel ended: wake blocked readers and writers, and tell ``on_readable``
+        (read_nowait() then raises, or reports the end of stream)."""
         self._wake_reader()
         self._wake_writer()
+        if self.on_readable is not None:
+            try:
+                self.on_readable()
+            except Exception:  # the channel is over; a callback's bug must not spread
+                log.exception("channel %d: on_readable callback failed", self.id)
 
     def _drop_callbacks(self) -> None:
-        self.on_credit = None  # a bound method of its writer: no cycle outlives the channel
+        # Bound methods of their reader and writer: no cycle outlives the channel.
+        self.on_credit = self.on_readable = None
 
     def _drop_unfinished(self) -> None:
         # A stream the peer had finished (FIN) stays readable to its end: a RESET after

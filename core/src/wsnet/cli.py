@@ -6,6 +6,7 @@ Plugin commands are found in entry-point metadata and imported only when they ru
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -24,6 +25,7 @@ from .plugin_commands import (
     plugin_versions,
 )
 from .redact import redact_text
+from .transport.ws.flags import DialFlags, with_dial_flags
 
 app = typer.Typer(
     cls=LazyPluginGroup,
@@ -40,6 +42,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 @app.command()
+@with_dial_flags
 def run(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")] = None,
     plugins: Annotated[str | None, typer.Option(help="plugins to load, comma-separated")] = None,
@@ -54,14 +57,6 @@ def run(
     ctl_allow_remote: Annotated[bool, typer.Option(help="allow a non-loopback --ctl-host")] = False,
     tls_cert: Annotated[str | None, typer.Option(help="serve wss://: certificate (PEM)")] = None,
     tls_key: Annotated[str | None, typer.Option(help="serve wss://: private key (PEM)")] = None,
-    ca_file: Annotated[
-        str | None, typer.Option(help="CA bundle to verify wss:// --dial servers")
-    ] = None,
-    insecure: Annotated[
-        bool, typer.Option(help="do not verify wss:// --dial servers (tests only)")
-    ] = False,
-    cert: Annotated[str | None, typer.Option(help="client certificate for --dial (mTLS)")] = None,
-    key: Annotated[str | None, typer.Option(help="client key for --dial (mTLS)")] = None,
     ctl_tls_cert: Annotated[
         str | None, typer.Option(help="serve the control API over https: certificate")
     ] = None,
@@ -71,23 +66,8 @@ def run(
     ctl_htpasswd: Annotated[
         str | None, typer.Option(help="htpasswd file: the control API requires Basic auth")
     ] = None,
-    user: Annotated[
-        str | None,
-        typer.Option(
-            help="HTTP Basic user for --dial; password: --password-file, "
-            "$WSNET_PASSWORD or a prompt"
-        ),
-    ] = None,
-    password_file: Annotated[
-        str | None, typer.Option(help="file holding the --user password (first line)")
-    ] = None,
-    proxy: Annotated[
-        str | None,
-        typer.Option(
-            help="http://[user:pass@]host:port proxy for --dial, or 'none' "
-            "(default: $https_proxy / $http_proxy)"
-        ),
-    ] = None,
+    # The ws transport's flags for --dial (--ca-file, --cert, --user, --proxy...) go here.
+    dial_flags: DialFlags | None = None,
     debug: Annotated[bool, typer.Option(help="debug logging")] = False,
     log_config: Annotated[
         Path | None, typer.Option(help="logging config (ini, json, toml)")
@@ -104,8 +84,7 @@ def run(
 
     opts = RunOptions(
         config, plugins, name, listen, path, dial or [], ctl_host, ctl_port, ctl_allow_remote,
-        tls_cert, tls_key, ca_file, insecure, cert, key, ctl_tls_cert, ctl_tls_key,
-        ctl_htpasswd, user, password_file, proxy,
+        tls_cert, tls_key, ctl_tls_cert, ctl_tls_key, ctl_htpasswd, dial_flags or DialFlags(),
     )  # fmt: skip
     try:
         cfg, loaded = prepare(opts)
@@ -145,6 +124,28 @@ def ctl(
         text = render(result)
         if text:
             typer.echo(text)
+
+
+@app.command()
+@ctl_command
+def top(
+    ctl: CtlClient,
+    interval: Annotated[float, typer.Option(help="seconds between refreshes")] = 2.0,
+    iterations: Annotated[
+        int,
+        typer.Option(help="stop after N refreshes, printed one below the other (0: until Ctrl-C)"),
+    ] = 0,
+    once: Annotated[bool, typer.Option("--once", help="print one view and exit")] = False,
+) -> None:
+    """A live view of a node's links, channels and rates (Ctrl-C ends it)."""
+    from rich.console import Console
+
+    from .top import run_top  # rich: only when this command runs
+
+    if interval <= 0 or iterations < 0:
+        raise fail("--interval must be > 0 and --iterations >= 0")
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a live view ends
+        run_top(ctl, interval, 1 if once else iterations, Console())
 
 
 @app.command("plugins")

@@ -51,14 +51,10 @@ __all__ = [
 CORE_SECTIONS = ("node", "listen", "dial", "control", "keepalive", "reconnect", "limits")
 DIAL_KEYS = frozenset({"url", "peer"})  # the keys of a [[dial]] entry the core itself reads
 # Transport options a [[dial]] entry may carry besides DIAL_KEYS: the one list of them, read
-# by Config.check_unclaimed.  It starts with those of the built-in ws/wss transport
-# (builtin/ws_transport.py); a transport plugin adds its own with DIAL_OPTIONS.update(...)
-# at import or in wsnet_configure, both of which happen before that check.
-DIAL_OPTIONS: set[str] = {
-    "ca_file", "insecure", "headers", "cert_file", "key_file",
-    "user", "password", "password_file", "proxy",
-    "handshake_timeout",
-}  # fmt: skip
+# by Config.check_unclaimed.  Each transport adds its own when imported (the built-in ws/wss
+# transport from its option model, wsnet/transport/ws/options.py; a transport plugin with
+# DIAL_OPTIONS.update(...) at import or in wsnet_configure), before that check.
+DIAL_OPTIONS: set[str] = set()
 
 
 def check_dial_schemes(cfg: Config, schemes: Iterable[str]) -> None:

@@ -14,14 +14,16 @@ import json
 import logging
 import types
 import typing
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
 from aiohttp import web
 
 from .errors import ControlError, WsnetError
-from .interfaces import ControlMethod, Principal
+from .health import HEALTH_PATHS, Readiness, is_health_request
+from .health import add_routes as add_health_routes
+from .interfaces import ControlMethod, HttpRoute, Principal
 from .redact import redact_value
 
 log = logging.getLogger("wsnet.control")
@@ -250,6 +252,8 @@ def control_app(
     *,
     request_timeout: float | None = None,
     trusted: Callable[[object], None] | None = None,
+    ready: Readiness | None = None,
+    routes: Iterable[HttpRoute] = (),
 ) -> web.Application:
     """``authenticate(request)`` (optional) raises an HTTP error to refuse a caller
     and returns who it is; ``authorize`` then decides which methods that caller may call.
@@ -259,6 +263,11 @@ def control_app(
     connection is closed); ``trusted(protocol)`` is told of each request whose head has
     arrived (with ``authenticate``: whose caller was authenticated), so that the
     listener's deadline for it ends.
+
+    ``ready`` adds ``/healthz`` and ``/readyz`` (health.py), which answer without
+    credentials (a probe has none) and say nothing secret.  ``routes`` are plugins'
+    (wsnet_register_http_routes): authenticated like /rpc, authorised as ``call`` on
+    the route's name.
     """
 
     async def rpc(request: web.Request) -> web.Response:
@@ -299,6 +308,8 @@ def control_app(
         # Before routing: without credentials nothing answers, not even the banner or a
         # 404, so an unauthenticated scanner learns no more than "401".
         assert authenticate is not None
+        if ready is not None and is_health_request(request):
+            return await handler(request)  # untrusted: keeps its deadline and source cap
         request[_PRINCIPAL] = await authenticate(request)
         if trusted is not None:
             trusted(request.protocol)  # only now: a caller refused stays untrusted
@@ -315,7 +326,34 @@ def control_app(
     app.router.add_post("/rpc", rpc)
     app.router.add_post("/", rpc)
     app.router.add_get("/", info)
+    if ready is not None:
+        add_health_routes(app, ready)
+    for route in routes:
+        _add_plugin_route(app, route, authorize)
     return app
+
+
+CORE_PATHS = ("/", "/rpc", *HEALTH_PATHS)
+
+
+def _add_plugin_route(
+    app: web.Application,
+    route: HttpRoute,
+    authorize: Callable[[Principal, str, str], str | None] | None,
+) -> None:
+    if route.path in CORE_PATHS or not route.path.startswith("/"):
+        raise WsnetError(f"HTTP route {route.name!r}: the path {route.path!r} is not "
+                         f"available (the core serves {', '.join(CORE_PATHS)})")  # fmt: skip
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        principal: Principal | None = request.get(_PRINCIPAL)
+        if principal is not None and authorize is not None:
+            denial = authorize(principal, "call", route.name)
+            if denial:
+                return web.Response(status=403, text=f"may not call {route.name!r}: {denial}\n")
+        return await route.handler(request)
+
+    app.router.add_route(route.method, route.path, guarded)
 
 
 _PRINCIPAL = web.RequestKey("principal", Principal)

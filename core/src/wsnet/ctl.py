@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import itertools
 import json
+import socket
 import ssl
 import urllib.error
 import urllib.parse
@@ -132,8 +134,14 @@ def call(
             reply = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         raise CtlError(_http_error(shown, exc, opts)) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
+        broke_off = isinstance(reason, ConnectionResetError | http.client.HTTPException)
+        if broke_off and url.startswith("http:") and _speaks_tls(url, timeout):
+            https = "https:" + url.removeprefix("http:")
+            where = urllib.parse.urlsplit(url).netloc
+            raise CtlError(f"the control API at {where} speaks TLS: use {redact_url(https)} "
+                           "(with --ca-file CA, or --insecure)") from None  # fmt: skip
         hint = (
             " (give its CA with --ca-file)"
             if isinstance(reason, ssl.SSLCertVerificationError)
@@ -145,6 +153,26 @@ def call(
     if "error" in reply:
         raise CtlError(f"{method}: {reply['error'].get('message', reply['error'])}")
     return reply.get("result")
+
+
+def _speaks_tls(url: str, timeout: float) -> bool:
+    """Whether the server of an http:// ``url`` that broke off the request completes a TLS
+    handshake instead (a control API with tls_cert, reached without https://).  Nothing is
+    verified or sent: the handshake alone answers, within ``timeout`` seconds (at most 5)."""
+    parts = urllib.parse.urlsplit(url)
+    probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    probe.check_hostname = False
+    probe.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection(
+                (parts.hostname or "", parts.port or 80), min(timeout, 5.0)
+            ) as raw,
+            probe.wrap_socket(raw),
+        ):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _http_error(url: str, exc: urllib.error.HTTPError, opts: CtlOptions) -> str:

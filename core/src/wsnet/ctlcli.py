@@ -16,9 +16,9 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from .credentials import read_password_file
 from .ctl import DEFAULT_URL, PASSWORD_ENV, URL_ENV, USER_ENV, CtlClient, CtlError, CtlOptions
 from .redact import redact_text
+from .transport.ws.credentials import read_password_file
 
 R = TypeVar("R")
 _KW = inspect.Parameter.KEYWORD_ONLY

@@ -9,12 +9,15 @@ that raises in a register hook stops start-up with one line naming it (PluginErr
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+import logging
+from collections.abc import Awaitable, Iterable
+from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
 
 from .errors import PluginError, WsnetError
+
+log = logging.getLogger("wsnet.plugins")
 
 if TYPE_CHECKING:
     import ssl
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
         Authenticator,
         Component,
         ControlMethod,
+        HttpRoute,
+        Metric,
         Observer,
         Port,
         Principal,
@@ -70,6 +75,9 @@ class HookCalls:
     def register_control_methods(self, node: Node) -> list[tuple[str, ControlMethod]]:
         return self._items("wsnet_register_control_methods", node=node)
 
+    def register_http_routes(self, node: Node) -> list[tuple[str, HttpRoute]]:
+        return self._items("wsnet_register_http_routes", node=node)
+
     def register_components(self, node: Node) -> list[Component]:
         return [item for _, item in self._items("wsnet_register_components", node=node)]
 
@@ -96,11 +104,42 @@ class HookCalls:
         return found
 
     def resolve_node(self, node: Node, name: str) -> str | None:
-        found: str | None = self._hook.wsnet_resolve_node(node=node, name=name)
-        return found
+        """The first answer, in pluggy's call order; a plugin that raises is named
+        (PluginError), as it runs per channel open, long after start-up."""
+        given: dict[str, Any] = {"node": node, "name": name}
+        for impl in reversed(self._hook.wsnet_resolve_node.get_hookimpls()):
+            try:  # an implementation may take fewer of the spec's parameters
+                found = impl.function(**{k: given[k] for k in impl.argnames})
+            except Exception as exc:  # a plugin's bug: one line naming it
+                who = plugin_name(impl.plugin_name)
+                raise PluginError(f"plugin {who!r} failed in wsnet_resolve_node: "
+                                  f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
+            if found is not None:
+                return str(found)
+        return None
 
     def tls_server_context(self, node: Node, context: ssl.SSLContext, scope: str) -> None:
         self._hook.wsnet_tls_server_context(node=node, context=context, scope=scope)
+
+    def collect_metrics(self, node: Node) -> list[Metric]:
+        """Every plugin's metrics, in load order; a plugin that raises is logged and left
+        out (a scrape must not fail for one plugin's bug)."""
+        out: list[Metric] = []
+        for impl in self._hook.wsnet_collect_metrics.get_hookimpls():
+            try:
+                found = cast(
+                    "Iterable[Metric] | None", impl.function(**dict.fromkeys(impl.argnames, node))
+                )
+                out.extend(found or ())
+            except Exception:
+                log.exception(
+                    "plugin %r failed in wsnet_collect_metrics", plugin_name(impl.plugin_name)
+                )
+        return out
+
+    def implementers(self, name: str) -> set[str]:
+        """The plugins (names as users know them) that implement hook ``name``."""
+        return {plugin_name(impl.plugin_name) for impl in getattr(self._hook, name).get_hookimpls()}
 
     def _each(self, name: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Each implementation's result with its plugin's name, in load order (the order

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
         Authenticator,
         Component,
         ControlMethod,
+        HttpRoute,
+        Metric,
         Observer,
         Port,
         Principal,
@@ -182,3 +184,26 @@ def wsnet_tls_server_context(node: Node, context: ssl.SSLContext, scope: str) ->
     ``scope`` is called for both listeners.  Raise ``WsnetError`` to stop start-up with a
     message.
     """
+
+
+@hookspec
+def wsnet_register_http_routes(node: Node) -> Iterable[HttpRoute]:
+    """Return HTTP routes to serve on the control listener (e.g. ``GET /metrics``).
+
+    Called once when the node is built.  The routes sit behind the control API's TLS
+    and its authenticators of the "control" scope, and a caller those name needs the
+    ``[authz] call`` grant of the route's ``name``.  Two routes of one method and path,
+    or a path the core serves (``/``, ``/rpc``, ``/healthz``, ``/readyz``), stop start-up.
+    """
+    return ()
+
+
+@hookspec
+def wsnet_collect_metrics(node: Node) -> Iterable[Metric]:
+    """Return this plugin's metrics now (called at each scrape, on the event loop).
+
+    Read the counters the plugin keeps anyway; never count on the data path for it.
+    Keep it quick (no I/O, no waiting).  An exception is logged and leaves this
+    plugin's metrics out of that scrape; the others still answer.
+    """
+    return ()

@@ -203,3 +203,40 @@ class ControlMethod:
     handler: ControlHandler
     help: str = ""
     table: tuple[str, ...] = ()  # columns `wsnet ctl` shows for a list result
+
+
+# One labelled value of a Metric: the label values (in the order of Metric.labels), the value.
+Sample = tuple[tuple[str, ...], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One metric family, read from counters the node or a plugin already keeps, at the
+    moment something asks (wsnet_collect_metrics; docs/observability.md).
+
+    ``name`` follows Prometheus's conventions (``wsnet_`` prefix, base units in the name:
+    ``_bytes``, ``_seconds``; a counter's name ends in ``_total``).  ``type`` is "counter"
+    or "gauge".  ``merge`` says how samples combine when an exporter drops a label for
+    cardinality (``per_link = false``): "sum" (counts, bytes) or "max" (a round-trip time).
+    """
+
+    name: str
+    type: str
+    help: str
+    labels: tuple[str, ...] = ()
+    samples: tuple[Sample, ...] = ()
+    merge: str = "sum"
+
+
+HttpHandler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRoute:
+    """An HTTP route a plugin adds to the control listener (wsnet_register_http_routes):
+    behind the control API's TLS and authenticators, and ``[authz] call`` on ``name``."""
+
+    name: str  # what [authz.principal.X] call grants, as for a control method
+    path: str  # e.g. "/metrics"
+    handler: HttpHandler
+    method: str = "GET"

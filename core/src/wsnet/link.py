@@ -8,7 +8,6 @@ batched while the previous send was in flight), and a timer drives keepalive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from .channel import Channel, DatagramChannel, Endpoint, StreamChannel
 from .errors import ChannelRefused
 from .interfaces import Principal, WebSocketLike
 from .linkclose import LinkClose
+from .linkwriter import LinkWriter
 from .protocol import (
     ChannelAccepted,
     ChannelClosed,
@@ -57,7 +57,7 @@ class LinkClosed(Exception):
         self.reason = reason
 
 
-class Link(LinkClose):
+class Link(LinkWriter, LinkClose):
     """One side of an established (or establishing) link."""
 
     def __init__(
@@ -98,6 +98,7 @@ class Link(LinkClose):
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
+        self._init_writer()
 
     # ------------------------------------------------------------- life cycle
     async def handshake(self) -> Hello:
@@ -206,49 +207,7 @@ class Link(LinkClose):
         await self._stopped.wait()
 
     # ---------------------------------------------------------------- output
-    def wake_writer(self) -> None:
-        self._wake.set()
-
-    async def _flush(self) -> None:
-        """Send everything queued, one message at a time as the socket takes it."""
-        session = self.session
-        while (message := session.next_message()) is not None:
-            await self.ws.send_bytes(message)
-            if session.has_waiting:
-                self._wake_writable()
-        if session.has_waiting:
-            self._wake_writable()
-
-    def _wake_writable(self) -> None:
-        """Let writers that waited for send-buffer room try again (fairly, oldest first)."""
-        channels = self.channels
-        for cid in self.session.writable():
-            if (ch := channels.get(cid)) is not None:
-                self._guarded(ch._on_credit, cid)
-
-    async def _writer(self) -> None:
-        # While one send is awaited, new frames pile up in the session and go out
-        # together in the next round: batching comes from the await itself.  The
-        # session builds each message when it is due, so channels take turns.
-        wake, idle = self._wake, self._idle
-        try:
-            while True:
-                if self._closing and not wake.is_set():
-                    idle.set()  # close() waits for this; nobody else does
-                await wake.wait()
-                idle.clear()
-                wake.clear()
-                await self._flush()
-        except Exception as exc:
-            # A dead socket is ordinary; anything else is a bug, but it too must end
-            # this link (so the reader and the dialler move on), not leave it mute.
-            ordinary = isinstance(exc, ConnectionError | RuntimeError | aiohttp.ClientError)
-            log.log(logging.DEBUG if ordinary else logging.ERROR, "link %s: send failed: %s",
-                    self.id, exc, exc_info=None if ordinary else exc)  # fmt: skip
-            self._closing = True
-            self.close_code, self.close_reason = CloseCode.GOING_AWAY, f"send failed: {exc}"
-            with contextlib.suppress(Exception):
-                await self.ws.close(code=CloseCode.GOING_AWAY)
+    # wake_writer(), _flush() and the writer task: linkwriter.py
 
     async def _timer(self) -> None:
         period = max(0.05, min(self.session.keepalive.interval, 1.0) / 2)
@@ -289,7 +248,7 @@ class Link(LinkClose):
             else:
                 self._dispatch_control(ev)
         if self.session.has_output:
-            self._wake.set()
+            self.wake_writer()
 
     def _guarded(self, call: Callable[..., object], cid: int, *args: Any) -> None:
         try:
@@ -310,7 +269,7 @@ class Link(LinkClose):
         self.session.reset(cid, code, reason)
         if ep is not None:
             ep._on_reset(code, reason)
-        self._wake.set()
+        self.wake_writer()
 
     def _dispatch_control(self, ev: Event) -> None:
         channels = self.channels
@@ -361,7 +320,7 @@ class Link(LinkClose):
             kind, service, dst=dst, src=src, args=args, ttl=ttl, source=source
         )
         req = OpenRequest(kind, service, src or self.node.name, dst, args or {}, ttl)
-        self._wake.set()
+        self.wake_writer()
         ch = self.new_channel(cid, req, local=True)
         # Here, not in Node.open_channel: every local open (the switch's too) is paired
         # with the ChannelClosed that forget() emits, so a gauge built from them holds.

@@ -195,6 +195,10 @@ class Listener:
     def port(self) -> int:
         return int(self.sockets[0].getsockname()[1]) if self.sockets else 0
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         """Stop listening; connections already made go on (as with ``Server.close``)."""
         if not self._closed:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from .adverts import Adverts
 from .channel import Channel, DatagramChannel, Endpoint, StreamChannel
 from .config import Config, DialConfig
-from .errors import ChannelRefused, WsnetError
+from .errors import ChannelRefused, PluginError, WsnetError
 from .events import (
     ChannelClosed,
     ChannelOpened,
@@ -34,6 +34,8 @@ from .interfaces import (
     ChannelContext,
     Component,
     ControlMethod,
+    HttpRoute,
+    Metric,
     Observer,
     Port,
     Principal,
@@ -73,6 +75,7 @@ class Node:
         self.observers: list[Observer] = []
         self.control_methods: dict[str, ControlMethod] = {}
         self.components: list[Component] = []
+        self.http_routes: dict[str, HttpRoute] = {}
         self.listen_url = ""
         self.control_url = ""
         # Set when the node shuts down: links whose task is cancelled close with this
@@ -103,6 +106,13 @@ class Node:
             calls.register_control_methods(self), lambda m: m.name, "control method"
         )
         self.components = calls.register_components(self)
+        self.http_routes = _unique(
+            calls.register_http_routes(self), lambda r: f"{r.method} {r.path}", "HTTP route"
+        )
+
+    def metrics(self) -> list[Metric]:
+        """Every plugin's metrics (the core's own from wsnet.builtin.metrics), read now."""
+        return self.plugins.calls.collect_metrics(self)
 
     def authenticators_for(self, scope: str) -> list[Authenticator]:
         """The authenticators that apply to ``scope`` ("link" or "control"), in order."""
@@ -231,8 +241,14 @@ class Node:
 
     def resolve(self, name: str) -> str:
         """The node a channel for ``name`` should go to: a plugin may map names (an HA
-        group to its active member, wsnet_resolve_node); otherwise ``name`` itself."""
-        return self.plugins.calls.resolve_node(self, name) or name
+        group to its active member, wsnet_resolve_node); otherwise ``name`` itself.
+
+        A plugin that raises fails this open only: ChannelRefused (UNREACHABLE) naming it."""
+        try:
+            return self.plugins.calls.resolve_node(self, name) or name
+        except PluginError as exc:
+            log.warning("cannot resolve %r: %s", name, exc)
+            raise ChannelRefused(ResetCode.UNREACHABLE, f"cannot resolve {name!r}: {exc}") from None
 
     def reachable_nodes(self) -> tuple[str, ...]:
         """Every node name with a route, sorted."""

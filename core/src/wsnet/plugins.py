@@ -28,11 +28,13 @@ GROUP = "wsnet.plugins"
 # A plugin module's tuple of the control methods it registers: lets a node that did not
 # load the plugin name it for a call of one of them (method_providers).
 METHODS_ATTR = "CONTROL_METHODS"
-BUILTIN = (
-    "wsnet.builtin.authz",
-    "wsnet.builtin.core_methods",
-    "wsnet.builtin.ws_transport",
-)
+# Built-in plugins, always registered (name: module).
+BUILTIN = {
+    "authz": "wsnet.builtin.authz",
+    "core_methods": "wsnet.builtin.core_methods",
+    "metrics": "wsnet.builtin.metrics",
+    "ws_transport": "wsnet.transport.ws.plugin",
+}
 # Built-in plugins registered unless the plugin list says "-NAME" (name: module).
 DEFAULTS = {"diag": "wsnet.builtin.diag"}
 # Module attribute of a plugin: the names of the plugins it needs, e.g. ("switch",).
@@ -81,11 +83,6 @@ class Plugins:
     def __post_init__(self) -> None:
         self.calls = HookCalls(self.pm)
 
-    @property
-    def hook(self) -> Any:
-        """pluggy's untyped relay (for get_hookimpls and the like); call hooks via ``calls``."""
-        return self.pm.hook
-
     def log_added(self) -> None:
         """Say which plugins were loaded because another requires them (logging is up now)."""
         for name, by in self.added.items():
@@ -115,8 +112,8 @@ class Plugins:
 def new_manager() -> pluggy.PluginManager:
     pm = _Manager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    for modname in (*BUILTIN, *DEFAULTS.values()):
-        pm.register(importlib.import_module(modname), name=f"builtin:{modname.rsplit('.', 1)[1]}")
+    for name, modname in (BUILTIN | DEFAULTS).items():
+        pm.register(importlib.import_module(modname), name=f"builtin:{name}")
     return pm
 
 

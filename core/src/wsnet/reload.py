@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from .config import CORE_SECTIONS, Config, DialConfig
 from .errors import WsnetError
-from .hookcalls import plugin_name
 from .protocol import CloseCode
 from .redact import redact_url
 
@@ -125,8 +124,7 @@ def _shown(dial: DialConfig) -> str:
 
 def _reloading_plugins(runtime: Runtime) -> set[str]:
     """Section names of the loaded plugins that implement wsnet_reload."""
-    impls = runtime.node.plugins.hook.wsnet_reload.get_hookimpls()
-    return {plugin_name(impl.plugin_name) for impl in impls}
+    return runtime.node.plugins.calls.implementers("wsnet_reload")
 
 
 def _changed_sections(old: Config, new: Config) -> list[str]:

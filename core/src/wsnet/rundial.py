@@ -30,8 +30,8 @@ def start_dial(
     """
     # Imported here: the runtime and the built-in methods import most of the core.
     from .builtin.core_methods import check_file_options
-    from .builtin.ws_transport import check_run_time_options
     from .runtime import RUNTIME
+    from .transport.ws.checks import check_run_time_options
 
     rt = node.stash.get(RUNTIME, None)
     if rt is None:

@@ -19,6 +19,7 @@ from .control import Dispatcher, control_app
 from .dialer import Dialer
 from .errors import WsnetError
 from .events import NodeStarted
+from .health import DialState, readiness
 from .interfaces import CONTROL, LINK
 from .listener_guard import Admission, Listener
 from .node import Node
@@ -42,6 +43,7 @@ class Runtime:
         self._runners: list[web.AppRunner] = []
         self.listeners: list[Listener] = []
         self._started: list[Any] = []
+        self.phase = "starting"  # then "running", "stopping" (/readyz)
         self.node.stash[RUNTIME] = self
 
     async def start(self) -> None:
@@ -85,6 +87,7 @@ class Runtime:
             app = control_app(
                 Dispatcher(self.node.control_methods), guard, self.node.authorize,
                 request_timeout=ctl.request_timeout, trusted=listener.trust,
+                ready=self.readiness, routes=self.node.http_routes.values(),
             )  # fmt: skip
             # lingering_time=0: a body late past the deadline is not read for 10 s more
             port = await self._serve(app, listener, ctl.host, ctl.port, lingering_time=0)
@@ -97,6 +100,7 @@ class Runtime:
             self._started.append(comp)
         for dial in cfg.dial:
             self.add_dialer(dial)
+        self.phase = "running"
         self.node.emit(NodeStarted(self.node.name, self.node.listen_url))
         log.info(
             "node %s up; links at %s, control at %s",
@@ -132,6 +136,17 @@ class Runtime:
             "descriptors": fdlimit.snapshot(),
         }
 
+    def readiness(self) -> tuple[bool, list[str]]:
+        """For /readyz: running, every listener bound, every ``[[dial]]`` link up.
+
+        Dials added at run time (`ctl dial`, `addport client`) do not count: readiness
+        is about what the configuration promises."""
+        configured = self.node.config.dial
+        dials = [DialState(configured.index(d.cfg) + 1, d.state)
+                 for d in self.dialers if d.cfg in configured]  # fmt: skip
+        unbound = [lst.name for lst in self.listeners if not lst.sockets or lst.closed]
+        return readiness(self.phase, dials, unbound)
+
     def add_dialer(self, dial: DialConfig) -> Dialer:
         dialer = Dialer(self.node, dial)
         self.dialers.append(dialer)
@@ -154,6 +169,7 @@ class Runtime:
         grace = self.node.config.shutdown_grace
         # Links whose task is cancelled below close with this reason (1001), not an empty one.
         self.node.closing_reason = reason
+        self.phase = "stopping"  # a load balancer takes the node out first
         # No new links or calls while the old ones close.
         for runner in self._runners:
             for site in list(runner.sites):

@@ -1,5 +1,6 @@
-"""What `wsnet run` checks before anything starts: the config file, the flags on top of it,
-the plugins and their sections.  One function, ``prepare``, so that start-up, SIGHUP
+"""What `wsnet run` checks before anything starts: the config file, the flags on top of it
+(the dialling ones are the ws transport's: wsnet/transport/ws/flags.py), the plugins and
+their sections.  One function, ``prepare``, so that start-up, SIGHUP
 (``reconfigure``, with the plugins already loaded) and the tests check exactly the same.
 
 Every bad value ends here as a ConfigError naming the file and key, or the flag.
@@ -8,9 +9,6 @@ Every bad value ends here as a ConfigError naming the file and key, or the flag.
 from __future__ import annotations
 
 import dataclasses
-import getpass
-import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from .errors import ConfigError, PluginError
 from .plugins import Plugins, installed, load
 from .protocol import NODE_NAME_RE
 from .redact import redact_url
+from .transport.ws.flags import DialFlags, apply_dial_flags
 
 FLAGS = "command line"
 
@@ -51,18 +50,11 @@ class RunOptions:
     ctl_allow_remote: bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
-    ca_file: str | None = None
-    insecure: bool = False
-    cert: str | None = None
-    key: str | None = None
     ctl_tls_cert: str | None = None
     ctl_tls_key: str | None = None
     ctl_htpasswd: str | None = None
-    user: str | None = None
-    password_file: str | None = None
-    proxy: str | None = None
-    # Asked on the terminal once at start-up, kept for SIGHUP (no terminal then).
-    prompted_password: str | None = field(default=None, repr=False)
+    # The ws/wss transport's flags (--ca-file, --cert, --user, --proxy...), for --dial.
+    dial_flags: DialFlags = field(default_factory=DialFlags)
 
 
 def prepare(opts: RunOptions) -> tuple[Config, Plugins]:
@@ -118,8 +110,8 @@ def build_config(opts: RunOptions) -> Config:
     raw: dict[str, Any] = dict(load_file(opts.config)) if opts.config else {}
     cfg = parse(raw, str(opts.config) if opts.config else "defaults")
     _apply_node_flags(cfg, opts)
-    apply_tls_flags(cfg, opts)
-    apply_dial_flags(cfg, opts)
+    apply_server_tls_flags(cfg, opts)
+    apply_dial_flags(cfg, opts.dial_flags, len(opts.dial))
     return cfg
 
 
@@ -158,9 +150,10 @@ def _apply_node_flags(cfg: Config, opts: RunOptions) -> None:
         cfg.control = dataclasses.replace(cfg.control, host=host, port=port)
 
 
-def apply_tls_flags(cfg: Config, f: RunOptions) -> None:
-    """Put the TLS flags on top of ``cfg``; errors name the flag and the file."""
-    from .tls import TlsFileError, client_context, server_context
+def apply_server_tls_flags(cfg: Config, f: RunOptions) -> None:
+    """Put the listener's and the control API's TLS flags on top of ``cfg``; errors name
+    the flag and the file.  (The dialling side's are the transport's: apply_dial_flags.)"""
+    from .tls import TlsFileError, server_context
 
     flags = Section({}, FLAGS, "")
 
@@ -190,79 +183,3 @@ def apply_tls_flags(cfg: Config, f: RunOptions) -> None:
             raise flags.error("--ctl-htpasswd", "expected an htpasswd file, got ''")
         cfg.control = dataclasses.replace(cfg.control, htpasswd=f.ctl_htpasswd,
                                           htpasswd_origin=(FLAGS, "--ctl-htpasswd"))  # fmt: skip
-    options = {
-        k: v for k, v in (("ca_file", f.ca_file), ("cert_file", f.cert), ("key_file", f.key)) if v
-    } | ({"insecure": True} if f.insecure else {})
-    if not options:
-        return
-    if not f.dial:
-        flag = {"ca_file": "--ca-file", "cert_file": "--cert", "key_file": "--key"}
-        raise flags.error(
-            flag.get(next(iter(options)), "--insecure"),
-            "applies to --dial URLs and none is given (in a config file, set it per [[dial]])",
-        )
-    if f.key and not f.cert:
-        raise flags.error("--key", "needs --cert (the client certificate)")
-    try:
-        client_context(ca_file=f.ca_file or "", cert_file=f.cert or "", key_file=f.key or "")
-    except TlsFileError as exc:
-        raise flags.error(
-            {"ca": "--ca-file", "cert": "--cert", "key": "--key"}[exc.role], str(exc)
-        ) from None
-    _add_to_flag_dials(cfg, len(f.dial), options)
-
-
-def apply_dial_flags(cfg: Config, f: RunOptions) -> None:
-    """--user/--password-file/--proxy onto the --dial entries; the password never from argv."""
-    from .credentials import PASSWORD_ENV as DIAL_PASSWORD_ENV
-    from .credentials import read_password_file
-    from .proxy import parse_proxy_url
-
-    flags = Section({}, FLAGS, "")
-    given = [(n, v) for n, v in (("--user", f.user), ("--password-file", f.password_file),
-                                 ("--proxy", f.proxy)) if v is not None]  # fmt: skip
-    if not given:
-        return
-    if not f.dial:
-        raise flags.error(given[0][0], "applies to --dial URLs and none is given")
-    options: dict[str, Any] = {}
-    if f.proxy is not None:
-        if f.proxy != "none":
-            try:
-                parse_proxy_url(f.proxy)
-            except ValueError as exc:
-                raise flags.error("--proxy", str(exc)) from None
-        options["proxy"] = f.proxy
-    if f.password_file is not None:
-        if f.user is None:
-            raise flags.error("--password-file", "needs --user")
-        try:
-            read_password_file(f.password_file)
-        except ValueError as exc:
-            raise flags.error("--password-file", str(exc)) from None
-        options["password_file"] = f.password_file
-    if f.user is not None:
-        if not f.user or ":" in f.user or not f.user.isprintable():
-            raise flags.error("--user", f"expected a user name without ':', got {f.user!r}")
-        options["user"] = f.user
-        if f.password_file is None and not os.environ.get(DIAL_PASSWORD_ENV):
-            if f.prompted_password is None:
-                f.prompted_password = _prompt_password(flags, f.user)
-            options["password"] = f.prompted_password
-    _add_to_flag_dials(cfg, len(f.dial), options)
-
-
-def _add_to_flag_dials(cfg: Config, count: int, options: dict[str, Any]) -> None:
-    # The --dial entries are the last ones (build_config appends them after the file's).
-    for i in range(len(cfg.dial) - count, len(cfg.dial)):
-        entry = cfg.dial[i]
-        cfg.dial[i] = dataclasses.replace(entry, options={**entry.options, **options})
-
-
-def _prompt_password(flags: Section, user: str) -> str:
-    if not sys.stdin.isatty():
-        raise flags.error(
-            "--user", f"no password for {user!r}: use --password-file or set WSNET_PASSWORD "
-            "(there is no terminal to ask on)",
-        )  # fmt: skip
-    return getpass.getpass(f"password for {user}: ")

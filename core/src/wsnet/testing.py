@@ -6,6 +6,10 @@
   "b" dialling it, returned once both see the link.
 - ``netns_pair``: two network namespaces joined by a veth pair, removed at
   teardown; skipped with the reason when namespaces are not available.
+- ``pki``: a CA, server and client certificates made with ``openssl`` (``wsnet.testing_pki``).
+
+Beside it: ``wsnet.testing_tcp`` (echo/firehose servers, verified transfers) and
+``wsnet.testing_run`` (a config that must stop start-up, a SIGHUP reload).
 
 Traffic stays on 127.0.0.1 or inside namespaces the fixture created.
 """
@@ -31,6 +35,7 @@ import pytest
 
 from . import tomlw
 from .ctl import CtlError, CtlOptions, call
+from .testing_pki import pki as pki  # the fixture: pytest finds it in this plugin module
 
 FAST = {"keepalive": {"interval": 0.5, "timeout": 2.0}, "reconnect": {"initial": 0.2, "max": 1.0}}
 

@@ -8,17 +8,20 @@ from typing import Any, cast
 
 from ..api import NodeAPI
 from ..control import FORBIDDEN, control_caller, signature_text
-from ..credentials import PASSWORD_ENV, split_userinfo
 from ..errors import ControlError
 from ..interfaces import ControlMethod
 from ..node import Node
 from ..plugins import describe_installed
 from ..rows import ChannelRow, DialRow, HelpRow, LinkRow, PluginRow, RouteRow, StatusRow
 from ..rundial import start_dial
+from ..transport.ws.credentials import PASSWORD_ENV, split_userinfo
+from ..transport.ws.ctl_dial import with_dial_options
+from ..transport.ws.options import file_options
 
-# Run-time dial options that make the node read a local file: password_file sends its
-# first line to the dialled URL; the TLS files' errors tell whether a path exists.
-FILE_OPTIONS = ("password_file", "ca_file", "cert_file", "key_file")
+# Run-time dial options that make the node read a local file (declared so in the option
+# model): password_file sends its first line to the dialled URL; the TLS files' errors
+# tell whether a path exists.  password_file first: a refusal names the worst one.
+FILE_OPTIONS = tuple(sorted(file_options(), key=lambda key: key != "password_file"))
 
 
 def check_file_options(node: NodeAPI, method: str, options: Mapping[str, Any], url: str) -> None:
@@ -84,23 +87,10 @@ def methods(node: Node) -> list[ControlMethod]:
         rt = node.stash.get(RUNTIME, None)
         return [cast(DialRow, d.info()) for d in rt.dialers] if rt else []
 
-    async def dial(
-        url: str,
-        peer: str = "",
-        ca_file: str = "",
-        insecure: bool = False,
-        cert_file: str = "",
-        key_file: str = "",
-        user: str = "",
-        password_file: str = "",
-        proxy: str = "",
-    ) -> DialRow:
-        # The [[dial]] options a run-time link may need (no `password`: it would travel
-        # on a command line; password_file or $WSNET_PASSWORD instead).
-        given = {"ca_file": ca_file, "insecure": insecure, "cert_file": cert_file,
-                 "key_file": key_file, "user": user, "password_file": password_file,
-                 "proxy": proxy}  # fmt: skip
-        options = {k: v for k, v in given.items() if v not in ("", False)}
+    @with_dial_options  # the transport's run-time options (ca_file, insecure, ...)
+    async def dial(url: str, peer: str = "", **options: Any) -> DialRow:
+        # No `password`: it would travel on a command line (password_file or
+        # $WSNET_PASSWORD instead); start_dial checks the options as at start-up.
         return cast(DialRow, start_dial(node, "dial", url, options, peer).info())
 
     async def plugins() -> list[PluginRow]:

@@ -100,6 +100,12 @@ class Output:
                     or self._routes)  # fmt: skip
 
     @property
+    def urgent(self) -> bool:
+        """Data or control frames (OPEN, ACCEPT, RESET) queued: worth a write of their own.
+        Credit returns, PINGs and PONGs alone can wait a moment for data to ride on."""
+        return bool(self._ring or self._ctrl)
+
+    @property
     def pending_bytes(self) -> int:
         """Queued bytes, coalesced frames included (their headers counted)."""
         coalesced = sum(HEADER_SIZE + len(p) for p in (self._pong, self._ping, self._routes) if p)
@@ -139,6 +145,12 @@ class Output:
         that needs the whole of it (a max_frame datagram to a peer whose max_message is
         max_frame + 10) is sent alone at exactly ``limit``.
         """
+        taken = self.next_parts(limit, max_frame)
+        return None if taken is None else b"".join(taken[0])
+
+    def next_parts(self, limit: int, max_frame: int) -> tuple[list[bytes | memoryview], int] | None:
+        """As next_message, uncopied: the message's pieces (frame headers and views of the
+        queued payloads) and its size, for a vectored write.  The pieces are immutable."""
         parts: list[bytes | memoryview] = []
         size = 0
         if self._ctrl or self._pong or self._ping or self._routes or self._windows:
@@ -148,7 +160,7 @@ class Output:
         if not parts:
             return None
         self.bytes_out += size
-        return b"".join(parts)
+        return parts, size
 
     def _control_frames(self, parts: list[bytes | memoryview], limit: int) -> int:
         size = 0

@@ -95,11 +95,22 @@ class Session(Inbound):
 
     def next_message(self) -> bytes | None:
         """The next WebSocket message to send (control first, then data in turns), or None."""
+        taken = self.next_parts()
+        return None if taken is None else b"".join(taken[0])
+
+    def next_parts(self) -> tuple[list[bytes | memoryview], int] | None:
+        """next_message() as pieces and their total size, for a vectored write (no join)."""
         if not self._out.pending:
             return None
         limit = self.peer.max_message if self.peer else self.limits.max_message
         max_frame = self.peer.max_frame if self.peer else self.limits.max_frame
-        return self._out.next_message(limit, max_frame)
+        return self._out.next_parts(limit, max_frame)
+
+    @property
+    def has_urgent_output(self) -> bool:
+        """Output worth sending at once; the rest (credit returns, PONG) can wait to ride
+        with the next data, in the same message."""
+        return self._out.urgent
 
     def data_to_send(self) -> list[bytes]:
         """Everything queued, packed into as few messages as the peer accepts."""

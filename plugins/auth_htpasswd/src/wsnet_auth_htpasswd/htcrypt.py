@@ -1,8 +1,9 @@
 """The crypt(3) hashes that Apache's htpasswd writes and no well-kept library covers on
 every Python this project supports: apr1 MD5 (``htpasswd -m``) and SHA-256/512 crypt
 (``-2``/``-5``; the ``crypt`` module is deprecated and gone in Python 3.13).  Pure Python,
-checked against Apache's own tool in tests/test_htpasswd.py; bcrypt uses the ``bcrypt``
-package.  The callers cap the rounds (htpasswd.py): these functions trust their input.
+checked against Apache's own tool in plugins/auth_htpasswd/tests/test_htpasswd.py; bcrypt
+uses the ``bcrypt`` package.  The callers cap the rounds (htpasswd.py): these functions
+trust their input.
 """
 
 from __future__ import annotations

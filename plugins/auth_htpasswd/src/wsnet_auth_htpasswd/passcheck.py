@@ -19,7 +19,8 @@ control API's own password checks among them) wait for tens of seconds.  So:
 
 Generic rate limiters (``limits``, ``pyrate-limiter``) count hits per window; what is
 needed here is a penalty that grows with each failure, decays, counts attempts in flight
-and is bounded in memory, so it is this small class (tests/test_password_checks.py).
+and is bounded in memory, so it is this small class
+(plugins/auth_htpasswd/tests/test_password_checks.py).
 """
 
 from __future__ import annotations

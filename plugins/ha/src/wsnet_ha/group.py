@@ -14,6 +14,7 @@ Anything else (a standby member coming or going) changes nothing.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ class GroupState:
     since: float = field(default_factory=time.time)
     changes: int = 0
     last: Change | None = None
+    causes: Counter[str] = field(default_factory=Counter)  # changes by cause (metrics)
 
     def update(self, reachable: Collection[str]) -> Change | None:
         """Reachability changed: keep, fail over, start or preempt."""
@@ -86,5 +88,6 @@ class GroupState:
         self.active = new
         self.since = time.time()
         self.changes += 1
+        self.causes[cause] += 1
         self.last = change
         return change

@@ -102,6 +102,10 @@ class Hub(Component, Observer):
         ch.close()
 
     # ------------------------------------------------------------------ info
+    @property
+    def reachable(self) -> frozenset[str]:
+        return frozenset(self._reachable)
+
     def resolve(self, name: str) -> str | None:
         state = self.groups.get(name)
         return None if state is None else state.active or None

@@ -12,6 +12,7 @@ from wsnet import (
     Config,
     ControlError,
     ControlMethod,
+    Metric,
     NodeAPI,
     Observer,
     Section,
@@ -23,6 +24,7 @@ from .cli import COLUMNS
 from .group import GroupConfig
 from .hub import Hub
 from .member import MemberService
+from .metrics import ha_metrics
 
 GROUPS: StashKey[tuple[GroupConfig, ...]] = StashKey("ha.groups")
 # What wsnet_register_control_methods registers: a node without this plugin names it
@@ -95,6 +97,9 @@ class HaPlugin:
 
     def wsnet_register_control_methods(self) -> Iterable[ControlMethod]:
         return _control_methods(self.node, self.hub, self.member)
+
+    def wsnet_collect_metrics(self) -> Iterable[Metric]:
+        return ha_metrics(self.hub)
 
 
 def _control_methods(node: NodeAPI, hub: Hub, svc: MemberService) -> list[ControlMethod]:

@@ -22,6 +22,7 @@ from wsnet import (
     DatagramService,
     LinkDown,
     LinkUp,
+    Metric,
     NodeAPI,
     NodeEvent,
     Observer,
@@ -35,6 +36,7 @@ from wsnet import (
 )
 
 from .l2 import ETHER_SERVICE, L2, VNET_CAPABILITY, PortSpec, SwitchConfig
+from .metrics import switch_metrics
 
 CONFIG: StashKey[SwitchConfig] = StashKey("switch.config")
 RESERVED = ("kind", "name")
@@ -70,6 +72,9 @@ class SwitchPlugin:
 
     def wsnet_register_control_methods(self) -> Iterable[ControlMethod]:
         return methods(self.node, self.l2)
+
+    def wsnet_collect_metrics(self) -> Iterable[Metric]:
+        return switch_metrics(self.l2.switch)
 
 
 def wsnet_configure(config: Config) -> None:

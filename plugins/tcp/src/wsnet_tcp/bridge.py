@@ -7,9 +7,13 @@ sized to what the channel can take now (``send_capacity``), into one buffer shar
 all connections: a thousand connections waiting for their turn on a busy link hold
 almost nothing each, instead of one 256 KiB read each.
 
-Channel → TCP runs in one task: it reads a chunk (which returns credit to the
-peer) only while the socket's write buffer is under its high-water mark
-(``pause_writing``), so a slow TCP reader stops the far sender after one window.
+Channel → TCP runs in callbacks too: the channel calls ``on_readable`` when data or
+the FIN arrives, and the bridge hands what is there to the socket in that call
+(``read_nowait``, which returns credit to the peer), only while the socket's write
+buffer is under its high-water mark (``pause_writing``); ``resume_writing`` takes up
+the rest.  So a slow TCP reader stops the far sender after one window, and a small
+message costs no task wake-up.  One task per connection (``run``) only waits for the
+end: both directions finished, or the channel reset.
 
 A FIN either way is carried as a half-close; a reset of the channel aborts the
 socket (RST), so a client never mistakes a failure for a complete reply; a reset
@@ -46,6 +50,8 @@ class Bridge(asyncio.BufferedProtocol):
         self._held: memoryview | None = None  # socket bytes the channel had no credit for
         self._eof_in = False  # the TCP side sent FIN
         self._up_done = asyncio.Event()  # TCP → channel finished (FIN sent or socket gone)
+        self._down_done = asyncio.Event()  # channel → TCP finished (EOF written, or failed)
+        self._down_error = ""  # why channel → TCP failed
         self._writable = asyncio.Event()
         self._writable.set()
         self._made = asyncio.Event()
@@ -68,6 +74,7 @@ class Bridge(asyncio.BufferedProtocol):
     def attach(self, channel: StreamChannel) -> None:
         self.channel = channel
         channel.on_credit = self._flush
+        channel.on_readable = self._deliver
         if self._held is not None:
             self._flush()  # bytes that came before the channel existed
         elif self._eof_in:
@@ -135,6 +142,36 @@ class Bridge(asyncio.BufferedProtocol):
 
     def resume_writing(self) -> None:
         self._writable.set()
+        self._deliver()
+
+    def _deliver(self) -> None:
+        """``on_readable`` (and the socket drained): hand what arrived to the socket in
+        this call, one writev for all of it, while its buffer is under high water."""
+        ch, tr = self.channel, self.transport
+        if ch is None or tr is None or self._down_done.is_set():
+            return  # not connected yet (run() starts with this), or already finished
+        try:
+            if self.lost:
+                if ch.read_nowait():  # bytes for a socket that is gone: the far end must know
+                    self._down_error = "the TCP connection was closed"
+                if self._down_error or ch.at_eof:
+                    self._down_done.set()
+                return
+            while self._writable.is_set():
+                chunks = ch.read_nowait(MAX_WRITE - tr.get_write_buffer_size())
+                if not chunks:
+                    break
+                tr.writelines(chunks)
+            if ch.closed and not ch.buffered:
+                ch.read_nowait()  # raises after a reset, also while the socket is full
+        except ChannelRefused as exc:  # the channel was reset: run() aborts the socket
+            self._down_error = exc.reason or f"reset (code {exc.code})"
+            self._down_done.set()
+            return
+        if ch.at_eof:
+            if tr.can_write_eof():
+                tr.write_eof()
+            self._down_done.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -152,13 +189,12 @@ class Bridge(asyncio.BufferedProtocol):
         ch, tr = self.channel, self.transport
         assert ch is not None and tr is not None
         try:
-            while chunks := await ch.read_chunks(MAX_WRITE - tr.get_write_buffer_size()):
-                if self.lost:
-                    raise ChannelRefused(ResetCode.CLOSED, "the TCP connection was closed")
-                tr.writelines(chunks)  # one writev for everything that arrived
-                await self._until(self._writable, ch)
-            if not self.lost and tr.can_write_eof():
-                tr.write_eof()
+            self._deliver()  # what arrived before the socket was connected
+            # One future per idle connection: _deliver ends this wait on EOF and on a
+            # reset alike (the channel calls on_readable when it ends).
+            await self._down_done.wait()
+            if self._down_error:
+                raise ChannelRefused(ResetCode.CLOSED, self._down_error)
             await self._until(self._up_done, ch)
             await self._drained(tr)
         except ChannelRefused as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from wsnet import (
     Allowlist,
+    ChannelRefused,
     Component,
     ListenersSuspended,
     NodeAPI,
@@ -72,7 +73,7 @@ class Manager(Component, Observer):
                 lt.refresh()
         elif isinstance(event, ListenersSuspended) and event.seconds > 0:
             for lt in self.listeners.values():
-                if lt.spec.peer == event.node or self.node.resolve(lt.spec.peer) == event.node:
+                if lt.spec.peer == event.node or self._resolved(lt.spec.peer) == event.node:
                     log.info("tcp tunnel %s: listener closed for %gs: %s",
                              lt.spec.name, event.seconds, event.reason)  # fmt: skip
                     lt.suspend(event.seconds)
@@ -109,7 +110,18 @@ class Manager(Component, Observer):
 
     # ------------------------------------------------------------------ peers
     def peer_reachable(self, peer: str) -> bool:
-        return self.node.reachable(self.node.resolve(peer))
+        # A resolver that fails (a plugin's bug) counts as reachable: the listener stays up
+        # and each connection's open fails with the reason naming that plugin (wait_peer),
+        # which `wsnet tcp list` shows as last_error; an unbound listener would say less.
+        target = self._resolved(peer)
+        return target is None or self.node.reachable(target)
+
+    def _resolved(self, peer: str) -> str | None:
+        """The node ``peer`` resolves to; None when a plugin's resolver failed (logged)."""
+        try:
+            return self.node.resolve(peer)
+        except ChannelRefused:
+            return None
 
     async def wait_peer(self, peer: str) -> str | None:
         """The node to open the channel to, waiting up to pending_timeout for one."""

@@ -12,6 +12,7 @@ from wsnet import (
     Config,
     ControlError,
     ControlMethod,
+    Metric,
     NodeAPI,
     Observer,
     OpenRequest,
@@ -25,6 +26,7 @@ from wsnet import (
 from . import reload
 from .cli import COLUMNS
 from .manager import Manager, Settings
+from .metrics import tunnel_metrics
 from .service import TcpService
 from .spec import NAME_RE, SpecError, TunnelSpec, make_spec
 from .targets import relay_denial
@@ -88,6 +90,9 @@ class TcpPlugin:
 
     def wsnet_register_control_methods(self) -> Iterable[ControlMethod]:
         return _control_methods(self.manager)
+
+    def wsnet_collect_metrics(self) -> Iterable[Metric]:
+        return tunnel_metrics(self.manager)
 
     def wsnet_reload(self, config: Config) -> Awaitable[None] | None:
         new = config.stash.get(SETTINGS, None) or Settings()

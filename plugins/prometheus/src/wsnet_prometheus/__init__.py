@@ -1,0 +1,1 @@
+"""wsnet-prometheus: Prometheus metrics of a wsnet node (docs/observability.md)."""

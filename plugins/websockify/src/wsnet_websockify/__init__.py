@@ -1,0 +1,1 @@
+"""wsnet-websockify: websockify-compatible WebSocket-to-TCP bridges on a wsnet node."""
