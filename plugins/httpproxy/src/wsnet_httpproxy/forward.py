@@ -37,6 +37,17 @@ if TYPE_CHECKING:
 
 CHUNK = 256 * 1024
 WRITE_PIECE = 64 * 1024  # a client reading slower than this per read_timeout is cut
+SMALL_BODY = 64 * 1024  # a body up to this, of known length, leaves with its head
+
+
+class _HeadWithBody(web.StreamResponse):
+    """A response whose head is held until the first body bytes and written with them,
+    as aiohttp's own ``web.Response`` does (the class attribute is aiohttp's switch for
+    it; without it, on an older aiohttp, the head is written at once as before).  For a
+    small body this is one send instead of two, and one segment for the client to wake
+    up for (strace of bench ``http``: 2.5 writes per 1 KiB request before, 1.4 after)."""
+
+    _send_headers_immediately = False
 
 
 class BodyRefused(Exception):
@@ -145,7 +156,7 @@ async def _exchange(
     exit_node: str,
     ws: bool,
 ) -> web.StreamResponse:
-    upload = asyncio.ensure_future(_upload(request, channel, route, stats, ws))
+    upload = _start_upload(request, channel, route, stats, ws)
     try:
         head = await read_head(channel, manager.settings.max_head)
     except (ChannelRefused, WireError) as exc:
@@ -170,7 +181,7 @@ async def _exchange(
     try:
         if ws:
             return await _websocket(request, channel, head, out)
-        resp = _response(head)
+        resp = _response(head, request.method)
         out.status = resp.status
         await resp.prepare(request)
         await _download(channel, resp, stats, route.read_timeout)
@@ -190,13 +201,24 @@ async def _exchange(
     return resp
 
 
-async def _upload(
+def _start_upload(
     request: web.Request, channel: StreamChannel, route: Route, stats: RouteStats, ws: bool
-) -> None:
+) -> asyncio.Future[None]:
+    """The body's upload as a task; for a request without a body (most GETs) only its
+    end of stream, written here, and a future that is already done: a task would cost a
+    turn of the event loop per request for nothing."""
     if ws or not request.body_exists:
         if not ws:
             channel.write_eof()
-        return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+    return asyncio.ensure_future(_upload(request, channel, route, stats))
+
+
+async def _upload(
+    request: web.Request, channel: StreamChannel, route: Route, stats: RouteStats
+) -> None:
     sent = 0
     while chunk := await _body_chunk(request, channel, route.read_timeout):
         sent += len(chunk)
@@ -219,11 +241,16 @@ async def _body_chunk(request: web.Request, channel: StreamChannel, timeout: flo
         raise BodyRefused(408, f"request body stalled for {timeout:g}s") from None
 
 
-def _response(head: dict[str, Any]) -> web.StreamResponse:
-    resp = web.StreamResponse(status=int(head["status"]), reason=head.get("reason") or None)
+def _response(head: dict[str, Any], method: str) -> web.StreamResponse:
+    status, length = int(head["status"]), head.get("length")
+    # Only where a body follows at once: a streamed or long body, HEAD, 1xx, 204 and 304
+    # get their head as soon as it is here (an event stream's client waits for it).
+    small = isinstance(length, int) and 0 < length <= SMALL_BODY and method != "HEAD"
+    one_write = small and status >= 200 and status not in (204, 304)
+    cls = _HeadWithBody if one_write else web.StreamResponse
+    resp = cls(status=status, reason=head.get("reason") or None)
     for name, value in to_multidict(head.get("headers", [])).items():
         resp.headers.add(name, value)
-    length = head.get("length")
     if isinstance(length, int):
         resp.content_length = length
     return resp

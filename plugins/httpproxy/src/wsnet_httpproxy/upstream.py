@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from wsnet import Allowlist, NodeAPI, Principal, resolve
+from wsnet import Allowlist, NodeAPI, Principal, parse_ip, resolve
 
 MAX_REASON = 300  # characters of a reason: an upstream's error may quote its bytes
 
@@ -60,8 +60,12 @@ async def check(
     shown = f"{parts.hostname}:{port}"
     if not targets.entries:  # refused before any lookup: a peer cannot make us query DNS
         raise Refused(502, f"upstream {shown} not in [httpproxy] targets (empty)")
+    lookup = resolve(parts.hostname, port)
     try:
-        found = await asyncio.wait_for(resolve(parts.hostname, port), timeout)
+        # An address resolves at once, with no lookup to bound: wait_for would only add
+        # a task (and a turn of the event loop) to every request.
+        literal = parse_ip(parts.hostname) is not None
+        found = await (lookup if literal else asyncio.wait_for(lookup, timeout))
     except (OSError, ValueError) as exc:
         why = getattr(exc, "strerror", None) or str(exc) or "timed out"
         raise Refused(502, f"upstream {shown}: cannot resolve: {why}") from None
