@@ -13,7 +13,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from . import cli_start, codec, l2, metrics, nodes, reqresp, streams, tcp, tunnels, websockify
+from . import (
+    cli_start,
+    codec,
+    http_bench,
+    l2,
+    metrics,
+    nodes,
+    reqresp,
+    streams,
+    tcp,
+    tunnels,
+    websockify,
+)
 from .procs import NodePair, Procs, start_node_pair, start_tcp_peer
 from .results import MB, Result, best_of, set_ratio, skipped, table, write_json
 
@@ -21,7 +33,7 @@ GIB = 1 << 30
 QUICK_BYTES = 64 << 20
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"  # ignored by .gitignore
 ORDER = ("cli", "codec", "baseline_tcp", "latency", "bulk", "memory", "tunnels", "websockify",
-         "streams", "reqresp", "l2", "metrics")  # fmt: skip
+         "streams", "reqresp", "l2", "metrics", "http")  # fmt: skip
 
 
 @dataclass
@@ -34,6 +46,7 @@ class Run:
     quick: bool
     streams: streams.Options = field(default_factory=streams.Options)
     reqresp: reqresp.Options | None = None
+    http: http_bench.Options = field(default_factory=http_bench.Options)
     results: dict[str, Result] = field(default_factory=dict)
     _pair: NodePair | None = None
 
@@ -130,6 +143,10 @@ def run_metrics(run: Run) -> list[Result]:
     return metrics.run(run.procs, run.nbytes, run.repeat)
 
 
+def run_http(run: Run) -> list[Result]:
+    return http_bench.run(run.procs, run.nbytes, run.repeat, run.http)
+
+
 BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "cli": run_cli,
     "codec": run_codec,
@@ -143,6 +160,7 @@ BENCHMARKS: dict[str, Callable[[Run], list[Result]]] = {
     "reqresp": run_reqresp,
     "l2": run_l2,
     "metrics": run_metrics,
+    "http": run_http,
 }
 
 
@@ -164,6 +182,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="reqresp: length of each paced and saturation run (default 10, 0.2 with --quick)",
     )
+    http_bench.add_args(p)
     args = p.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -179,6 +198,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.streams = streams_options(p, args)
     if args.rr_seconds is not None and not 0 < args.rr_seconds <= 600:
         p.error("--rr-seconds must be in (0, 600]")
+    args.http = http_bench.options(p, args)
     return args
 
 
@@ -253,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     with Procs() as procs:
         signal.signal(signal.SIGTERM, _on_sigterm(procs))
         run = Run(procs, args.bytes, args.repeat, args.quick, args.streams,
-                  reqresp_options(args))  # fmt: skip
+                  reqresp_options(args), args.http)  # fmt: skip
         for name in args.only:
             print(f"running {name} ...", file=sys.stderr, flush=True)
             try:
@@ -265,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     results = list(run.results.values())
     print(table(results))
     options = {"only": args.only, "bytes": args.bytes, "quick": args.quick, "repeat": args.repeat,
-               "streams": asdict(args.streams)}  # fmt: skip
+               "streams": asdict(args.streams), "http": asdict(args.http)}  # fmt: skip
     write_json(args.out, results, options)
     print(f"\nwritten: {args.out}", file=sys.stderr)
     return 1 if failed else 0

@@ -208,9 +208,10 @@ def start_bridge(procs: Procs, sink: int, echo: int) -> Carrier:
         '[node]\nname = "bridge"\nplugins = ["websockify"]', "[listen]\nenabled = false",
         f"[control]\nport = {ctl}",
         f'[[websockify.bridge]]\nname = "sink"\nlisten = "127.0.0.1:{wsink}"\n'
-        f'target = "127.0.0.1:{sink}"',
+        f'target = "127.0.0.1:{sink}"\nmax_pending_per_source = 4096',
         f'[[websockify.bridge]]\nname = "echo"\nlisten = "127.0.0.1:{wecho}"\n'
-        f'target = "127.0.0.1:{echo}"'])  # fmt: skip
+        f'target = "127.0.0.1:{echo}"\nmax_pending_per_source = 4096'])  # fmt: skip
+    # (every client is 127.0.0.1: the per-source cap of 64 would refuse the held ones)
     node = procs.spawn("bridge", [sys.executable, "-m", "wsnet", "run", "--config", str(cfg)])
     path = Carrier("wsnet", Endpoint(url=f"ws://127.0.0.1:{wsink}/"),
                    Endpoint(url=f"ws://127.0.0.1:{wecho}/"), [node])  # fmt: skip

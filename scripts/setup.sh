@@ -8,8 +8,9 @@ PY=${PYTHON:-python3}
 
 APT_RUN=(iproute2)
 # websockify (plugins/websockify/tests/test_novnc.py): noVNC in Chromium against x11vnc on Xvfb
+# nginx: upstream and reference proxy of the http bench group (tests/test_bench_http.py)
 APT_TEST=(iproute2 iputils-ping procps psmisc openssl apache2-utils tinyproxy iperf3 curl prometheus
-          novnc chromium xvfb x11vnc x11-xserver-utils)
+          novnc chromium xvfb x11vnc x11-xserver-utils nginx)
 
 want=("${APT_RUN[@]}")
 [[ "${1:-}" == "--test" ]] && want=("${APT_TEST[@]}")

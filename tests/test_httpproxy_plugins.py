@@ -41,7 +41,7 @@ def test_basic_auth_and_authz(
         ["htpasswd", "-bB", "-C", "4", str(users), "bob", "bob-pw"], check=True, capture_output=True
     )
     authz: dict[str, Any] = {"principal": {"alice": {"open": ["http:px"]}, "bob": {"open": []}}}
-    _, _, base = entry_exit(
+    _, entry, base = entry_exit(
         wsnet_node_factory,
         upstream,
         [route("/px", "G", f"{upstream.base}/x", auth=True)],
@@ -54,8 +54,11 @@ def test_basic_auth_and_authz(
         and b'WWW-Authenticate: Basic realm="wsnet"' in r.stdout
     )
     assert r.stdout.endswith(b"route px: authentication required\n")
-    code, body = status_body(f"{base}/px/echo", "-u", "alice:wrong")
+    code, body = status_body(f"{base}/px/echo", "-u", "alice:guess-7f3a")
     assert code == 401 and body.startswith("route px: authentication refused: ")
+    # the node's one authenticator chain: logged (user named, never the password) and counted
+    wait_until(lambda: "route px: refused a request from 127.0.0.1" in entry.log(), what="log")
+    assert "alice" in entry.log() and "guess-7f3a" not in entry.log()
     assert status_body(f"{base}/px/echo", "-u", "bob:bob-pw")[0] == 403
     code, body = status_body(f"{base}/px/echo", "-u", "alice:alice-pw")
     assert code == 200 and '"x-forwarded-for"' in body.lower()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 from hypothesis import assume, given
@@ -38,6 +39,17 @@ def test_texts_and_values() -> None:
 
 passwords = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=4)
 users = st.text(st.characters(categories=("Ll", "Nd")), min_size=1, max_size=8)
+
+
+def test_long_texts_take_linear_time() -> None:
+    """An error quoting 100 KB of a peer's bytes (a bad status line) next to a URL: this
+    took minutes with an unbounded scheme pattern, in the event loop."""
+    started = time.monotonic()
+    text = "Bad status line b'" + "y" * 100_000 + "', url='http://u:pw@h:1/a'"
+    assert redact_text(text).endswith("url='http://u:***@h:1/a'")
+    long_scheme = "s" * 5000 + "://u:pw@h/"
+    assert redact_text(long_scheme) == "s" * 5000 + "://u:***@h/"
+    assert time.monotonic() - started < 2.0
 
 
 @given(user=users, password=passwords, scheme=st.sampled_from(["ws", "wss", "http", "socks5"]),

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
     from .interfaces import (
         ANONYMOUS,
+        AuthDenied,
         Authenticator,
         AuthRefused,
         ChannelContext,
@@ -72,6 +73,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ANONYMOUS": (".interfaces", "ANONYMOUS"),
     "Admission": (".listener_guard", "Admission"),
     "Allowlist": (".addresses", "Allowlist"),
+    "AuthDenied": (".interfaces", "AuthDenied"),
     "AuthFailure": (".events", "AuthFailure"),
     "AuthRefused": (".interfaces", "AuthRefused"),
     "Authenticator": (".interfaces", "Authenticator"),
@@ -149,6 +151,7 @@ __all__ = [
     "NODE_NAME_RE",
     "Admission",
     "Allowlist",
+    "AuthDenied",
     "AuthFailure",
     "AuthRefused",
     "Authenticator",

@@ -14,10 +14,12 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from .channel import DatagramChannel, StreamChannel
     from .config import Config
     from .events import NodeEvent
-    from .interfaces import Authenticator, Metric, Port, Principal
+    from .interfaces import AuthDenied, Authenticator, Metric, Port, Principal
     from .protocol import Hello
     from .stash import Stash
 
@@ -62,6 +64,14 @@ class NodeAPI(Protocol):
     @property
     def authenticators(self) -> list[Authenticator]:
         """The authenticator chain, in plugin order."""
+
+    async def authenticate(
+        self, request: web.Request, scope: str = "link", *, what: str = ""
+    ) -> Principal | AuthDenied:
+        """The authenticators of ``scope`` on an HTTP request, as the node's own listeners
+        ask them: the first principal (ANONYMOUS when none applies), or the refusal to
+        answer with (``raise denied.http_error()``).  The AuthFailure event and the log
+        line ("WHAT from HOST:PORT (authenticator): reason") are done here."""
 
     def authorize(self, principal: Principal, action: str, target: str) -> str | None:
         """Why ``principal`` may not do ``action`` on ``target`` ([authz]), or None."""

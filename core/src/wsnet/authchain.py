@@ -15,18 +15,14 @@ from aiohttp import web
 
 from .control import Guard
 from .events import AuthFailure
-from .interfaces import ANONYMOUS, CONTROL, AuthRefused, Principal
+from .interfaces import ANONYMOUS, CONTROL, AuthDenied, AuthRefused, Principal
 from .node import Node
 from .ratelog import Throttled
 
 log = logging.getLogger("wsnet.server")
 _broken = Throttled(log, "authenticator", 10.0)
 
-_REFUSALS: dict[int, type[web.HTTPException]] = {
-    403: web.HTTPForbidden,
-    429: web.HTTPTooManyRequests,  # too many failed logins: Retry-After says when
-    503: web.HTTPServiceUnavailable,  # the password checks' queue is full
-}
+_STATUSES = frozenset({401, 403, 429, 503})  # 429: too many failed logins; 503: queue full
 # How a refusal is logged: "refused a link from 127.0.0.1:35876 (htpasswd): why".
 _WHAT = {CONTROL: "control API: refused a request"}
 
@@ -35,10 +31,23 @@ async def authenticate(node: Node, request: web.Request, scope: str) -> Principa
     """Run the chain of ``scope``; raise an HTTP error response when refused.
 
     Without authenticators for ``scope`` everyone is the anonymous principal."""
+    found = await check(node, request, scope)
+    if isinstance(found, AuthDenied):
+        raise found.http_error()
+    return found
+
+
+async def check(
+    node: Node, request: web.Request, scope: str, what: str = ""
+) -> Principal | AuthDenied:
+    """The chain of ``scope`` on ``request``: the principal, or why not (``NodeAPI.authenticate``).
+
+    Emits AuthFailure and logs as a refusal of ``what`` (default: a link, or a control
+    request), naming the user, never the password."""
     chain = node.authenticators_for(scope)
     if not chain:
         return ANONYMOUS
-    what, remote = _WHAT.get(scope, "refused a link"), remote_of(request)
+    what, remote = what or _WHAT.get(scope, "refused a link"), remote_of(request)
     challenge: dict[str, str] = {}
     for auth in chain:
         try:
@@ -46,21 +55,22 @@ async def authenticate(node: Node, request: web.Request, scope: str) -> Principa
         except AuthRefused as exc:
             log.warning("%s from %s (%s): %s", what, remote, auth.name, exc.reason)
             node.emit(AuthFailure(remote, auth.name, exc.reason))
-            raise http_error(exc.status, exc.reason, {**auth.challenge(), **exc.headers}) from None
+            status = exc.status if exc.status in _STATUSES else 401
+            return AuthDenied(status, exc.reason, {**auth.challenge(), **exc.headers}, auth.name)
         except Exception as exc:
             # A broken authenticator fails closed, and a caller who can reach the listener
             # must not be able to fill the log with tracebacks: one line per period.
             _broken.note(auth.name, f"refused by a failing authenticator {auth.name!r}",
                          f"{type(exc).__name__}: {exc}")  # fmt: skip
             node.emit(AuthFailure(remote, auth.name, "authenticator failed"))
-            raise web.HTTPInternalServerError(text="authentication failed\n") from None
+            return AuthDenied(500, "authentication failed", {}, auth.name)
         if principal is not None:
             return principal
         challenge.update(auth.challenge())
     if scope == CONTROL:  # (links: the event only, as a scanner's probes are many)
         log.warning("%s from %s: no credentials accepted", what, remote)
     node.emit(AuthFailure(remote, "none", "no credentials accepted"))
-    raise http_error(401, "authentication required", challenge)
+    return AuthDenied(401, "authentication required", challenge)
 
 
 def guard(node: Node, scope: str) -> Guard | None:
@@ -72,11 +82,6 @@ def guard(node: Node, scope: str) -> Guard | None:
         return await authenticate(node, request, scope)
 
     return check
-
-
-def http_error(status: int, reason: str, headers: dict[str, str]) -> web.HTTPException:
-    cls = _REFUSALS.get(status, web.HTTPUnauthorized)
-    return cls(text=f"{reason}\n", headers=headers)
 
 
 def remote_of(request: web.Request) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from .chanbase import ChannelOwner, _Base
 from .errors import ChannelRefused
 from .protocol import ChannelError, OpenRequest, ResetCode
+from .protocol.chstate import CLOSING, RECEIVE_QUEUE
 from .protocol.output import detached
 
 
@@ -30,10 +31,12 @@ class DatagramChannel(_Base):
         """Queue one datagram; False when it was dropped (closed, too big, backlog full)."""
         if self._done:
             self.drops_out += 1
+            self._owner.session.stats.datagram_drops[CLOSING] += 1
             return False
         try:
-            ok = self._owner.session.send_datagram(self.id, data)
-        except ChannelError:
+            ok = self._owner.session.send_datagram(self.id, data)  # counts its own drops
+        except ChannelError:  # ended by the peer a moment ago
+            self._owner.session.stats.datagram_drops[CLOSING] += 1
             ok = False
         if ok:
             self.bytes_out += len(data)
@@ -74,6 +77,7 @@ class DatagramChannel(_Base):
             self.on_datagram(data)
         elif len(self._queue) >= self.max_queue:
             self.drops_in += 1
+            self._owner.session.stats.datagram_drops[RECEIVE_QUEUE] += 1
         else:
             # Queued, a small view would keep its whole message alive: the same rule
             # as for the send queue (protocol.output.detached).

@@ -103,6 +103,31 @@ class AuthRefused(Exception):
         self.headers = dict(headers or {})
 
 
+@dataclass(frozen=True, slots=True)
+class AuthDenied:
+    """``NodeAPI.authenticate``'s refusal: the HTTP answer to send (before any upgrade).
+
+    ``status``: 401 (``headers`` hold the challenges), 403, 429 (``Retry-After``), 503, or
+    500 when an authenticator failed; ``authenticator``: which one refused ("none" when no
+    one accepted the credentials).  The event and the log line are already done."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    authenticator: str = "none"
+
+    def http_error(self) -> Any:
+        """The aiohttp ``web.HTTPException`` of this refusal, to raise from a handler."""
+        from aiohttp import web  # here: importing wsnet's interfaces must not load aiohttp
+
+        classes: dict[int, type[web.HTTPException]] = {
+            403: web.HTTPForbidden, 429: web.HTTPTooManyRequests,
+            500: web.HTTPInternalServerError, 503: web.HTTPServiceUnavailable,
+        }  # fmt: skip
+        cls = classes.get(self.status, web.HTTPUnauthorized)
+        return cls(text=f"{self.reason}\n", headers=dict(self.headers))
+
+
 LINK = "link"  # the WebSocket upgrade of an incoming link
 CONTROL = "control"  # every request to the control API
 SCOPES = frozenset({LINK, CONTROL})
@@ -207,6 +232,9 @@ class ControlMethod:
 
 # One labelled value of a Metric: the label values (in the order of Metric.labels), the value.
 Sample = tuple[tuple[str, ...], float]
+# One labelled histogram: label values, the count in each bucket (not cumulative; one more
+# than Metric.buckets, the last for +Inf), the sum of the observed values.
+HistogramSample = tuple[tuple[str, ...], tuple[int, ...], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +243,11 @@ class Metric:
     moment something asks (wsnet_collect_metrics; docs/observability.md).
 
     ``name`` follows Prometheus's conventions (``wsnet_`` prefix, base units in the name:
-    ``_bytes``, ``_seconds``; a counter's name ends in ``_total``).  ``type`` is "counter"
-    or "gauge".  ``merge`` says how samples combine when an exporter drops a label for
-    cardinality (``per_link = false``): "sum" (counts, bytes) or "max" (a round-trip time).
+    ``_bytes``, ``_seconds``; a counter's name ends in ``_total``).  ``type`` is "counter",
+    "gauge" or "histogram" (then ``buckets`` holds the upper bounds and ``histograms``
+    the values, ``samples`` is empty).  ``merge`` says how samples combine when an
+    exporter drops a label for cardinality (``per_link = false``): "sum" (counts, bytes;
+    histograms always) or "max" (a gauge such as a queue's peak).
     """
 
     name: str
@@ -226,6 +256,8 @@ class Metric:
     labels: tuple[str, ...] = ()
     samples: tuple[Sample, ...] = ()
     merge: str = "sum"
+    buckets: tuple[float, ...] = ()
+    histograms: tuple[HistogramSample, ...] = ()
 
 
 HttpHandler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]

@@ -32,6 +32,7 @@ from typing import Any
 
 from . import fdlimit
 from .ratelog import Throttled
+from .tlssniff import looks_like_tls, peek_first_byte
 
 log = logging.getLogger("wsnet.listener")
 BACKLOG = 1024  # the kernel caps it at net.core.somaxconn
@@ -132,6 +133,10 @@ class _Tracked(asyncio.Protocol):
 class Listener:
     """Listening sockets for ``factory`` (plus TLS), accepting under ``admission``.
 
+    With ``sniff_tls`` (and ``ssl``) a connection whose first byte is not TLS's is served
+    plain (ws:// and wss:// on one port, as websockify); the wait for that byte is part
+    of the connection's time before trust, so give the admission a deadline.
+
     ``on_refused(reason, count)`` (optional) hears of every refusal, e.g. for a tunnel's
     own error counters.
     """
@@ -142,13 +147,16 @@ class Listener:
         admission: Admission | None = None,
         *,
         ssl: Any = None,
+        sniff_tls: bool = False,
         on_refused: Callable[[str, int], None] | None = None,
     ) -> None:
         self.name = name
         self.admission = admission or Admission()
         self.ssl = ssl
+        self.sniff_tls = sniff_tls and ssl is not None
         self.on_refused = on_refused
         self.address = ""
+        self._port = 0
         self.sockets: list[socket.socket] = []
         self.connections = 0  # accepted and handed to the protocol
         self.refused = 0  # closed with RST at once: caps or no descriptors
@@ -188,12 +196,14 @@ class Listener:
         self._factory, self.sockets = factory, socks
         host_, port_ = socks[0].getsockname()[:2]
         self.address = f"[{host_}]:{port_}" if ":" in host_ else f"{host_}:{port_}"
+        self._port = int(port_)
         fdlimit.RESERVE.ensure()
         self._watch(True)
 
     @property
     def port(self) -> int:
-        return int(self.sockets[0].getsockname()[1]) if self.sockets else 0
+        """The port bound (still known after ``close()``); 0 before ``start()``."""
+        return self._port
 
     @property
     def closed(self) -> bool:
@@ -319,12 +329,13 @@ class Listener:
     async def _connect(self, conn: socket.socket, entry: _Pending | None) -> None:
         assert self._factory is not None
         factory = self._factory if entry is None else (lambda: self._tag(entry))
-        kwargs: dict[str, Any] = {}
-        if self.ssl is not None:
-            kwargs["ssl"] = self.ssl
-            if self.admission.deadline is not None:  # a backstop: _expire() comes first
-                kwargs["ssl_handshake_timeout"] = self.admission.deadline + 5.0
         try:
+            tls = await self._tls_for(conn)
+            kwargs: dict[str, Any] = {}
+            if tls is not None:
+                kwargs["ssl"] = tls
+                if self.admission.deadline is not None:  # a backstop: _expire() comes first
+                    kwargs["ssl_handshake_timeout"] = self.admission.deadline + 5.0
             await asyncio.get_running_loop().connect_accepted_socket(factory, conn, **kwargs)
         except Exception as exc:  # a failed TLS handshake, mostly: the transport is closed
             log.debug("%s: a connection failed before it was made: %r", self.name, exc)
@@ -334,6 +345,20 @@ class Listener:
             if entry is not None:
                 self._forget(entry)
             raise
+
+    async def _tls_for(self, conn: socket.socket) -> Any:
+        """The TLS context for ``conn``: with sniff_tls, only if its first byte is TLS's."""
+        if not self.sniff_tls:
+            return self.ssl
+        try:
+            first = await peek_first_byte(conn)
+        except BaseException:  # the deadline (cancelled), or a reset: no transport owns it
+            conn.close()
+            raise
+        if not first:  # closed before a word: a port scanner, a health check
+            conn.close()
+            raise ConnectionAbortedError("closed before its first byte")
+        return self.ssl if looks_like_tls(first) else None
 
     def _tag(self, entry: _Pending) -> asyncio.BaseProtocol:
         assert self._factory is not None

@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .adverts import Adverts
 from .channel import Channel, DatagramChannel, Endpoint, StreamChannel
@@ -29,7 +29,9 @@ from .events import (
 from .hookcalls import plugin_name
 from .interfaces import (
     ANONYMOUS,
+    LINK,
     SCOPES,
+    AuthDenied,
     Authenticator,
     ChannelContext,
     Component,
@@ -52,6 +54,9 @@ from .stash import Stash
 from .tasks import cancel_and_wait
 from .trust import claim_denial, first_hop, origin
 from .tuning import release_memory
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("wsnet.node")
 T = TypeVar("T")
@@ -117,6 +122,14 @@ class Node:
     def authenticators_for(self, scope: str) -> list[Authenticator]:
         """The authenticators that apply to ``scope`` ("link" or "control"), in order."""
         return [auth for auth in self.authenticators if scope in auth.scopes]
+
+    async def authenticate(
+        self, request: web.Request, scope: str = LINK, *, what: str = ""
+    ) -> Principal | AuthDenied:
+        """The authenticator chain of ``scope`` on ``request`` (wsnet.authchain.check)."""
+        from .authchain import check  # authchain imports this module
+
+        return await check(self, request, scope, what)
 
     def emit(self, event: NodeEvent) -> None:
         for obs in self.observers:
@@ -362,6 +375,7 @@ class Node:
         if code == ResetCode.DENIED:
             log.warning("link %d (%s): refused a channel: %s", link.id, link.peer, reason)
         if code is not None:
+            link.session.stats.opens_refused[code] += 1
             link.session.reset(cid, code, reason)
             return
         service = self.services[req.service]

@@ -32,6 +32,7 @@ def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest, princip
     """
 
     def refuse(code: int, reason: str) -> None:
+        in_link.session.stats.opens_refused[code] += 1
         in_link.session.reset(cid, code, reason)
         in_link.wake_writer()
 

@@ -8,6 +8,7 @@ counters between two polls.  Drawn with rich; imported only when the command run
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,7 +19,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .ctl import CtlClient
+from .ctl import CtlClient, CtlError
+
+# What a node's answers may not put on the operator's terminal: C0 and C1 controls (ESC
+# starts colour, title and cursor sequences; 0x9b is an 8-bit CSI) and DEL.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -54,8 +59,19 @@ class Rates:
 
 
 def poll(ctl: CtlClient) -> Snapshot:
-    return Snapshot(time.monotonic(), ctl.call("status"), ctl.call("links"),
+    snap = Snapshot(time.monotonic(), ctl.call("status"), ctl.call("links"),
                     ctl.call("channels"), ctl.call("dials"))  # fmt: skip
+    rows = (snap.links, snap.channels, snap.dials)
+    if not isinstance(snap.status, dict) or not all(
+        isinstance(r, list) and all(isinstance(x, dict) for x in r) for r in rows
+    ):
+        raise CtlError(f"{ctl.url}: unexpected answer (not a wsnet node of this version?)")
+    return snap
+
+
+def cell(value: object) -> Text:
+    """A value from the node as plain text: no rich markup, no terminal controls."""
+    return Text(_CONTROLS.sub("?", "" if value is None else str(value)))
 
 
 def human(n: float, unit: str = "B") -> str:
@@ -68,18 +84,19 @@ def human(n: float, unit: str = "B") -> str:
 
 def view(snap: Snapshot, rates: Rates) -> Group:
     st = snap.status
-    head = Text(
+    head = cell(
         f"wsnet top — node {st.get('node', '?')}   links {st.get('links', 0)}   "
-        f"routes {st.get('routes', 0)}   channels {len(snap.channels)}",
-        style="bold",
+        f"routes {st.get('routes', 0)}   channels {len(snap.channels)}"
     )
+    head.stylize("bold")
     links = Table(title="links", title_justify="left", expand=False)
     for col in ("peer", "dir", "remote", "rtt ms", "ch", "in/s", "out/s", "in", "out"):
         links.add_column(col, justify="right" if col not in ("peer", "dir", "remote") else "left")
     for link in sorted(snap.links, key=lambda r: r["peer"]):
         rin, rout = rates.per_link.get(link["id"], (0.0, 0.0))
         rtt = "" if link["rtt_ms"] is None else f"{link['rtt_ms']:.2f}"
-        links.add_row(link["peer"], link["direction"], link["remote"], rtt, str(link["channels"]),
+        links.add_row(cell(link["peer"]), cell(link["direction"]), cell(link["remote"]), rtt,
+                      cell(link["channels"]),
                       human(rin, "B/s"), human(rout, "B/s"), human(link["bytes_in"]),
                       human(link["bytes_out"]))  # fmt: skip
     chans = Table(title="channels by service", title_justify="left")
@@ -93,7 +110,7 @@ def view(snap: Snapshot, rates: Rates) -> Group:
         bytes_in[ch["service"]] += ch["bytes_in"]
         bytes_out[ch["service"]] += ch["bytes_out"]
     for service in sorted(count):
-        chans.add_row(service, str(count[service]), human(bytes_in[service]),
+        chans.add_row(cell(service), str(count[service]), human(bytes_in[service]),
                       human(bytes_out[service]))  # fmt: skip
     parts: list[Any] = [head, links, chans]
     if snap.dials:
@@ -101,7 +118,9 @@ def view(snap: Snapshot, rates: Rates) -> Group:
         for col in ("url", "state", "attempts", "last error"):
             dials.add_column(col)
         for d in snap.dials:
-            dials.add_row(d["url"], d["state"], str(d["attempts"]), d["last_error"])
+            dials.add_row(
+                cell(d["url"]), cell(d["state"]), cell(d["attempts"]), cell(d["last_error"])
+            )
         parts.append(dials)
     return Group(*parts)
 
@@ -116,8 +135,13 @@ def run_top(ctl: CtlClient, interval: float, iterations: int, console: Console) 
     with Live(console=console, auto_refresh=False, screen=False) if live else _Plain() as out:
         while iterations == 0 or frames < iterations:
             snap = poll(ctl)
-            rates.update(snap)
-            frame = view(snap, rates)
+            try:
+                rates.update(snap)
+                frame = view(snap, rates)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a field missing
+                raise CtlError(
+                    f"{ctl.url}: unexpected answer ({type(exc).__name__}: {exc})"
+                ) from None
             if isinstance(out, Live):
                 out.update(frame, refresh=True)
             else:

@@ -103,6 +103,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return resp
 
 
+async def trickle(request: web.Request) -> web.StreamResponse:
+    """A chunked response whose head goes out at once and whose body comes late."""
+    resp = web.StreamResponse()
+    await resp.prepare(request)
+    await asyncio.sleep(float(request.query.get("s", "3")))
+    await resp.write(b"late\n")
+    await resp.write_eof()
+    return resp
+
+
 async def state(request: web.Request) -> web.Response:
     return web.json_response(STATE)
 
@@ -138,6 +148,7 @@ def main() -> None:
     app.router.add_get("/x/etag", etag)
     app.router.add_get("/x/slow", slow)
     app.router.add_get("/x/stream", stream)
+    app.router.add_get("/x/trickle", trickle)
     app.router.add_get("/x/state", state)
     app.router.add_get("/x/conns", conns)
     app.router.add_get("/x/ws", ws_echo)

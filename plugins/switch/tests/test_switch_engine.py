@@ -132,3 +132,16 @@ def test_fdb_capacity_stops_learning_but_keeps_forwarding() -> None:
     assert fdb.lookup(mac(3)) is None
     fdb.learn(mac(1), "b")  # known MACs still move when full
     assert fdb.lookup(mac(1)) == "b"
+
+
+def test_floods_counted_once_per_flooded_frame() -> None:
+    from wsnet_switch.metrics import switch_metrics
+
+    sw, _ = build(("p1", False), ("p2", False), ("p3", False))
+    p1, p2 = sw.ports["p1"], sw.ports["p2"]
+    sw.ingress(p1, frame(BCAST, mac(1)))  # broadcast: flooded
+    sw.ingress(p1, frame(mac(2), mac(1)))  # unknown destination: flooded
+    sw.ingress(p2, frame(mac(1), mac(2)))  # known: forwarded, not flooded
+    assert sw.floods == 2
+    floods = {m.name: m for m in switch_metrics(sw)}["wsnet_switch_floods_total"]
+    assert floods.samples == (((), 2.0),)

@@ -51,7 +51,8 @@ async def _open(session: aiohttp.ClientSession, url: str, n: int,
 @pytest.mark.slow
 @pytest.mark.usefixtures("many_files")
 def test_5000_sessions_held_with_bounded_memory(bridge_node: BridgeNode, echo_port: int) -> None:
-    node, port = bridge_node(target=f"127.0.0.1:{echo_port}")
+    # 200 upgrades at once from one address: more than the default per-source cap (64)
+    node, port = bridge_node(target=f"127.0.0.1:{echo_port}", max_pending_per_source=1024)
     url = f"ws://127.0.0.1:{port}/websockify"
     pid = node.proc.pid
     figures: dict[str, float] = {}

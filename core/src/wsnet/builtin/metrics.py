@@ -15,10 +15,18 @@ from typing import Any
 
 from .. import __version__
 from ..events import AuthFailure, ChannelClosed, ChannelOpened, DialFailed, LinkUp, NodeEvent
-from ..interfaces import Metric, Observer, Sample
+from ..interfaces import HistogramSample, Metric, Observer, Sample
+from ..link import Link
 from ..node import Node
+from ..protocol import ResetCode
+from ..protocol.chstate import DROP_CAUSES, RTT_BUCKETS
 
 LINK = ("peer", "direction")
+# A relay counts channels for services it does not serve, named by whichever peer opens
+# them: a few such names keep their own label, the rest share "other" (bounded series and
+# memory however many names a hostile peer invents).
+MAX_FOREIGN_SERVICES = 32
+OTHER = "other"
 
 
 def wsnet_node_plugin(node: Node) -> CoreMetrics:
@@ -36,22 +44,33 @@ class CoreMetrics(Observer):
         self.opened: Counter[str] = Counter()
         self.closed_in: Counter[str] = Counter()  # bytes of ended channels, by service
         self.closed_out: Counter[str] = Counter()
+        self.foreign: set[str] = set()  # services not served here that keep their label
 
     def wsnet_register_observers(self) -> Iterable[Observer]:
         return [self]
 
     def notify(self, event: NodeEvent) -> None:
         if isinstance(event, ChannelOpened):
-            self.opened[event.service] += 1
+            self.opened[self.service_label(event.service)] += 1
         elif isinstance(event, ChannelClosed):
-            self.closed_in[event.service] += event.bytes_in
-            self.closed_out[event.service] += event.bytes_out
+            service = self.service_label(event.service)
+            self.closed_in[service] += event.bytes_in
+            self.closed_out[service] += event.bytes_out
         elif isinstance(event, LinkUp):
             self.links_established[event.direction] += 1
         elif isinstance(event, AuthFailure):
             self.auth_failures[event.method] += 1
         elif isinstance(event, DialFailed):
             self.dial_failures[dial_reason(event.error)] += 1
+
+    def service_label(self, service: str) -> str:
+        """``service`` if served here or among the first MAX_FOREIGN_SERVICES others seen."""
+        if service in self.node.services or service in self.foreign:
+            return service
+        if len(self.foreign) < MAX_FOREIGN_SERVICES:
+            self.foreign.add(service)
+            return service
+        return OTHER
 
     def wsnet_collect_metrics(self) -> list[Metric]:
         return [
@@ -77,14 +96,13 @@ class CoreMetrics(Observer):
         ]
 
     def _links(self) -> list[Metric]:
-        rows = [link.info() for link in self.node.links.values()]
+        links = list(self.node.links.values())
+        rows = [link.info() for link in links]
 
-        def per_link(key: str, scale: float = 1.0) -> tuple[Sample, ...]:
-            return tuple(((r["peer"], r["direction"]), float(r[key] or 0) * scale) for r in rows)
+        def per_link(key: str) -> tuple[Sample, ...]:
+            return tuple(((r["peer"], r["direction"]), float(r[key] or 0)) for r in rows)
 
         up = tuple(((r["peer"], r["direction"]), 1.0) for r in rows)
-        rtt = tuple(((r["peer"], r["direction"]), r["rtt_ms"] / 1000)
-                    for r in rows if r["rtt_ms"] is not None)  # fmt: skip
         return [
             Metric("wsnet_links", "gauge", "Established links (1 per link).", LINK, up),
             Metric("wsnet_link_receive_bytes_total", "counter",
@@ -93,17 +111,13 @@ class CoreMetrics(Observer):
                    "Bytes sent on the link (WebSocket payload).", LINK, per_link("bytes_out")),
             Metric("wsnet_link_receive_messages_total", "counter",
                    "WebSocket messages received on the link.", LINK, per_link("messages_in")),
-            Metric("wsnet_link_rtt_seconds", "gauge", "Last keepalive round-trip time.",
-                   LINK, rtt, merge="max"),
             Metric("wsnet_link_queued_bytes", "gauge", "Bytes waiting to be sent on the link.",
                    LINK, per_link("queued")),
-            Metric("wsnet_link_datagrams_dropped_total", "counter",
-                   "Datagrams dropped on the link (receive queue full, channel gone).",
-                   LINK, per_link("datagrams_dropped")),
             Metric("wsnet_link_frames_ignored_total", "counter",
                    "Frames for channels already gone.", LINK, per_link("frames_ignored")),
             Metric("wsnet_links_established_total", "counter", "Links that came up.",
                    ("direction",), _by(self.links_established)),
+            *link_stats(links),
         ]  # fmt: skip
 
     def _channels(self) -> list[Metric]:
@@ -111,7 +125,7 @@ class CoreMetrics(Observer):
         live_in, live_out = Counter(self.closed_in), Counter(self.closed_out)
         for link in self.node.links.values():
             for ch in link.channels.values():
-                service = ch.request.service
+                service = self.service_label(ch.request.service)
                 open_now[service] += 1
                 live_in[service] += ch.bytes_in
                 live_out[service] += ch.bytes_out
@@ -164,6 +178,45 @@ class CoreMetrics(Observer):
             Metric("wsnet_listener_pending", "gauge", "Connections not trusted yet.",
                    label, col("pending")),
         ]  # fmt: skip
+
+
+def link_stats(links: list[Link]) -> list[Metric]:
+    """What each link's session counts off the data path (protocol.chstate.SessionStats):
+    keepalive RTTs and misses, credit stalls, refused OPENs and dropped datagrams."""
+    rtts: list[HistogramSample] = []
+    misses: list[Sample] = []
+    stalls: list[Sample] = []
+    refused: list[Sample] = []
+    drops: list[Sample] = []
+    for link in links:
+        st, key = link.session.stats, (link.peer, link.direction)
+        rtts.append((key, tuple(st.rtt_buckets), st.rtt_sum))
+        misses.append((key, float(st.keepalive_misses)))
+        stalls.append((key, float(st.credit_stalls)))
+        refused += [
+            ((*key, c.name.lower()), float(n))
+            for c, n in zip(ResetCode, st.opens_refused, strict=True)
+            if n
+        ]
+        drops += [
+            ((*key, cause), float(n))
+            for cause, n in zip(DROP_CAUSES, st.datagram_drops, strict=True)
+        ]
+    return [
+        Metric("wsnet_link_rtt_seconds", "histogram", "Keepalive round-trip times (one per PONG).",
+               LINK, buckets=RTT_BUCKETS, histograms=tuple(rtts)),
+        Metric("wsnet_link_keepalive_misses_total", "counter",
+               "Keepalive PINGs still unanswered when the next one was sent.", LINK, tuple(misses)),
+        Metric("wsnet_link_credit_stalls_total", "counter",
+               "Times a stream's send window reached zero (the sender must wait for credit).",
+               LINK, tuple(stalls)),
+        Metric("wsnet_channel_opens_refused_total", "counter",
+               "Channel requests of the peer refused here, by reason (a reset code).",
+               (*LINK, "reason"), tuple(refused)),
+        Metric("wsnet_link_datagrams_dropped_total", "counter",
+               "Datagrams dropped, by cause (too_big, backlog, closing, receive_queue).",
+               (*LINK, "cause"), tuple(drops)),
+    ]  # fmt: skip
 
 
 def _by(counts: Counter[str]) -> tuple[Sample, ...]:

@@ -6,10 +6,19 @@ the table of docs/protocol.md section 7.1; Session implements it, this is its re
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from typing import Protocol
 
+from .errors import ResetCode
 from .messages import ChannelKind
+
+# Upper bounds (seconds) of the keepalive RTT histogram's buckets (+Inf after the last).
+RTT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Why a datagram was dropped: too big for the peer's frames, the link's datagram backlog
+# full, the channel or link closing, the receiving channel's queue full.
+DROP_CAUSES = ("too_big", "backlog", "closing", "receive_queue")
+TOO_BIG, BACKLOG, CLOSING, RECEIVE_QUEUE = range(4)
 
 
 class HasBytesOut(Protocol):
@@ -98,16 +107,33 @@ class ChannelState:
 
 
 class SessionStats:
-    """Counters of one session, for `wsnet ctl links` (bytes_out is the output's)."""
+    """Counters of one session, for `wsnet ctl links` and the metrics (bytes_out is the
+    output's).  Each is counted off the per-byte path: per message, per PONG or PING, or
+    once on a rare transition (a refusal, a drop, a window reaching zero)."""
 
-    __slots__ = ("bytes_in", "datagrams_dropped", "frames_ignored", "messages_in", "output")
+    __slots__ = ("bytes_in", "credit_stalls", "datagram_drops", "frames_ignored",
+                 "keepalive_misses", "messages_in", "opens_refused", "output", "rtt_buckets",
+                 "rtt_sum")  # fmt: skip
 
     def __init__(self, output: HasBytesOut) -> None:
         self.output = output
         self.bytes_in = 0
         self.messages_in = 0
         self.frames_ignored = 0  # frames for channels already gone (a normal race)
-        self.datagrams_dropped = 0
+        self.datagram_drops = [0] * len(DROP_CAUSES)  # by DROP_CAUSES index
+        self.opens_refused = [0] * len(ResetCode)  # the peer's OPENs refused here, by code
+        self.keepalive_misses = 0  # PINGs still unanswered when the next one went out
+        self.credit_stalls = 0  # a stream's send credit reaching zero
+        self.rtt_buckets = [0] * (len(RTT_BUCKETS) + 1)  # PONGs by RTT, not cumulative
+        self.rtt_sum = 0.0
+
+    @property
+    def datagrams_dropped(self) -> int:
+        return sum(self.datagram_drops)
+
+    def observe_rtt(self, rtt: float) -> None:
+        self.rtt_buckets[bisect_left(RTT_BUCKETS, rtt)] += 1
+        self.rtt_sum += rtt
 
     @property
     def bytes_out(self) -> int:

@@ -124,12 +124,14 @@ class Inbound:
         self._last_remote_id = cid
         bad = _bad_names(req)
         if bad:
+            self.stats.opens_refused[ResetCode.BAD_REQUEST] += 1
             self._queue_reset(cid, ResetCode.BAD_REQUEST, bad)
             return
         # The peer's own channels are bounded by max_channels; per-source limits apply
         # where a relay sends them on (the source there is the link they came from).
         refusal = self._over_limit("")
         if refusal:
+            self.stats.opens_refused[ResetCode.TOO_MANY_CHANNELS] += 1
             self._queue_reset(cid, ResetCode.TOO_MANY_CHANNELS, refusal)
             return
         assert self.peer is not None
@@ -232,6 +234,7 @@ class Inbound:
         sent = self._ping_sent.pop(m.decode_u64(frame.payload, "PONG"), None)
         if sent is not None:
             self.rtt = self._clock() - sent
+            self.stats.observe_rtt(self.rtt)
             events.append(PongReceived(self.rtt))
 
     def _on_routes(self, frame: Frame, events: list[Event], size: int) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import messages as m
-from .chstate import ChannelState, SessionStats
+from .chstate import BACKLOG, CLOSING, TOO_BIG, ChannelState, SessionStats
 from .credit import FAST_ROUND, Windows
 from .errors import ChannelError, CloseCode, ResetCode
 from .events import Event, LinkTimeout
@@ -147,6 +147,8 @@ class Session(Inbound):
         return []
 
     def ping(self) -> None:
+        if self._ping_seq in self._ping_sent:  # the last PING is still unanswered
+            self.stats.keepalive_misses += 1
         self._ping_seq += 1
         now = self._last_ping = self._clock()
         self._ping_sent = {k: v for k, v in self._ping_sent.items() if now - v < 60.0}
@@ -302,6 +304,8 @@ class Session(Inbound):
             ch.allowance = max(0, ch.allowance - n)
         self._out.data(ch, data if n == size else memoryview(data)[:n])
         ch.send_credit -= n
+        if not ch.send_credit:  # the window used up: once per stall, never per byte
+            self.stats.credit_stalls += 1
         ch.bytes_out += n
         return n
 
@@ -339,7 +343,8 @@ class Session(Inbound):
         limit = self.peer.max_frame if self.peer and not self._frozen else 0
         if len(data) > limit or self.pending_bytes + len(data) > self.limits.datagram_backlog:
             ch.drops += 1
-            self.stats.datagrams_dropped += 1
+            cause = CLOSING if not limit else TOO_BIG if len(data) > limit else BACKLOG
+            self.stats.datagram_drops[cause] += 1
             return False
         # Queued, a small view would keep its whole message alive (a relay forwarding
         # 1-byte datagrams to a peer that does not read pinned 1 MiB each).

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from wsnet import ANONYMOUS, AuthRefused, NodeAPI, Principal, parse_ip
+from wsnet import ANONYMOUS, AuthDenied, NodeAPI, Principal, parse_ip
 
-from .spec import Route, select
+from .spec import Route, normalize_path, select
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,24 +29,27 @@ class Denied:
 class Admitted:
     route: Route
     principal: Principal
+    path: str  # normalized: matched on, and sent upstream
 
 
 def request_host(request: web.Request) -> str:
-    """The Host without port, lower case ("" when absent)."""
+    """The Host without port or a trailing dot (``a.example.`` is ``a.example`` to DNS and
+    to most servers behind), lower case ("" when absent)."""
     host = (request.host or "").lower()
     if host.startswith("["):
         return host.partition("]")[0] + "]"
-    return host.rpartition(":")[0] if host.count(":") == 1 else host
+    return (host.rpartition(":")[0] if host.count(":") == 1 else host).rstrip(".")
 
 
-def raw_path(request: web.Request) -> str:
-    return request.raw_path.partition("?")[0] or "/"
+def request_path(request: web.Request) -> str:
+    """The normalized path (of an absolute-form target too: ``GET http://h/a``)."""
+    return normalize_path(request.rel_url.raw_path)
 
 
 async def admit(
     node: NodeAPI, routes: tuple[Route, ...], request: web.Request
 ) -> Admitted | Denied:
-    host, path = request_host(request), raw_path(request)
+    host, path = request_host(request), request_path(request)
     route = select(routes, host, path)
     if route is None:
         return Denied(404, f"no route matches Host {host or '(none)'} path {path}")
@@ -70,29 +73,22 @@ async def admit(
         return Denied(
             413, f"route {route.name}: request body over {route.max_body} bytes", route.name
         )
-    return Admitted(route, principal)
+    return Admitted(route, principal, path)
 
 
 async def _authenticate(node: NodeAPI, request: web.Request, route: Route) -> Principal | Denied:
-    """The node's link authenticators, in order: the first principal wins."""
-    challenge: dict[str, str] = {}
-    for auth in node.authenticators:
-        if "link" not in auth.scopes:
-            continue
-        try:
-            principal = await auth.authenticate(request)
-        except AuthRefused as exc:
-            status = exc.status if exc.status in (401, 403, 429, 503) else 401
-            headers = {**auth.challenge(), **exc.headers} if status == 401 else exc.headers
-            why = f"route {route.name}: authentication refused: {exc.reason}"
-            return Denied(status, why, route.name, tuple(headers.items()))
-        if principal is not None:
-            return principal
-        challenge.update(auth.challenge())
-    if not challenge and not any("link" in a.scopes for a in node.authenticators):
+    """The node's link authenticators (``NodeAPI.authenticate``: the same chain, events and
+    log lines as a link's upgrade); a refusal names the route."""
+    if not any("link" in a.scopes for a in node.authenticators):
         return Denied(
             403, f"route {route.name}: auth = true but this node has no authenticators", route.name
         )
-    return Denied(
-        401, f"route {route.name}: authentication required", route.name, tuple(challenge.items())
+    found = await node.authenticate(request, "link", what=f"route {route.name}: refused a request")
+    if not isinstance(found, AuthDenied):
+        return found
+    why = (
+        f"route {route.name}: authentication required"
+        if found.authenticator == "none"
+        else f"route {route.name}: authentication refused: {found.reason}"
     )
+    return Denied(found.status, why, route.name, tuple(found.headers.items()))

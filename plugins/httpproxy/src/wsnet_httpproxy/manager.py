@@ -32,6 +32,7 @@ class Manager(Component):
         self.stats: dict[str, RouteStats] = {}
         self.served: dict[str, dict[str, int]] = {}  # exit side, per route
         self._session: aiohttp.ClientSession | None = None
+        self._ws_session: aiohttp.ClientSession | None = None
         self._log = Throttled(log, "httpproxy", 10.0)
         self._started = False
 
@@ -39,14 +40,17 @@ class Manager(Component):
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:  # made in the loop, on the first request we exit for
             connector = aiohttp.TCPConnector(limit=self.settings.pool_size, keepalive_timeout=30)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                auto_decompress=False,
-                cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
-                timeout=aiohttp.ClientTimeout(total=None),
-            )
+            self._session = _client(connector)
         return self._session
+
+    @property
+    def ws_session(self) -> aiohttp.ClientSession:
+        """WebSockets apart: an upgraded connection never goes back to a pool, so in the
+        pool's session pool_size idle WebSockets left every HTTP request of this node
+        waiting for a slot (their number is bounded by the link's channels instead)."""
+        if self._ws_session is None:
+            self._ws_session = _client(aiohttp.TCPConnector(limit=0, force_close=True))
+        return self._ws_session
 
     async def start(self) -> None:
         self._started = True
@@ -56,8 +60,9 @@ class Manager(Component):
     async def aclose(self) -> None:
         for listener in self.listeners.values():
             await listener.aclose()
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._session, self._ws_session):
+            if session is not None:
+                await session.close()
 
     # ---------------------------------------------------------------- counters
     def stats_for(self, route: str) -> RouteStats:
@@ -74,6 +79,12 @@ class Manager(Component):
 
     def denied(self, d: Denied, out: Outcome) -> web.Response:
         """An answer of the proxy's own: counted by the caller, logged, sent to observers."""
+        self.failed(d, out)
+        return d.response()
+
+    def failed(self, d: Denied, out: Outcome) -> None:
+        """A request that failed (an answer of our own, or a response cut): logged once in
+        a while, sent to observers, counted by the caller as ``d.status``."""
         out.status, out.own_error = d.status, True
         level = "denied" if d.status < 500 else "failed"
         self._log.note(f"{level}{d.status}", level, f"{d.status} {d.reason}")
@@ -81,7 +92,6 @@ class Manager(Component):
         for listener in self.listeners.values():
             node = next((r.node for r in listener.spec.routes if r.name == d.route), node)
         self.node.emit(HttpProxyError(d.route, node, d.status, d.reason))
-        return d.response()
 
     # ---------------------------------------------------------------- run time
     def routes(self) -> list[tuple[ListenerSpec, Route]]:
@@ -148,3 +158,15 @@ class Manager(Component):
             ],
             "exit": {"targets": str(self.settings.targets), "served": self.served},
         }
+
+
+def _client(connector: aiohttp.TCPConnector) -> aiohttp.ClientSession:
+    """A client session that passes requests on as they came (no cookies, no added
+    headers, no decompression, no overall deadline: the routes' timeouts apply)."""
+    return aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
+        timeout=aiohttp.ClientTimeout(total=None),
+    )

@@ -20,7 +20,7 @@ import aiohttp
 from wsnet import ChannelContext, ChannelRefused, ResetCode, StreamChannel, StreamService, Throttled
 
 from .stats import HttpProxyError
-from .upstream import Refused, check
+from .upstream import Refused, brief, check
 from .wire import VERSION, WireError, end_to_end, read_head, to_multidict, write_head
 from .wsbridge import exit_websocket
 
@@ -75,6 +75,12 @@ class HttpService(StreamService):
             target = str(head.get("target", "/"))
         except (WireError, TypeError, ValueError) as exc:
             raise Refused(502, f"bad request head: {exc}") from None
+        # Only origin-form: the target is appended to the checked scheme://address:port,
+        # and "@other:port/" would have made that the userinfo of another host.
+        if not target.startswith("/"):
+            raise Refused(502, f"bad request target {target[:80]!r}: expected /PATH")
+        if not (0 < connect_timeout <= 86400 and 0 < read_timeout <= 86400):
+            raise Refused(502, "bad request head: timeouts out of 0..86400 s")
         up = await check(
             node,
             self.manager.settings.targets,
@@ -88,10 +94,13 @@ class HttpService(StreamService):
             await exit_websocket(self.manager, channel, head, up, headers, via)
             return
         length = head.get("length")
-        if isinstance(length, int):
+        if isinstance(length, int) and length > 0:  # none: aiohttp writes 0 where it is due
             headers["Content-Length"] = str(length)
         body = _body(channel) if length != 0 else None
-        timeout = aiohttp.ClientTimeout(sock_connect=connect_timeout, sock_read=read_timeout)
+        # connect: also the wait for a free connection of a full pool (a 504, not a hang).
+        timeout = aiohttp.ClientTimeout(
+            connect=connect_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+        )
         request = self.manager.session.request(
             str(head.get("method", "GET")),
             up.url(target),
@@ -112,6 +121,9 @@ class HttpService(StreamService):
             resp = _response(task, up.display, connect_timeout, read_timeout)
         finally:
             watcher.cancel()
+        if resp.status < 200:  # 101 to a request that did not ask to upgrade: no HTTP left
+            resp.close()
+            raise Refused(502, f"upstream {up.display} answered {resp.status} to a plain request")
         await self._relay(channel, resp, via, up.display)
 
     async def _relay(
@@ -141,7 +153,8 @@ class HttpService(StreamService):
         except ChannelRefused:
             log.debug("upstream %s: entry side went away, request cancelled", shown)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            channel.abort(ResetCode.SERVICE_ERROR, f"upstream {shown}: {exc or 'read timeout'}")
+            why = brief(f"upstream {shown}: {exc or 'read timeout'}")
+            channel.abort(ResetCode.SERVICE_ERROR, why)
         finally:
             if done:
                 resp.release()
@@ -165,6 +178,8 @@ def _response(
         raise Refused(502, f"upstream {shown}: {type(exc).__name__}: {exc}") from None
     except ChannelRefused as exc:
         raise Refused(502, f"entry side: {exc.reason}") from None
+    except ValueError as exc:  # aiohttp refuses CR/LF in a method or header (injection)
+        raise Refused(502, f"bad request head: {exc}") from None
 
 
 async def _body(channel: StreamChannel) -> AsyncIterator[bytes]:

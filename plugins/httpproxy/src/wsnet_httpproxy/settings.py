@@ -15,6 +15,9 @@ class Settings:
     targets: Allowlist = field(default_factory=Allowlist)  # upstreams this exit node serves
     pool_size: int = 100  # upstream connections kept per exit node (all routes)
     max_head: int = 65536  # bytes of a request or response head carried over a channel
+    request_timeout: float = 10.0  # a client's head must arrive within (listeners)
+    max_pending: int = 1024  # listener connections whose first head has not arrived
+    max_pending_per_source: int = 64  # ... from one address (IPv6: one /64)
     listeners: tuple[ListenerSpec, ...] = field(default_factory=tuple)
 
 
@@ -29,12 +32,17 @@ def configure(config: Config) -> None:
         raise s.error("targets", str(exc)) from None
     pool = s.get_int("pool_size", 100, lo=1, hi=100000)
     max_head = s.get_int("max_head", 65536, lo=1024, hi=1 << 20)
+    pending = (
+        s.get_seconds("request_timeout", 10.0, hi=86400),
+        s.get_int("max_pending", 1024, lo=1, hi=1 << 20),
+        s.get_int("max_pending_per_source", 64, lo=1, hi=1 << 20),
+    )
     listeners: list[ListenerSpec] = []
     for t in s.tables("listener"):
         t.path = "[[httpproxy.listener]]" + t.path.removeprefix("[[listener]]")
         listeners.append(_listener(t, listeners))
     s.done()
-    config.stash[SETTINGS] = Settings(targets, pool, max_head, tuple(listeners))
+    config.stash[SETTINGS] = Settings(targets, pool, max_head, *pending, tuple(listeners))
 
 
 def _listener(t: Section, before: list[ListenerSpec]) -> ListenerSpec:

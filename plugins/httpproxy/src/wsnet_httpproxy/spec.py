@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from yarl import URL
+
 from wsnet import NODE_NAME_RE
 
 NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")  # \Z: no trailing newline
@@ -115,6 +117,16 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def normalize_path(raw: str) -> str:
+    """The path routes are matched on and the upstream is sent: percent-encoded unreserved
+    characters decoded and dot segments removed (RFC 3986 §6.2.2, done by yarl), runs of
+    slashes merged (as nginx does).  Matching the raw path let ``/pub/../admin``,
+    ``//admin`` or ``/%61dmin`` pass a route of its own and then reach ``/admin`` upstream,
+    past that route's access lists: after this, what is matched is what is sent."""
+    path = URL("http://h" + raw.partition("?")[0]).raw_path or "/"
+    return re.sub("/{2,}", "/", path)
+
+
 def check_upstream(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -162,6 +174,7 @@ def make_route(
     """A checked Route; ``options`` are the remaining Route fields, already typed."""
     if not PATH_RE.match(path):
         raise SpecError("path", f"expected a path prefix starting with '/', got {path!r}")
+    path = normalize_path(path)  # as requests' paths are, or /a/./b would never match
     if not isinstance(node, str) or not NODE_NAME_RE.match(node):
         raise SpecError("node", f"expected a node name (letters, digits, .-_), got {node!r}")
     check_upstream(upstream)

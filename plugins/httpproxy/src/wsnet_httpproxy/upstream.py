@@ -12,13 +12,22 @@ import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from wsnet import Allowlist, NodeAPI, Principal, resolve
+from wsnet import Allowlist, NodeAPI, Principal, parse_ip, resolve
+
+MAX_REASON = 300  # characters of a reason: an upstream's error may quote its bytes
+
+
+def brief(text: str) -> str:
+    """``text`` cut to MAX_REASON characters: aiohttp's errors quote what the upstream
+    sent (100 KB of a bad status line), which is not for logs, events or 502 bodies."""
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 3] + "..."
 
 
 class Refused(Exception):
     """The exit node will not or cannot serve this request: ``status`` and a reason."""
 
     def __init__(self, status: int, reason: str) -> None:
+        reason = brief(reason)
         super().__init__(reason)
         self.status = status
         self.reason = reason
@@ -51,8 +60,12 @@ async def check(
     shown = f"{parts.hostname}:{port}"
     if not targets.entries:  # refused before any lookup: a peer cannot make us query DNS
         raise Refused(502, f"upstream {shown} not in [httpproxy] targets (empty)")
+    lookup = resolve(parts.hostname, port)
     try:
-        found = await asyncio.wait_for(resolve(parts.hostname, port), timeout)
+        # An address resolves at once, with no lookup to bound: wait_for would only add
+        # a task (and a turn of the event loop) to every request.
+        literal = parse_ip(parts.hostname) is not None
+        found = await (lookup if literal else asyncio.wait_for(lookup, timeout))
     except (OSError, ValueError) as exc:
         why = getattr(exc, "strerror", None) or str(exc) or "timed out"
         raise Refused(502, f"upstream {shown}: cannot resolve: {why}") from None

@@ -77,9 +77,18 @@ def to_multidict(pairs: Iterable[Any]) -> CIMultiDict[str]:
     return out
 
 
-async def write_head(channel: StreamChannel, head: dict[str, Any]) -> None:
+def encode_head(head: dict[str, Any]) -> bytes:
+    """The head as it crosses the channel: length, then the JSON."""
     data = json.dumps(head, separators=(",", ":")).encode()
-    await channel.write(_LEN.pack(len(data)) + data)
+    return _LEN.pack(len(data)) + data
+
+
+def head_size(encoded: bytes) -> int:
+    return len(encoded) - _LEN.size
+
+
+async def write_head(channel: StreamChannel, head: dict[str, Any]) -> None:
+    await channel.write(encode_head(head))
 
 
 async def read_head(channel: StreamChannel, limit: int) -> dict[str, Any]:

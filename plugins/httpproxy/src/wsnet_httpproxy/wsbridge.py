@@ -44,7 +44,7 @@ async def exit_websocket(
     protocols = [p for p in head.get("protocols", []) if isinstance(p, str)]
     url = up.url(str(head.get("target", "/"))).replace("http", "ws", 1)
     try:
-        ws = await manager.session.ws_connect(
+        ws = await manager.ws_session.ws_connect(
             url,
             headers=headers,
             protocols=protocols,
@@ -58,6 +58,8 @@ async def exit_websocket(
         raise Refused(502, f"upstream {up.display} refused the WebSocket: {exc.status}") from None
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         raise Refused(502, f"upstream {up.display}: {type(exc).__name__}: {exc}") from None
+    except ValueError as exc:  # CR/LF in a header of the head (aiohttp refuses it)
+        raise Refused(502, f"bad request head: {exc}") from None
     try:
         hdrs = [["Via", via]]
         if ws.protocol:

@@ -10,9 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
 from prometheus_client.metrics_core import Metric as Family
 from prometheus_client.process_collector import ProcessCollector
 
@@ -23,6 +28,7 @@ log = logging.getLogger("wsnet.prometheus")
 # The labels each cardinality switch removes (docs/observability.md, "Cardinality").
 LINK_LABELS = frozenset({"peer", "url"})
 TUNNEL_LABELS = frozenset({"tunnel"})
+KINDS = ("counter", "gauge", "histogram")
 PORT_LABELS = frozenset({"port"})
 
 
@@ -51,6 +57,7 @@ class NodeCollector:
         self.node = node
         self.dropped = dropped
         self._warned: set[str] = set()  # one warning per bad name, not one per scrape
+        self._monotonic: dict[str, Monotonic] = {}  # by counter name, for merged labels
 
     def describe(self) -> Iterable[Family]:
         return ()  # nothing read at registration: the node may not run yet
@@ -58,33 +65,90 @@ class NodeCollector:
     def collect(self) -> Iterator[Family]:
         seen: set[str] = set()
         for metric in self.node.metrics():
-            if metric.name in seen or metric.type not in ("counter", "gauge"):
+            if metric.name in seen or metric.type not in KINDS:
                 if metric.name not in self._warned:
                     self._warned.add(metric.name)
                     log.warning("metric %s: a duplicate name or an unknown type %r: left out",
                                 metric.name, metric.type)  # fmt: skip
                 continue
             seen.add(metric.name)
-            yield family(metric, self.dropped)
+            monotonic = self._monotonic.setdefault(metric.name, Monotonic())
+            yield family(metric, self.dropped, monotonic if metric.type != "gauge" else None)
 
 
-def family(metric: Metric, dropped: frozenset[str]) -> Family:
-    """``metric`` as a prometheus-client family, the ``dropped`` labels merged away."""
-    keep = [i for i, label in enumerate(metric.labels) if label not in dropped]
-    values: dict[tuple[str, ...], float] = {}
-    for labels, value in metric.samples:
+# A sample as numbers: (value,) for a counter or gauge; (count, per-bucket counts..., sum)
+# for a histogram.  Members: {all labels: (labels kept, vector)} of one scrape.
+Vector = tuple[float, ...]
+Members = dict[tuple[str, ...], tuple[tuple[str, ...], Vector]]
+
+
+class Monotonic:
+    """Keeps a counter (or histogram) summed over members that come and go (links,
+    ports) from going down: what a member had counted when last scraped stays in the sum
+    after it ends or restarts from zero.  Memory: one vector per member present now, one
+    per summed series."""
+
+    def __init__(self) -> None:
+        self.last: Members = {}
+        self.retired: dict[tuple[str, ...], Vector] = {}
+
+    def update(self, members: Members) -> None:
+        for full, (key, old) in self.last.items():
+            now = members.get(full)
+            if now is None or now[1][0] < old[0]:  # gone, or a new member under its labels
+                self.retired[key] = _add(self.retired.get(key), old)
+        self.last = members
+
+
+def _add(a: Vector | None, b: Vector) -> Vector:
+    return b if a is None else tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def _vectors(metric: Metric) -> list[tuple[tuple[str, ...], Vector]]:
+    if metric.type == "histogram":
+        return [(labels, (float(sum(counts)), *map(float, counts), total))
+                for labels, counts, total in metric.histograms]  # fmt: skip
+    return [(labels, (value,)) for labels, value in metric.samples]
+
+
+def merged(
+    metric: Metric, keep: list[int], monotonic: Monotonic | None
+) -> dict[tuple[str, ...], Vector]:
+    """The samples of ``metric`` by the labels at ``keep``: summed (or the max), and kept
+    monotonic by ``monotonic`` where labels were merged away."""
+    merging = len(keep) < len(metric.labels)
+    values: dict[tuple[str, ...], Vector] = {}
+    members: Members = {}
+    for labels, vec in _vectors(metric):
         key = tuple(labels[i] for i in keep)
-        if key not in values:
-            values[key] = value
-        elif metric.merge == "max":
-            values[key] = max(values[key], value)
-        else:
-            values[key] += value
+        if merging:  # two links may share their labels: their sum is the member
+            members[labels] = (key, _add(members.get(labels, (key, None))[1], vec))
+        old = values.get(key)
+        values[key] = (max(old[0], vec[0]),) if old and metric.merge == "max" else _add(old, vec)
+    if merging and monotonic is not None:
+        monotonic.update(members)
+        for key, extra in monotonic.retired.items():
+            values[key] = _add(values.get(key), extra)
+    return values
+
+
+def family(metric: Metric, dropped: frozenset[str], monotonic: Monotonic | None = None) -> Family:
+    """``metric`` as a prometheus-client family, the ``dropped`` labels merged away (a
+    counter's or histogram's sum kept monotonic by ``monotonic``)."""
+    keep = [i for i, label in enumerate(metric.labels) if label not in dropped]
+    values = merged(metric, keep, monotonic)
     names = [metric.labels[i] for i in keep]
+    if metric.type == "histogram":
+        hist = HistogramMetricFamily(metric.name, metric.help, labels=names)
+        for key, vec in sorted(values.items()):
+            running = list(accumulate(vec[1:-1]))
+            les = [*(repr(float(b)) for b in metric.buckets), "+Inf"]
+            hist.add_metric(list(key), list(zip(les, running, strict=True)), vec[-1])
+        return hist
     cls = CounterMetricFamily if metric.type == "counter" else GaugeMetricFamily
     fam: Family = cls(metric.name, metric.help, labels=names)
-    for key, value in sorted(values.items()):
-        fam.add_metric(list(key), value)  # type: ignore[attr-defined]
+    for key, vec in sorted(values.items()):
+        fam.add_metric(list(key), vec[0])  # type: ignore[attr-defined]
     return fam
 
 

@@ -6,16 +6,28 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from wsnet import Component, Config, HttpRoute, NodeAPI, Section, StashKey, WsnetError
+from wsnet import (
+    Admission,
+    Component,
+    Config,
+    HttpRoute,
+    Listener,
+    NodeAPI,
+    Section,
+    StashKey,
+    WsnetError,
+)
 
 from .exposition import Settings, make_registry, render
 
 SETTINGS: StashKey[Settings] = StashKey("prometheus.settings")
+RENDER_EVERY = 1.0  # seconds an exposition is served again before it is rebuilt
 ROUTE_NAME = "metrics"  # the [authz] call grant a control API user needs for /metrics
 log = logging.getLogger("wsnet.prometheus")
 
@@ -59,9 +71,16 @@ class PrometheusPlugin:
         self.node = node
         self.settings = node.config.stash.get(SETTINGS, None) or Settings()
         self.registry = make_registry(node, self.settings)
+        self._body: bytes | None = None  # the last exposition, built at _built
+        self._built = 0.0
 
     async def handle(self, request: web.Request) -> web.Response:
-        body = render(self.registry)
+        # Built on the event loop (a few ms with thousands of channels): at most once per
+        # RENDER_EVERY seconds, however many scrapers ask.
+        now = time.monotonic()
+        if self._body is None or now - self._built >= RENDER_EVERY:
+            self._body, self._built = render(self.registry), now
+        body = self._body
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def wsnet_register_http_routes(self) -> Iterable[HttpRoute]:
@@ -72,28 +91,48 @@ class PrometheusPlugin:
     def wsnet_register_components(self) -> Iterable[Component]:
         if not self.settings.listen:
             return []
-        return [OwnListener(self.settings, self.handle)]
+        ctl = self.node.config.control  # its limits, as no credentials guard this listener
+        admit = Admission(ctl.request_timeout, ctl.max_pending, ctl.max_pending_per_source,
+                          "the HTTP request")  # fmt: skip
+        return [OwnListener(self.settings, self.handle, admit)]
 
 
 class OwnListener(Component):
     """``/metrics`` on ``[prometheus] listen``: no TLS and no authentication, as
-    node_exporter's default; keep it on loopback or a monitoring network."""
+    node_exporter's default; keep it on loopback or a monitoring network.  Accepted as the
+    control API is (listener_guard): a connection is capped and has ``admission.deadline``
+    until its request head is in, and each next request must come within that deadline."""
 
     def __init__(
-        self, settings: Settings, handler: Callable[[web.Request], Awaitable[web.Response]]
+        self,
+        settings: Settings,
+        handler: Callable[[web.Request], Awaitable[web.Response]],
+        admission: Admission,
     ) -> None:
         self.settings = settings
-        self.app = web.Application()
+        self.listener = Listener("metrics listener", admission)
+        self.app = web.Application(middlewares=[self._trust])
         self.app.router.add_get(settings.path, handler)
         self.runner: web.AppRunner | None = None
 
+    @web.middleware
+    async def _trust(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        self.listener.trust(request.protocol)  # the head arrived: no more deadline for it
+        return await handler(request)
+
     async def start(self) -> None:
         host, port = split_listen(Section({}, "[prometheus]", ""), self.settings.listen)
-        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        # keepalive_timeout: the next request of a kept-alive connection must also come
+        # within the deadline; lingering_time=0: no body is awaited after the answer.
+        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False,
+                                    keepalive_timeout=self.listener.admission.deadline or 75.0,
+                                    lingering_time=0)  # fmt: skip
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
+        assert self.runner.server is not None
         try:
-            await site.start()
+            await self.listener.start(self.runner.server, host, port)
         except OSError as exc:
             raise WsnetError(f"[prometheus] listen: cannot bind {host}:{port}: "
                              f"{exc.strerror}") from None  # fmt: skip
@@ -103,6 +142,7 @@ class OwnListener(Component):
         log.info("prometheus: metrics at http://%s:%d%s", host, port, self.settings.path)
 
     async def aclose(self) -> None:
+        self.listener.close()
         if self.runner is not None:
             await self.runner.cleanup()
 

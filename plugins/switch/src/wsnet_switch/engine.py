@@ -99,6 +99,7 @@ class Switch:
         self.ports: dict[str, SwitchPort] = {}
         self.runts = 0  # frames shorter than an Ethernet header
         self.bad_source = 0  # frames with a multicast source MAC
+        self.floods = 0  # frames flooded (broadcast, multicast, unknown destination)
 
     def add(self, port: SwitchPort) -> None:
         if port.name in self.ports:
@@ -133,6 +134,7 @@ class Switch:
                 if out is not port and out.name in self.ports:
                     out.output(frame, vnet)
                 return
+        self.floods += 1  # one add beside a loop over every port
         self._flood(port, frame, vnet)
 
     def _flood(self, ingress: SwitchPort, frame: memoryview, vnet: bool) -> None:

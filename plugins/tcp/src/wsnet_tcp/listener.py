@@ -134,7 +134,7 @@ class ListenTunnel:
     # ---------------------------------------------------------- connections
     def _refused(self, reason: str, count: int) -> None:
         for _ in range(count):
-            self.counters.attempt_failed(f"{reason}: refused with RST")
+            self.counters.attempt_failed(f"{reason}: refused with RST", "listener_full")
 
     def _make_bridge(self) -> Bridge:
         bridge = Bridge()
@@ -165,7 +165,8 @@ class ListenTunnel:
                 peer, "tcp", args=args, wait=False, source=f"tcp:{self.spec.name}"
             )
         except ChannelRefused as exc:
-            counters.attempt_failed(exc.reason)
+            why = "unreachable" if exc.code == ResetCode.UNREACHABLE else "refused"
+            counters.attempt_failed(exc.reason, why)
             bridge.abort(exc.reason)
             return
         bridge.attach(ch)

@@ -30,6 +30,9 @@ from .listener import ListenTunnel
 from .spec import TunnelSpec
 from .stats import Counters
 
+# Ad-hoc target names with counters of their own; later names share OTHER_TARGETS.
+MAX_TARGET_NAMES = 64
+OTHER_TARGETS = "other"
 log = logging.getLogger("wsnet.tcp")
 
 
@@ -106,7 +109,14 @@ class Manager(Component, Observer):
         return removed
 
     def counters_for(self, name: str, role: str) -> Counters:
-        return self.connect_counters.setdefault((name, role), Counters())
+        """The counters of ``name``: an ad-hoc target's name is the peer's choice, so only
+        the first MAX_TARGET_NAMES keep their own (rows, metric series, memory)."""
+        key = (name, role)
+        if key not in self.connect_counters and role == "target":
+            targets = sum(1 for _, r in self.connect_counters if r == "target")
+            if targets >= MAX_TARGET_NAMES:
+                key = (OTHER_TARGETS, role)
+        return self.connect_counters.setdefault(key, Counters())
 
     # ------------------------------------------------------------------ peers
     def peer_reachable(self, peer: str) -> bool:
@@ -137,6 +147,11 @@ class Manager(Component, Observer):
                 await asyncio.wait_for(self._routes.wait(), left)
 
     # ------------------------------------------------------------------ info
+    def counters(self) -> list[tuple[str, str, Counters]]:
+        """(tunnel, role, counters) of every side here, listen sides first."""
+        sides = [(lt.spec.name, lt.spec.role, lt.counters) for lt in self.listeners.values()]
+        return sides + [(name, role, c) for (name, role), c in self.connect_counters.items()]
+
     def info(self) -> list[dict[str, Any]]:
         rows = [lt.info() for lt in self.listeners.values()]
         for spec in self.connects.values():

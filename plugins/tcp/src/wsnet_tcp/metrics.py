@@ -22,11 +22,16 @@ def tunnel_metrics(manager: Manager) -> list[Metric]:
     spec: list[tuple[str, str, str, str]] = [
         ("wsnet_tcp_connections_active", "gauge", "TCP connections being carried.", "active"),
         ("wsnet_tcp_connections_total", "counter", "TCP connections accepted or made.", "total"),
-        ("wsnet_tcp_errors_total", "counter",
-         "Connections that ended with an error (no peer, refused, denied, reset).", "errors"),
         ("wsnet_tcp_receive_bytes_total", "counter",
          "Bytes from the link written to TCP connections.", "bytes_in"),
         ("wsnet_tcp_transmit_bytes_total", "counter",
          "Bytes read from TCP connections sent over the link.", "bytes_out"),
     ]  # fmt: skip
-    return [metric(*entry) for entry in spec]
+    errors = tuple(((name, role, reason), float(n)) for name, role, counters
+                   in manager.counters() for reason, n in counters.reasons.items())  # fmt: skip
+    return [
+        *(metric(*entry) for entry in spec),
+        Metric("wsnet_tcp_errors_total", "counter",
+               "Connections that ended with an error, by reason (listener_full, unreachable, "
+               "refused, connect_failed, reset).", (*LABELS, "reason"), errors),
+    ]  # fmt: skip

@@ -51,7 +51,7 @@ class TcpService(StreamService):
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "timed out"
             at = addresses[-1]
             reason = f"node {node!r}: tunnel {tunnel!r}: connect to {at} failed: {why}"
-            counters.attempt_failed(reason)
+            counters.attempt_failed(reason, "connect_failed")
             self._log.note("connect", "not connected", reason)
             channel.abort(ResetCode.SERVICE_ERROR, reason)
             return

@@ -7,6 +7,11 @@ from typing import Any
 
 from .bridge import Bridge
 
+# Why a tunnelled connection failed (wsnet_tcp_errors_total{reason}), a fixed set:
+# refused with RST at the listener (its caps), no route to the peer, the channel refused
+# (denied, no tunnel, too many channels), the far TCP connect failed, reset mid-stream.
+REASONS = ("listener_full", "unreachable", "refused", "connect_failed", "reset")
+
 
 @dataclass(slots=True)
 class Counters:
@@ -16,6 +21,7 @@ class Counters:
     bytes_out: int = 0
     last_error: str = ""
     live: set[Bridge] = field(default_factory=set)
+    reasons: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
 
     async def carry(self, bridge: Bridge) -> str:
         """Count ``bridge`` while it runs; returns why it failed ("" for an orderly end)."""
@@ -37,15 +43,17 @@ class Counters:
             self.bytes_in += bridge.channel.bytes_in
             self.bytes_out += bridge.channel.bytes_out
         if error:
-            self.fail(error)
+            self.fail(error, "reset")
 
-    def attempt_failed(self, error: str) -> None:
+    def attempt_failed(self, error: str, reason: str) -> None:
         """A connection that never got to carry bytes (no peer, connect refused)."""
         self.total += 1
-        self.fail(error)
+        self.fail(error, reason)
 
-    def fail(self, error: str) -> None:
+    def fail(self, error: str, reason: str) -> None:
+        """Count a failure: ``error`` the text, ``reason`` one of REASONS."""
         self.refused += 1
+        self.reasons[reason] += 1
         self.last_error = error
 
     def snapshot(self) -> dict[str, Any]:

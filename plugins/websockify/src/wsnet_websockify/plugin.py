@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from pathlib import Path
 from typing import Any
 
 from wsnet import NODE_NAME_RE, Component, Config, ControlMethod, NodeAPI, Section, StashKey
 
-from .server import BridgeServer, tls_context
+from .bridges import Bridges
+from .server import tls_context
 from .spec import BridgeSpec, parse_listen, parse_target
 from .tokens import TokenSourceError, load_source
 
@@ -61,6 +62,10 @@ def parse_bridge(t: Section, n: int) -> BridgeSpec:
         wrap_mode=t.get_str("wrap_mode", "exit"), run_once=t.get_bool("run_once", False),
         exit_idle=t.get_seconds("exit_when_idle", 0.0, zero=True),
         exit_timeout=t.get_seconds("exit_unless_connected", 0.0, zero=True),
+        handshake_timeout=t.get_seconds("handshake_timeout", 10.0),
+        max_pending=t.get_int("max_pending", 1024, lo=1, hi=1 << 20),
+        max_pending_per_source=t.get_int("max_pending_per_source", 64, lo=1, hi=1 << 20),
+        max_message=t.get_int("max_message", 256 * 1024, lo=1024, hi=64 << 20),
     )  # fmt: skip
     t.done()
     check_spec(spec, t)
@@ -103,15 +108,23 @@ class WebsockifyPlugin:
     """The bridges of one node (the core registers this object's wsnet_* methods)."""
 
     def __init__(self, node: NodeAPI) -> None:
-        specs = node.config.stash.get(BRIDGES, ())
-        self.bridges = [BridgeServer(node, spec) for spec in specs]
+        self.node = node
+        self.bridges = Bridges(node, node.config.stash.get(BRIDGES, ()))
 
     def wsnet_register_components(self) -> Iterable[Component]:
-        return self.bridges
+        return [self.bridges]
+
+    def wsnet_reload(self, config: Config) -> Awaitable[None] | None:
+        """SIGHUP: bridges added, removed or changed apply now (bridges.py)."""
+        new = config.stash.get(BRIDGES, ())
+        if new == self.node.config.stash.get(BRIDGES, ()):
+            return None
+        self.node.config.stash[BRIDGES] = new
+        return self.bridges.apply(new)
 
     def wsnet_register_control_methods(self) -> Iterable[ControlMethod]:
         async def websockify() -> list[dict[str, Any]]:
-            return [b.info() for b in self.bridges]
+            return self.bridges.info()
 
         help_ = "websockify bridges: listen, target or tokens, TLS, sessions, bytes"
         return [ControlMethod("websockify", websockify, help_, COLUMNS)]

@@ -17,11 +17,20 @@ from typing import Any
 
 from aiohttp import web
 
-from wsnet import ANONYMOUS, Component, NodeAPI, load_ca
+from wsnet import (
+    ANONYMOUS,
+    Admission,
+    AuthDenied,
+    Component,
+    Listener,
+    NodeAPI,
+    Principal,
+    Throttled,
+    load_ca,
+)
 
 from . import webdir
-from .accept import Acceptor
-from .checks import authenticate, check_origin, subprotocol, token_of
+from .checks import origin_refusal, subprotocol, token_of
 from .pipes import ConnectError, connect
 from .record import Recorder
 from .session import Limits, Session, refuse
@@ -30,7 +39,6 @@ from .tokens import TokenSource, load_source, lookup
 from .wrap import Wrapper
 
 log = logging.getLogger("wsnet.websockify")
-MAX_MESSAGE = 16 * 1024 * 1024  # a browser's message to the target; larger: 1009
 
 
 def tls_context(spec: BridgeSpec) -> ssl.SSLContext | None:
@@ -64,10 +72,12 @@ class BridgeServer(Component):
         self.sessions = self.refused = self.failed = 0
         self.bytes_in = self.bytes_out = 0
         self.runner: web.AppRunner | None = None
-        self.acceptor: Acceptor | None = None
+        self.listener: Listener | None = None
         self.wrapper: Wrapper | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._web = Path(spec.web).resolve() if spec.web else None
+        self._once_taken = False  # run_once: the one session was admitted
+        self._refusals = Throttled(log, f"websockify {spec.name}", 10.0)
 
     async def start(self) -> None:
         spec = self.spec
@@ -80,13 +90,18 @@ class BridgeServer(Component):
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self.runner.setup()
-        self.acceptor = Acceptor(
-            f"websockify {spec.name}",
-            self.runner.server,  # type: ignore[arg-type]
-            tls_context(spec),
-            spec.ssl_only,
-        )
-        await self.acceptor.start(spec.host, spec.port)
+        # The core's listener: caps on connections not upgraded yet (in total and per
+        # source), one deadline from accept to the upgrade (the first byte, TLS, the
+        # request, credentials: no slowloris), RST when out of descriptors.  ws and wss
+        # on one port: the first byte tells TLS (unless ssl_only: TLS only).
+        admission = Admission(spec.handshake_timeout, spec.max_pending,
+                              spec.max_pending_per_source, "the WebSocket upgrade")  # fmt: skip
+        tls = tls_context(spec)
+        # verify_client: TLS only, or a plain ws:// on the same port walks around it
+        plain_too = tls is not None and not spec.ssl_only and not spec.verify_client
+        self.listener = Listener(f"websockify {spec.name}", admission, ssl=tls,
+                                 sniff_tls=plain_too)  # fmt: skip
+        await self.listener.start(self.runner.server, spec.host or None, spec.port)  # type: ignore[arg-type]
         log.info(
             "websockify %s: listening on %s, %s",
             spec.name,
@@ -103,12 +118,12 @@ class BridgeServer(Component):
     @property
     def address(self) -> str:
         host = self.spec.host or "*"
-        port = self.acceptor.port if self.acceptor else self.spec.port
+        port = self.listener.port if self.listener else self.spec.port
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     async def aclose(self) -> None:
-        if self.acceptor is not None:
-            self.acceptor.close()
+        if self.listener is not None:
+            self.listener.close()
         for ws in list(self.active):
             await refuse(ws, 1001, "server shutting down")
         for task in list(self._tasks):
@@ -129,7 +144,15 @@ class BridgeServer(Component):
             "failed": self.failed,
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
+            **self._listener_info(),
         }
+
+    def _listener_info(self) -> dict[str, int]:
+        """Connections refused or cut before their upgrade (caps, deadline, descriptors)."""
+        if self.listener is None:
+            return {"pending": 0, "rst": 0, "timed_out": 0}
+        i = self.listener.info()
+        return {"pending": i["pending"], "rst": i["refused"], "timed_out": i["timed_out"]}
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -148,8 +171,16 @@ class BridgeServer(Component):
 
     async def _plain(self, request: web.Request) -> web.StreamResponse:
         ws_path = request.path.strip("/") in ("", "websockify")
-        if self._web is not None and (not ws_path or webdir.find(self._web, request.path)):
-            return await webdir.serve(self._web, request)
+        found = webdir.find(self._web, request.path) if self._web is not None else None
+        if self._web is not None and (not ws_path or found):
+            response = await webdir.serve(self._web, request)
+            if found is not None and self.listener is not None:
+                # A file may take longer than the deadline to send: trusted, but for this
+                # one response (as websockify's HTTP/1.0 server), or a request trickled
+                # on the kept-alive connection afterwards would escape deadline and caps.
+                self.listener.trust(request.protocol)
+                response.force_close()
+            return response
         raise web.HTTPBadRequest(
             text=f"websockify bridge {self.spec.name!r}: this is a WebSocket endpoint; "
             "connect with a WebSocket client (Upgrade: websocket)\n"
@@ -158,23 +189,48 @@ class BridgeServer(Component):
     async def _upgrade(self, request: web.Request) -> web.StreamResponse:
         spec = self.spec
         proto = subprotocol(request)
-        check_origin(request, spec.origins)
-        principal = await authenticate(self.node, request) if spec.auth else ANONYMOUS
+        bad_origin = origin_refusal(request, spec.origins)
+        if bad_origin:
+            self._refuse_403("origin", f"{bad_origin} (from {request.remote})")
+        principal = await self._principal(request)
         token = token_of(request, spec.host_token) if self.tokens is not None else None
         what = f"websockify:{token}" if token is not None else f"websockify:{spec.name}"
         denial = self.node.authorize(principal, "open", what)
-        if denial:
-            log.warning(
-                "websockify %s: %r may not open %s: %s", spec.name, principal.name, what, denial
-            )
-            raise web.HTTPForbidden(text=f"{principal.name!r} may not open {what}: {denial}\n")
+        if denial:  # what is quoted: a token is the client's text (a newline, say)
+            self._refuse_403("authz", f"{principal.name!r} may not open {what!r}: {denial}")
+        if spec.run_once:
+            self._take_the_one_session()
+        try:
+            return await self._open(request, proto, token)
+        finally:
+            if spec.run_once:  # as websockify: whatever became of the one connection
+                stop_node("--run-once: the session ended")
+
+    def _refuse_403(self, kind: str, why: str) -> None:
+        """403; logged at most once per 10 s per kind (anyone can send these)."""
+        self._refusals.note(kind, "refused (403)", why)
+        raise web.HTTPForbidden(text=f"{why}\n")
+
+    def _take_the_one_session(self) -> None:
+        """--run-once: the first admitted upgrade is the only one; the port closes."""
+        if self._once_taken:
+            raise web.HTTPServiceUnavailable(text="--run-once: this bridge served its session\n")
+        self._once_taken = True
+        if self.listener is not None:
+            self.listener.close()
+
+    async def _open(
+        self, request: web.Request, proto: str, token: str | None
+    ) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(
             protocols=(proto,) if proto else (),
             compress=False,
-            heartbeat=spec.heartbeat or None,
-            max_msg_size=MAX_MESSAGE,
+            heartbeat=self.spec.heartbeat or None,
+            max_msg_size=self.spec.max_message,  # aiohttp holds a message whole: the bound
         )
         await ws.prepare(request)
+        if self.listener is not None:
+            self.listener.trust(request.protocol)
         target, failure = await self._target(token)
         if target is None:
             self.failed += 1
@@ -185,9 +241,17 @@ class BridgeServer(Component):
             await self._session(request, ws, proto, target)
         finally:
             self.active.discard(ws)
-            if spec.run_once:
-                stop_node("--run-once: the session ended")
         return ws
+
+    async def _principal(self, request: web.Request) -> Principal:
+        """The node's link authenticators on this upgrade (as for a link); HTTP error if not."""
+        if not self.spec.auth:
+            return ANONYMOUS
+        what = f"websockify {self.spec.name}: refused a WebSocket"
+        found = await self.node.authenticate(request, "link", what=what)
+        if isinstance(found, AuthDenied):
+            raise found.http_error()
+        return found
 
     async def _target(self, token: str | None) -> tuple[Target | None, str]:
         if self.tokens is None:

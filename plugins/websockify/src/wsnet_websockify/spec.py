@@ -87,6 +87,13 @@ class BridgeSpec:
     run_once: bool = False
     exit_idle: float = 0.0  # websockify's --idle-timeout: stop the node when unused
     exit_timeout: float = 0.0  # websockify's --timeout: stop unless connected by then
+    # before trust (the upgrade done, or a file's request read), as [listen]'s keys
+    handshake_timeout: float = 10.0
+    max_pending: int = 1024
+    max_pending_per_source: int = 64
+    # A browser's message is held whole until its last fragment: this bounds a session's
+    # memory (noVNC sends a few KiB at a time); larger: close 1009.
+    max_message: int = 256 * 1024
 
     def check(self) -> tuple[str, str] | None:
         """(key, why) for a combination that cannot work, or None."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable
@@ -20,6 +21,8 @@ from typing import Any, Protocol, cast
 from urllib.parse import quote
 
 import aiohttp
+
+from wsnet import NODE_NAME_RE
 
 GROUP = "wsnet_websockify.token_sources"
 log = logging.getLogger("wsnet.websockify")
@@ -148,7 +151,31 @@ class JSONTokenApi:
             except ValueError:
                 log.warning("token API: the answer for a token is not JSON")
                 return None
-        if not isinstance(data, dict) or "host" not in data or "port" not in data:
-            return None
-        target = f"{data['host']}:{data['port']}"
-        return f"{target}@{data['node']}" if data.get("node") else target
+        return _json_target(data)
+
+
+def _json_target(data: Any) -> str | None:
+    """``host:port[@node]`` from an answer, each field checked on its own: a text where
+    the port belongs ("5901@othernode") must not name a node, nor a host a port."""
+    if not isinstance(data, dict):
+        return None
+    host, port, node = data.get("host"), data.get("port"), data.get("node") or ""
+    if isinstance(port, str) and port.isdigit():
+        port = int(port)
+    if (
+        not isinstance(host, str) or not host or any(c in host for c in "@[]/ \t\n")
+        or not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
+        or not isinstance(node, str) or (node and not NODE_NAME_RE.match(node))
+        or (":" in host and not _is_ipv6(host))
+    ):  # fmt: skip
+        log.warning("token API: an answer with a bad host, port or node was ignored")
+        return None
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"{target}@{node}" if node else target
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False

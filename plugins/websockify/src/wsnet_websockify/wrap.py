@@ -9,7 +9,9 @@ told where to listen (``x11vnc -rfbport {port}``); most servers have such an opt
 
 ``wrap_mode``: ``exit`` (websockify's default) stops the node when the program exits,
 ``ignore`` leaves the bridge running (for programs that daemonise), ``respawn`` starts
-it again after RESPAWN_DELAY seconds.
+it again after RESPAWN_DELAY seconds, doubled after each run shorter than STABLE seconds
+(up to MAX_DELAY): a program that dies at once (a missing display, a port in use) is not
+restarted, and logged, every second for ever.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from collections.abc import Callable
 
 log = logging.getLogger("wsnet.websockify")
 RESPAWN_DELAY = 1.0  # seconds: a program that dies at once is not restarted in a busy loop
+MAX_DELAY = 60.0  # the longest wait between two starts
+STABLE = 10.0  # a run this long resets the delay
 
 
 def free_loopback_port() -> int:
@@ -53,7 +57,10 @@ class Wrapper:
         log.info("websockify: started %s (pid %d) on port %d", args[0], self.proc.pid, self.port)
 
     async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        delay = RESPAWN_DELAY
         while self.proc is not None:
+            began = loop.time()
             status = await self.proc.wait()
             what = f"wrapped program {self.argv[0]} exited with status {status}"
             if self.mode == "exit":
@@ -62,9 +69,16 @@ class Wrapper:
             if self.mode == "ignore":
                 log.info("websockify: %s (wrap_mode ignore)", what)
                 return
-            log.info("websockify: %s; respawning in %gs", what, RESPAWN_DELAY)
-            await asyncio.sleep(RESPAWN_DELAY)
-            await self._spawn()
+            delay = RESPAWN_DELAY if loop.time() - began >= STABLE else delay
+            while True:
+                log.info("websockify: %s; respawning in %gs", what, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_DELAY)
+                try:
+                    await self._spawn()
+                    break
+                except OSError as exc:  # the program was removed, say: try again later
+                    what = f"wrapped program {self.argv[0]} cannot start: {exc.strerror or exc}"
 
     async def aclose(self) -> None:
         if self._task is not None:

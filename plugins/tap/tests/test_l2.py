@@ -7,40 +7,22 @@ descriptor, so frames still flow, and every endpoint gets its own IP stack.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from wsnet.ctl import CtlError
 from wsnet.testing import Netns, NetnsFactory, NodeFactory, NodeProcess, wait_until
+from wsnet_switch.testing import (
+    QUIET,
+    fdb,
+    mac_of,
+    ping,
+    port,
+    tap_name,
+)
 
 pytestmark = pytest.mark.netns
-QUIET = ("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")  # no ND/MLD noise in counters
-
-
-def tap_name(i: int) -> str:
-    return f"wst{os.getpid() % 10000}{i}"[:15]
-
-
-def fdb(node: NodeProcess) -> dict[str, str]:
-    return {e["mac"]: e["port"] for e in node.ctl("listfdb")}
-
-
-def port(node: NodeProcess, name: str) -> dict[str, Any]:
-    return next(p for p in node.ctl("listport") if p["name"] == name)
-
-
-def mac_of(ns: Netns, ifname: str) -> str:
-    return ns.run("cat", f"/sys/class/net/{ifname}/address").stdout.strip()
-
-
-def ping(ns: Netns, ip: str, count: int = 3, *extra: str) -> subprocess.CompletedProcess[str]:
-    return ns.run("ping", "-c", str(count), "-i", "0.2", "-W", "2", *extra, ip, check=False)
 
 
 def test_tap_pair_ping_arp_fdb_ageing(
@@ -82,59 +64,6 @@ def test_tap_pair_ping_arp_fdb_ageing(
     assert port(a, "link:b")["tx_frames"] >= 5
     # ageing (3 s here): with the wires quiet, the learnt MACs go
     wait_until(lambda: mac_b not in fdb(a), timeout=12, what="b's MAC aged out on a")
-
-
-def test_delport_removes_device_and_bad_ports(
-    netns_pair: tuple[Netns, Netns], wsnet_node_factory: NodeFactory
-) -> None:
-    left, _ = netns_pair
-    a = wsnet_node_factory("a", netns=left, plugins=["tap", "netdev"])
-    a.ctl("addport", kind="tap", name="wst1", mtu="1400")
-    assert "wst1" in left.run("ip", "-br", "link").stdout
-    cases = {
-        ("tap", "wst1"): "port 'wst1' already exists",
-        ("tap", left.ifname): f"an interface named {left.ifname!r} already exists",
-        ("tap", "x" * 16): "interface names are 1..15 characters",
-        ("netdev", "nosuch0"): "no interface named 'nosuch0'",
-        ("bridge", "br0"): "unknown port kind 'bridge' (available: netdev, tap)",
-    }
-    for (kind, name), message in cases.items():
-        with pytest.raises(CtlError, match=message.replace("(", r"\(").replace(")", r"\)")):
-            a.ctl("addport", kind, name)
-    assert [p["name"] for p in a.ctl("listport")] == ["wst1"], "failed adds leave nothing behind"
-    a.ctl("delport", "wst1")
-    assert "wst1" not in left.run("ip", "-br", "link").stdout
-    assert a.ctl("listport") == []
-    with pytest.raises(CtlError, match="no port 'wst1'"):
-        a.ctl("delport", "wst1")
-
-
-def test_netdev_port_joins_a_third_namespace(
-    netns_pair: tuple[Netns, Netns], netns_factory: NetnsFactory, wsnet_node_factory: NodeFactory
-) -> None:
-    """ns3 --veth-- [netdev on a] ==link== [b] -- TAP: ns3 pings b's TAP."""
-    left, right = netns_pair
-    third = netns_factory()
-    for ns in (left, right, third):
-        ns.run(*QUIET)
-    outer, inner = f"wsn{os.getpid() % 10000}o", f"wsn{os.getpid() % 10000}i"
-    subprocess.run(
-        ["ip", "link", "add", outer, "netns", left.name, "type", "veth", "peer", "name", inner,
-         "netns", third.name],
-        check=True, timeout=10,
-    )  # fmt: skip
-    left.run("ip", "link", "set", outer, "up")
-    third.run("ip", "addr", "add", "10.79.0.3/24", "dev", inner)
-    third.run("ip", "link", "set", inner, "up")
-    a = wsnet_node_factory("a", netns=left, plugins=["netdev"])
-    b = wsnet_node_factory("b", netns=right, listen=False, dial=[a.url], plugins=["tap"])
-    wait_until(lambda: "a" in b.peers(), what="link")
-    a.ctl("addport", "netdev", outer)
-    b.ctl("addport", kind="tap", name="wst2", address="10.79.0.2/24")
-    res = ping(third, "10.79.0.2", 3)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert fdb(a)[mac_of(third, inner)] == outer
-    assert port(a, outer)["state"] == "up"
 
 
 def _spoke_taps(
@@ -231,61 +160,3 @@ def test_link_loss_mid_ping_recovers(
     res = ping(left, "10.81.0.2", 3)
     assert res.returncode == 0, res.stdout
     assert {p["name"] for p in a.ctl("listport")} == {"wst3", "link:b"}
-
-
-def test_plugin_commands_drive_a_node(
-    netns_pair: tuple[Netns, Netns], wsnet_node_factory: NodeFactory
-) -> None:
-    """`wsnet tap ...` and `wsnet netdev ...` (typer commands of the plugins) call the node."""
-    left, _ = netns_pair
-    a = wsnet_node_factory("a", netns=left, plugins=["tap", "netdev"])
-
-    def wsnet(*args: str) -> subprocess.CompletedProcess[str]:
-        return left.run(sys.executable, "-m", "wsnet", *args, "--ctlurl", a.ctlurl, check=False)
-
-    res = wsnet("tap", "add", "wst5", "--mtu", "1400", "--address", "10.82.0.1/24")
-    assert res.returncode == 0, res.stderr
-    assert "kind: tap" in res.stdout
-    listing = wsnet("tap", "list").stdout
-    assert "wst5" in listing
-    assert "1400" in listing
-    assert "10.82.0.1/24" in listing
-    assert wsnet("tap", "setif", "wst5", "--mtu", "1300").returncode == 0
-    assert a.ctl("listif")[0]["mtu"] == 1300
-    assert wsnet("netdev", "add", left.ifname).returncode == 0
-    assert {p["name"] for p in a.ctl("listport")} == {"wst5", left.ifname}
-    bad = wsnet("netdev", "add", "nosuch0")
-    assert bad.returncode == 1
-    assert (
-        bad.stderr.strip() == "wsnet netdev: addport: netdev nosuch0: no interface named 'nosuch0'"
-    )
-    assert wsnet("tap", "del", "wst5").returncode == 0
-    assert wsnet("netdev", "del", left.ifname).returncode == 0
-    assert a.ctl("listport") == []
-    assert left.ifname in left.run("ip", "-br", "link").stdout, "netdev del keeps the interface"
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def test_interface_vanishing_under_a_netdev_port(
-    netns_pair: tuple[Netns, Netns], wsnet_node_factory: NodeFactory
-) -> None:
-    """The attached veth is deleted: the port reports it, the node does not spin on the fd."""
-    left, _ = netns_pair
-    a = wsnet_node_factory("a", netns=left, plugins=["netdev", "tap"])
-    left.run("ip", "link", "add", "wsdel0", "type", "veth", "peer", "name", "wsdel1")
-    left.run("ip", "link", "set", "wsdel0", "up")
-    a.ctl("addport", "netdev", "wsdel0")
-    left.run("ip", "link", "del", "wsdel0")
-    time.sleep(0.5)
-    assert a.proc is not None
-    before = _cpu_seconds(a.proc.pid)
-    time.sleep(2.0)
-    assert _cpu_seconds(a.proc.pid) - before < 0.5, "node busy-loops on a dead socket"
-    assert port(a, "wsdel0")["state"] != "up"
-    a.ctl("delport", "wsdel0")
-    a.ctl("addport", kind="tap", name="wst6")  # the node still works
-    assert [p["name"] for p in a.ctl("listport")] == ["wst6"]
