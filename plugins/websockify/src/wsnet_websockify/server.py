@@ -1,7 +1,7 @@
 """One bridge: its port (ws, wss, static files), its checks and its sessions.
 
-All sessions of all bridges run in the node's one event loop: a session costs a few
-objects and two small tasks, not a process (websockify forks one per connection).
+All sessions of all bridges run in the node's one event loop: a quiet session costs a
+few objects and its request's task, not a process (websockify forks one per connection).
 """
 
 from __future__ import annotations
