@@ -123,8 +123,8 @@ class TcpPipe(asyncio.Protocol):
             self.chunks = None
         self.size -= len(data)
         transport = self.transport
-        if self.size <= READ and transport is not None and not transport.is_reading():
-            transport.resume_reading()
+        if self.size <= READ and not self.eof and transport and not transport.is_reading():
+            transport.resume_reading()  # after the end it would only read the end again
         return data
 
     async def write(self, data: bytes) -> None:
