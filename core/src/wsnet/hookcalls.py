@@ -154,10 +154,28 @@ class HookCalls:
             except WsnetError:
                 raise  # already one line for a person (a ConfigError naming file and key)
             except Exception as exc:  # a plugin's bug: one line naming it, not a traceback
-                who = plugin_name(impl.plugin_name)
-                raise PluginError(f"plugin {who!r} failed in {name}: "
-                                  f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
+                raise _failed(impl.plugin_name, name, exc) from exc
         return out
 
     def _items(self, name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        return [(n, item) for n, res in self._each(name, **kwargs) if res for item in res]
+        """The items of a register hook, each checked (hookchecks) with its plugin named."""
+        from .hookchecks import WrongResult, items_of  # only when a node is built
+
+        out = []
+        for registered, result in self._each(name, **kwargs):
+            try:  # a generator runs the plugin's code only now
+                out += [(registered, item) for item in items_of(name, result)]
+            except WrongResult as exc:
+                who = plugin_name(registered)
+                raise PluginError(f"plugin {who!r} failed in {name}: {exc}") from None
+            except WsnetError:
+                raise
+            except Exception as exc:
+                raise _failed(registered, name, exc) from exc
+        return out
+
+
+def _failed(registered: str, hook: str, exc: Exception) -> PluginError:
+    """A plugin's bug in ``hook`` as one line naming it, not a traceback."""
+    return PluginError(f"plugin {plugin_name(registered)!r} failed in {hook}: "
+                       f"{type(exc).__name__}: {exc}")  # fmt: skip

@@ -1,0 +1,81 @@
+"""What each ``wsnet_register_*`` hook must return, checked where the plugin is known.
+
+A plugin that returns a wrong object (a string instead of a list, a tuple instead of a
+ControlMethod, a sync handler, a route on a core path) would otherwise fail later, deep in
+the core, as a traceback naming nothing (``AttributeError: 'str' object has no attribute
+'name'``) or at the first call.  Used by ``HookCalls._items``; every problem is one line
+that ``HookCalls`` prefixes with ``plugin 'NAME' failed in HOOK:``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from typing import Any
+
+from . import interfaces as i
+
+# The paths the control listener serves itself (control.CORE_PATHS, without importing it).
+CORE_PATHS = ("/", "/rpc", "/healthz", "/readyz")
+
+# hook name -> the class its items must be instances of (for ports: subclasses of)
+EXPECT: dict[str, type] = {
+    "wsnet_register_services": i.Service,
+    "wsnet_register_ports": i.Port,
+    "wsnet_register_authenticators": i.Authenticator,
+    "wsnet_register_transports": i.Transport,
+    "wsnet_register_observers": i.Observer,
+    "wsnet_register_control_methods": i.ControlMethod,
+    "wsnet_register_components": i.Component,
+    "wsnet_register_http_routes": i.HttpRoute,
+}
+
+
+class WrongResult(Exception):
+    """What a plugin returned is not what its hook promises (the message says how)."""
+
+
+def items_of(hook: str, result: object) -> list[Any]:
+    """The items of one plugin's ``result`` of ``hook``; WrongResult says what is wrong.
+
+    Iterating may raise the plugin's own exception (a generator): the caller names it."""
+    if result is None:
+        return []
+    cls = EXPECT[hook]
+    if isinstance(result, str | bytes) or not isinstance(result, Iterable):
+        raise WrongResult(f"returned {_shown(result)}, not an iterable of {cls.__name__}")
+    items = list(result)
+    for item in items:
+        if cls is i.Port:
+            ok = isinstance(item, type) and issubclass(item, i.Port)
+        else:
+            ok = isinstance(item, cls)
+        if not ok:
+            sub = " subclass" if cls is i.Port else ""
+            article = "an" if cls.__name__[0] in "AEIOUH" else "a"
+            raise WrongResult(f"returned {_shown(item)}, not {article} {cls.__name__}{sub}")
+        _check(item)
+    return items
+
+
+def _check(item: object) -> None:
+    if isinstance(item, i.ControlMethod) and not _is_async(item.handler):
+        raise WrongResult(f"control method {item.name!r}: the handler is not an async function")
+    if isinstance(item, i.HttpRoute):
+        if not item.path.startswith("/"):
+            raise WrongResult(f"HTTP route {item.name!r}: the path {item.path!r} "
+                             "does not start with '/'")  # fmt: skip
+        if item.path in CORE_PATHS:
+            raise WrongResult(f"HTTP route {item.name!r}: the path {item.path!r} is the core's "
+                             f"({', '.join(CORE_PATHS)})")  # fmt: skip
+
+
+def _is_async(handler: object) -> bool:
+    # A bound method, a functools.partial or an object whose __call__ is async all count.
+    call = getattr(handler, "__call__", None)  # noqa: B004 - the async __call__ itself
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"

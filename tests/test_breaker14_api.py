@@ -1,0 +1,65 @@
+"""Issue 14's public plugin API, broken again as a third-party author and an attacker would:
+a plugin that returns the wrong thing or raises in a hook must stop start-up (or fail only
+its own part at run time) with one line naming it, and nothing else breaks.
+
+The probe plugins are real distributions on the PYTHONPATH of a `wsnet run` process
+(tests/probe_plugins.py), found by importlib.metadata as an installed wheel is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from probe_plugins import probe_site, wsnet_run
+
+H = "from aiohttp import web\nfrom wsnet import *\n"
+ROUTE = H + "async def h(r):\n    return web.Response(text='pwn')\n"
+PROBES = {
+    # wrong return types of the register hooks: found at start-up, not at the first use
+    "svcstr": "def wsnet_register_services(node):\n    return 'greet'\n",
+    "svcobj": "def wsnet_register_services(node):\n    return [object()]\n",
+    "svcgen": "def wsnet_register_services(node):\n    yield 1 / 0\n",
+    "cmtuple": "def wsnet_register_control_methods(node):\n    return [('x', 1)]\n",
+    "cmsync": H + "def f():\n    return 1\n"
+    "def wsnet_register_control_methods(node):\n    return [ControlMethod('syncm', f, 'x')]\n",
+    "portobj": "def wsnet_register_ports(node):\n    return [object()]\n",
+    "rtstr": "def wsnet_register_http_routes(node):\n    return ['/x']\n",
+    "rtrpc": ROUTE + "def wsnet_register_http_routes(node):\n"
+    "    return [HttpRoute('x', '/rpc', h, 'POST')]\n",
+    "rtrel": ROUTE + "def wsnet_register_http_routes(node):\n    return [HttpRoute('x', 'x', h)]\n",
+}
+
+
+@pytest.fixture
+def probes(tmp_path: Path) -> Path:
+    return probe_site(tmp_path / "site", "wsnet-probe-breaker14api", PROBES, "b14api_")
+
+
+@pytest.mark.parametrize(
+    ("plugin", "line"),
+    [
+        ("svcstr", "wsnet_register_services: returned str 'greet', not an iterable of Service"),
+        ("svcobj", "wsnet_register_services: returned object <object object at "),
+        ("svcgen", "wsnet_register_services: ZeroDivisionError: division by zero"),
+        ("cmtuple", "wsnet_register_control_methods: returned tuple ('x', 1), not a "
+                    "ControlMethod"),
+        ("cmsync", "wsnet_register_control_methods: control method 'syncm': the handler is "
+                   "not an async function"),
+        ("portobj", "wsnet_register_ports: returned object <object object at "),
+        ("rtstr", "wsnet_register_http_routes: returned str '/x', not an HttpRoute"),
+        ("rtrpc", "wsnet_register_http_routes: HTTP route 'x': the path '/rpc' is the core's "
+                  "(/, /rpc, /healthz, /readyz)"),
+        ("rtrel", "wsnet_register_http_routes: HTTP route 'x': the path 'x' does not start "
+                  "with '/'"),
+    ],
+)  # fmt: skip
+def test_a_wrong_result_of_a_register_hook_is_one_line_naming_the_plugin(
+    probes: Path, plugin: str, line: str
+) -> None:
+    res = wsnet_run(probes, "--plugins", plugin)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    assert res.stderr.startswith(f"wsnet: error: plugin {plugin!r} failed in {line}"), res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
