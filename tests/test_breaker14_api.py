@@ -29,6 +29,11 @@ PROBES = {
     "rtrpc": ROUTE + "def wsnet_register_http_routes(node):\n"
     "    return [HttpRoute('x', '/rpc', h, 'POST')]\n",
     "rtrel": ROUTE + "def wsnet_register_http_routes(node):\n    return [HttpRoute('x', 'x', h)]\n",
+    # raising where the core calls a plugin at start-up, outside the register hooks
+    "cfgboom": "def wsnet_configure(config):\n    raise RuntimeError('cfg boom')\n",
+    "compboom": H + "class C(Component):\n    async def start(self):\n"
+    "        raise RuntimeError('no start')\n"
+    "def wsnet_register_components(node):\n    return [C()]\n",
 }
 
 
@@ -51,6 +56,7 @@ def probes(tmp_path: Path) -> Path:
         ("rtstr", "wsnet_register_http_routes: returned str '/x', not an HttpRoute"),
         ("rtrpc", "wsnet_register_http_routes: HTTP route 'x': the path '/rpc' is the core's "
                   "(/, /rpc, /healthz, /readyz)"),
+        ("cfgboom", "wsnet_configure: RuntimeError: cfg boom"),
         ("rtrel", "wsnet_register_http_routes: HTTP route 'x': the path 'x' does not start "
                   "with '/'"),
     ],
@@ -63,3 +69,11 @@ def test_a_wrong_result_of_a_register_hook_is_one_line_naming_the_plugin(
     assert "Traceback" not in res.stderr
     assert res.stderr.startswith(f"wsnet: error: plugin {plugin!r} failed in {line}"), res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_a_component_that_cannot_start_is_one_line_naming_the_plugin(probes: Path) -> None:
+    res = wsnet_run(probes, "--plugins", "compboom")
+    assert res.returncode == 2, res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last == "wsnet: error: plugin 'compboom' failed to start C: RuntimeError: no start"
+    assert "Traceback" not in res.stderr

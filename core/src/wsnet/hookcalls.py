@@ -53,7 +53,14 @@ class HookCalls:
 
     # ------------------------------------------------------------- start-up
     def configure(self, config: Config) -> None:
-        self._hook.wsnet_configure(config=config)
+        """In pluggy's order; a plugin's bug names it (PluginError), also at SIGHUP."""
+        for impl in reversed(self._hook.wsnet_configure.get_hookimpls()):
+            try:
+                impl.function(**dict.fromkeys(impl.argnames, config))
+            except WsnetError:
+                raise  # a ConfigError naming file and key
+            except Exception as exc:
+                raise _failed(impl.plugin_name, "wsnet_configure", exc) from exc
 
     def reload(self, node: Node, config: Config) -> list[Awaitable[None] | None]:
         """Each plugin's result, in load order (an awaitable to run, or None)."""
@@ -78,8 +85,8 @@ class HookCalls:
     def register_http_routes(self, node: Node) -> list[tuple[str, HttpRoute]]:
         return self._items("wsnet_register_http_routes", node=node)
 
-    def register_components(self, node: Node) -> list[Component]:
-        return [item for _, item in self._items("wsnet_register_components", node=node)]
+    def register_components(self, node: Node) -> list[tuple[str, Component]]:
+        return self._items("wsnet_register_components", node=node)
 
     def register_authenticators(self, node: Node) -> list[Authenticator]:
         return [item for _, item in self._items("wsnet_register_authenticators", node=node)]

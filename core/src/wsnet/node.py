@@ -80,6 +80,7 @@ class Node:
         self.observers: list[Observer] = []
         self.control_methods: dict[str, ControlMethod] = {}
         self.components: list[Component] = []
+        self.component_plugin: dict[int, str] = {}  # id(component) -> its plugin, for errors
         self.http_routes: dict[str, HttpRoute] = {}
         self.listen_url = ""
         self.control_url = ""
@@ -110,7 +111,9 @@ class Node:
         self.control_methods = _unique(
             calls.register_control_methods(self), lambda m: m.name, "control method"
         )
-        self.components = calls.register_components(self)
+        named = calls.register_components(self)
+        self.components = [comp for _, comp in named]
+        self.component_plugin = {id(comp): plugin_name(who) for who, comp in named}
         self.http_routes = _unique(
             calls.register_http_routes(self), lambda r: f"{r.method} {r.path}", "HTTP route"
         )
