@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from probe_plugins import probe_site, wsnet_run
+from probe_plugins import probe_site, site_env, wsnet_run
+from wsnet.testing import NodeFactory
+from wsnet.testing_run import hup
 
 H = "from aiohttp import web\nfrom wsnet import *\n"
 ROUTE = H + "async def h(r):\n    return web.Response(text='pwn')\n"
@@ -34,6 +36,10 @@ PROBES = {
     "compboom": H + "class C(Component):\n    async def start(self):\n"
     "        raise RuntimeError('no start')\n"
     "def wsnet_register_components(node):\n    return [C()]\n",
+    # SIGHUP: one plugin's broken reload must not stop the others' (nor the core's "done")
+    "relboom": "def wsnet_reload(node, config):\n    raise RuntimeError('reload boom')\n",
+    "relgood": "import logging\ndef wsnet_reload(node, config):\n"
+    "    logging.getLogger('wsnet.relgood').warning('relgood applied')\n",
 }
 
 
@@ -77,3 +83,13 @@ def test_a_component_that_cannot_start_is_one_line_naming_the_plugin(probes: Pat
     last = res.stderr.strip().splitlines()[-1]
     assert last == "wsnet: error: plugin 'compboom' failed to start C: RuntimeError: no start"
     assert "Traceback" not in res.stderr
+
+
+def test_a_reload_that_raises_is_named_and_the_other_plugins_still_reload(
+    probes: Path, wsnet_node_factory: NodeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", site_env(probes)["PYTHONPATH"])
+    node = wsnet_node_factory("a", plugins=["relboom", "relgood"])
+    lines = hup(node, "SIGHUP: done")
+    assert "SIGHUP: plugin 'relboom' failed in wsnet_reload: RuntimeError: reload boom" in lines
+    assert "relgood applied" in lines

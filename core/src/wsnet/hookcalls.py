@@ -62,9 +62,20 @@ class HookCalls:
             except Exception as exc:
                 raise _failed(impl.plugin_name, "wsnet_configure", exc) from exc
 
-    def reload(self, node: Node, config: Config) -> list[Awaitable[None] | None]:
-        """Each plugin's result, in load order (an awaitable to run, or None)."""
-        return list(reversed(self._hook.wsnet_reload(node=node, config=config)))
+    def reload(self, node: Node, config: Config) -> list[tuple[str, Awaitable[None] | None]]:
+        """(plugin, its result: an awaitable to run, or None) in load order.  A plugin that
+        raises is logged naming it and left out: the others still apply their changes."""
+        given: dict[str, Any] = {"node": node, "config": config}
+        out: list[tuple[str, Awaitable[None] | None]] = []
+        for impl in self._hook.wsnet_reload.get_hookimpls():
+            who = plugin_name(impl.plugin_name)
+            try:
+                result = impl.function(**{k: given[k] for k in impl.argnames})
+                out.append((who, cast("Awaitable[None] | None", result)))
+            except Exception as exc:
+                log.error("SIGHUP: plugin %r failed in wsnet_reload: %s: %s",
+                          who, type(exc).__name__, exc, exc_info=exc)  # fmt: skip
+        return out
 
     # -------------------------------------------------------------- registries
     def node_plugin(self, node: Node) -> list[tuple[str, object]]:
