@@ -8,12 +8,13 @@ The probe plugins are real distributions on the PYTHONPATH of a `wsnet run` proc
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from probe_plugins import probe_site, site_env, wsnet_run
-from wsnet.testing import NodeFactory
+from wsnet.testing import NodeFactory, wait_until
 from wsnet.testing_run import hup
 
 H = "from aiohttp import web\nfrom wsnet import *\n"
@@ -40,6 +41,12 @@ PROBES = {
     "relboom": "def wsnet_reload(node, config):\n    raise RuntimeError('reload boom')\n",
     "relgood": "import logging\ndef wsnet_reload(node, config):\n"
     "    logging.getLogger('wsnet.relgood').warning('relgood applied')\n",
+    # a scrape: one malformed family must not cost every other metric (was a 500)
+    "metbad": H + "def wsnet_collect_metrics(node):\n    return [\n"
+    "        Metric('wsnet_metbad_text_total', 'counter', 'h', ('a',), ((('1',), 'x'),)),\n"
+    "        Metric('wsnet_metbad_short_total', 'counter', 'h', ('a', 'b'), ((('1',), 1),)),\n"
+    "        Metric('wsnet_metbad_good_total', 'counter', 'h', (), (((), 7),)),\n"
+    "        'not a metric',\n    ]\n",
 }
 
 
@@ -93,3 +100,29 @@ def test_a_reload_that_raises_is_named_and_the_other_plugins_still_reload(
     lines = hup(node, "SIGHUP: done")
     assert "SIGHUP: plugin 'relboom' failed in wsnet_reload: RuntimeError: reload boom" in lines
     assert "relgood applied" in lines
+
+
+def test_a_malformed_metric_is_left_out_and_the_scrape_still_answers(
+    probes: Path, wsnet_node_factory: NodeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", site_env(probes)["PYTHONPATH"])
+    node = wsnet_node_factory("a", plugins=["metbad", "prometheus"])
+    url = node.ctlurl.removesuffix("/rpc") + "/metrics"
+    for _ in range(2):  # the warning comes once, not at every scrape
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            assert resp.status == 200
+            text = resp.read().decode()
+    assert "wsnet_metbad_good_total 7.0" in text
+    assert "wsnet_metbad_text" not in text and "wsnet_metbad_short" not in text
+    assert "wsnet_links" in text  # the core's own metrics are there
+    wait_until(lambda: "wsnet_metbad_short_total" in node.log(), what="the warning")
+    log = node.log()
+    assert (
+        log.count(
+            "plugin 'metbad', wsnet_collect_metrics: metric wsnet_metbad_text_total: "
+            "sample (('1',), 'x') is not (label values, number): left out"
+        )
+        == 1
+    )
+    assert "plugin 'metbad', wsnet_collect_metrics: str 'not a metric' is not a Metric" in log
+    assert "Traceback" not in log

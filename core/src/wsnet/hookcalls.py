@@ -50,6 +50,7 @@ class HookCalls:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._hook = pm.hook
+        self._warned: set[tuple[str, str]] = set()  # malformed metrics already logged
 
     # ------------------------------------------------------------- start-up
     def configure(self, config: Config) -> None:
@@ -142,17 +143,25 @@ class HookCalls:
     def collect_metrics(self, node: Node) -> list[Metric]:
         """Every plugin's metrics, in load order; a plugin that raises is logged and left
         out (a scrape must not fail for one plugin's bug)."""
+        from .hookchecks import metric_problem
+
         out: list[Metric] = []
         for impl in self._hook.wsnet_collect_metrics.get_hookimpls():
+            who = plugin_name(impl.plugin_name)
             try:
                 found = cast(
                     "Iterable[Metric] | None", impl.function(**dict.fromkeys(impl.argnames, node))
                 )
-                out.extend(found or ())
+                items = list(found or ())
             except Exception:
-                log.exception(
-                    "plugin %r failed in wsnet_collect_metrics", plugin_name(impl.plugin_name)
-                )
+                log.exception("plugin %r failed in wsnet_collect_metrics", who)
+                continue
+            for item in items:
+                if (problem := metric_problem(item)) is None:
+                    out.append(item)
+                elif (who, name := str(getattr(item, "name", "?"))) not in self._warned:
+                    self._warned.add((who, name))  # once per family, not at every scrape
+                    log.warning("plugin %r, wsnet_collect_metrics: %s: left out", who, problem)
         return out
 
     def implementers(self, name: str) -> set[str]:

@@ -10,6 +10,7 @@ that ``HookCalls`` prefixes with ``plugin 'NAME' failed in HOOK:``.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -79,3 +80,42 @@ def _is_async(handler: object) -> bool:
 def _shown(value: object) -> str:
     text = repr(value)
     return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+_NUMBER = (int, float)
+
+
+def metric_problem(item: object) -> str | None:
+    """Why ``item`` cannot be exported as a metric family, or None.  One malformed family
+    (a label missing, a value that is text) made the whole /metrics answer 500."""
+    if not isinstance(item, i.Metric):
+        return f"{_shown(item)} is not a Metric"
+    if not (isinstance(item.name, str) and _NAME.match(item.name)):
+        return f"metric {item.name!r}: not a valid metric name"
+    if item.type not in ("counter", "gauge", "histogram") or item.merge not in ("sum", "max"):
+        return f"metric {item.name}: type {item.type!r} or merge {item.merge!r} unknown"
+    if not all(isinstance(label, str) and _NAME.match(label) for label in item.labels):
+        return f"metric {item.name}: labels {item.labels!r} are not label names"
+    for sample in item.samples:
+        if not _labelled(sample, 2, len(item.labels)) or not _is_number(sample[1]):
+            return f"metric {item.name}: sample {sample!r} is not (label values, number)"
+    for hist in item.histograms:
+        ok = _labelled(hist, 3, len(item.labels)) and _is_number(hist[2])
+        if not ok or len(hist[1]) != len(item.buckets) + 1 or not all(map(_is_number, hist[1])):
+            return f"metric {item.name}: histogram {hist!r} does not fit its buckets"
+    return None
+
+
+def _labelled(row: object, size: int, labels: int) -> bool:
+    return (
+        isinstance(row, tuple)
+        and len(row) == size
+        and isinstance(row[0], tuple)
+        and len(row[0]) == labels
+        and all(isinstance(v, str) for v in row[0])
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, _NUMBER)
