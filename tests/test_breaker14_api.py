@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from probe_plugins import probe_site, site_env, wsnet_run
+from wsnet.ctl import CtlError
 from wsnet.testing import NodeFactory, wait_until
 from wsnet.testing_run import hup
 
@@ -47,6 +48,13 @@ PROBES = {
     "        Metric('wsnet_metbad_short_total', 'counter', 'h', ('a', 'b'), ((('1',), 1),)),\n"
     "        Metric('wsnet_metbad_good_total', 'counter', 'h', (), (((), 7),)),\n"
     "        'not a metric',\n    ]\n",
+    # the deciding hooks: a falsy answer is no opinion, a bug denies (fail closed)
+    "authzfalse": "def wsnet_authorize(node, principal, action, target):\n    return False\n",
+    "authzboom": "def wsnet_authorize(node, principal, action, target):\n"
+    "    raise RuntimeError('authz boom')\n",
+    "authstr": H + "class A(Authenticator):\n    name = 'as'\n"
+    "    async def authenticate(self, request):\n        return 'admin'\n"
+    "def wsnet_register_authenticators(node):\n    return [A()]\n",
 }
 
 
@@ -126,3 +134,43 @@ def test_a_malformed_metric_is_left_out_and_the_scrape_still_answers(
     )
     assert "plugin 'metbad', wsnet_collect_metrics: str 'not a metric' is not a Metric" in log
     assert "Traceback" not in log
+
+
+AUTHZ = {"authz": {"principal": {"anonymous": {"open": ["sink"]}}}}  # no echo, so no ping
+
+
+def test_a_falsy_answer_of_wsnet_authorize_does_not_override_authz(
+    probes: Path, wsnet_node_factory: NodeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pluggy's firstresult stops at False, and the node read False as *allowed*: a plugin
+    answering "no objection" that way opened every service [authz] had closed."""
+    monkeypatch.setenv("PYTHONPATH", site_env(probes)["PYTHONPATH"])
+    a = wsnet_node_factory("a", plugins=["authzfalse"], config=AUTHZ)
+    b = wsnet_node_factory("b", listen=False, dial=[a.url])
+    wait_until(lambda: "a" in b.peers(), what="link b->a")
+    with pytest.raises(CtlError, match="'anonymous' may not open 'echo'"):
+        b.ctl("ping", "a")
+
+
+def test_wsnet_authorize_that_raises_denies_naming_the_plugin(
+    probes: Path, wsnet_node_factory: NodeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", site_env(probes)["PYTHONPATH"])
+    a = wsnet_node_factory("a", plugins=["authzboom"])
+    wsnet_node_factory("b", listen=False, dial=[a.url])
+    line = "may not claim the node name 'b': plugin 'authzboom' failed in wsnet_authorize"
+    wait_until(lambda: line in a.log(), what="the refusal naming the plugin")
+    assert "Traceback" not in a.log()
+    assert "RuntimeError: authz boom" in a.log()  # the cause, in the node's log only
+
+
+def test_an_authenticator_returning_a_string_fails_closed_in_one_line(
+    probes: Path, wsnet_node_factory: NodeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", site_env(probes)["PYTHONPATH"])
+    a = wsnet_node_factory("a", plugins=["authstr"])
+    b = wsnet_node_factory("b", listen=False, dial=[a.url])
+    line = "refused by a failing authenticator 'as': TypeError: returned str, not a Principal"
+    wait_until(lambda: line in a.log(), what="the failing authenticator's line")
+    assert "a" not in b.peers()
+    assert "Traceback" not in a.log()

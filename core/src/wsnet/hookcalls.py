@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING, Any, cast
 import pluggy
 
 from .errors import PluginError, WsnetError
+from .ratelog import Throttled
 
 log = logging.getLogger("wsnet.plugins")
+_deciding = Throttled(log, "authorisation", 10.0)  # a plugin's bug there comes per request
 
 if TYPE_CHECKING:
     import ssl
@@ -111,16 +113,36 @@ class HookCalls:
 
     # ------------------------------------------------------------- decisions
     def authorize(self, node: Node, principal: Principal, action: str, target: str) -> str | None:
-        found: str | None = self._hook.wsnet_authorize(
-            node=node, principal=principal, action=action, target=target
-        )
-        return found
+        given = {"node": node, "principal": principal, "action": action, "target": target}
+        return self._first_reason("wsnet_authorize", given)
 
     def check_relay(self, node: Node, principal: Principal, request: OpenRequest) -> str | None:
-        found: str | None = self._hook.wsnet_check_relay(
-            node=node, principal=principal, request=request
-        )
-        return found
+        given = {"node": node, "principal": principal, "request": request}
+        return self._first_reason("wsnet_check_relay", given)
+
+    def _first_reason(self, hook: str, given: dict[str, Any]) -> str | None:
+        """pluggy's firstresult for the hooks that deny: the first reason, in pluggy's order.
+
+        Only a non-empty string denies and ends the search; None, "" and False pass to the
+        next implementation (pluggy stopped at "" or False and the caller read it as
+        *allowed*, so a plugin's falsy answer overrode the core's [authz]).  A plugin that
+        raises or answers anything else denies (fail closed), logged naming it."""
+        for impl in reversed(getattr(self._hook, hook).get_hookimpls()):
+            who = plugin_name(impl.plugin_name)
+            try:
+                found = impl.function(**{k: given[k] for k in impl.argnames})
+            except Exception as exc:  # per request: one line per period, not tracebacks
+                _deciding.note(f"{who} {hook}", f"denied: plugin {who!r} failed in {hook}",
+                               f"{type(exc).__name__}: {exc}")  # fmt: skip
+                return f"plugin {who!r} failed in {hook}"
+            if found is None or found is False or found == "":
+                continue
+            if not isinstance(found, str):
+                what = f"{type(found).__name__} {found!r}, not a reason or None"
+                _deciding.note(f"{who} {hook}", f"denied: plugin {who!r} answered {hook}", what)
+                return f"plugin {who!r} answered {hook} with {type(found).__name__}"
+            return found
+        return None
 
     def resolve_node(self, node: Node, name: str) -> str | None:
         """The first answer, in pluggy's call order; a plugin that raises is named
