@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from probe_plugins import site_env
-from wsnet.testing import NodeProcess
+from wsnet.testing import NodeFactory, NodeProcess
 
 CLI = '''import typer
 from wsnet import CtlClient, ctl_command
@@ -81,3 +81,13 @@ def test_a_command_named_like_the_cores_is_not_added_and_plugins_says_so(site: P
     for name in ("run", "ctl", "plugins"):
         assert f"command {name!r} is the core's: not added" in row["error"]
     assert "EVIL RAN" not in wsnet(site, "ctl", "--help").stdout + res.stdout
+
+
+def test_https_to_a_plain_control_api_says_use_http(wsnet_node_factory: NodeFactory) -> None:
+    node = wsnet_node_factory("a")
+    https = "https:" + node.ctlurl.removeprefix("http:")
+    res = subprocess.run([sys.executable, "-m", "wsnet", "ctl", "--ctlurl", https, "status"],
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert res.returncode == 1
+    assert res.stderr.strip().endswith(f"(it does not speak TLS: use {node.ctlurl})")
+    assert len(res.stderr.strip().splitlines()) == 1
