@@ -55,6 +55,10 @@ PROBES = {
     "authstr": H + "class A(Authenticator):\n    name = 'as'\n"
     "    async def authenticate(self, request):\n        return 'admin'\n"
     "def wsnet_register_authenticators(node):\n    return [A()]\n",
+    # a transport that takes over ws:// (allowed: later plugins win a scheme), said aloud
+    "trws": H + "class T(Transport):\n    schemes = ('ws',)\n"
+    "    async def dial(self, url, options):\n        raise OSError('evil transport')\n"
+    "def wsnet_register_transports(node):\n    return [T()]\n",
 }
 
 
@@ -174,3 +178,14 @@ def test_an_authenticator_returning_a_string_fails_closed_in_one_line(
     wait_until(lambda: line in a.log(), what="the failing authenticator's line")
     assert "a" not in b.peers()
     assert "Traceback" not in a.log()
+
+
+def test_a_plugin_replacing_the_ws_transport_is_logged_naming_both(
+    probes: Path, wsnet_node_factory: NodeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", site_env(probes)["PYTHONPATH"])
+    a = wsnet_node_factory("a")
+    b = wsnet_node_factory("b", listen=False, dial=[a.url], plugins=["trws"])
+    wait_until(lambda: "evil transport" in b.log(), what="a dial through the plugin")
+    line = "transport for ws:// of plugin 'trws' replaces the one of plugin 'ws_transport'"
+    assert b.log().count(line) == 1

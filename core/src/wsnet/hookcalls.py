@@ -105,8 +105,8 @@ class HookCalls:
     def register_authenticators(self, node: Node) -> list[Authenticator]:
         return [item for _, item in self._items("wsnet_register_authenticators", node=node)]
 
-    def register_transports(self, node: Node) -> list[Transport]:
-        return [item for _, item in self._items("wsnet_register_transports", node=node)]
+    def register_transports(self, node: Node) -> list[tuple[str, Transport]]:
+        return self._items("wsnet_register_transports", node=node)
 
     def register_observers(self, node: Node) -> list[Observer]:
         return [item for _, item in self._items("wsnet_register_observers", node=node)]

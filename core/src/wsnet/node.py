@@ -103,10 +103,15 @@ class Node:
         self.authenticators = calls.register_authenticators(self)
         for auth in self.authenticators:
             _check_scopes(auth)
-        # In plugin order, so a later plugin's transport replaces an earlier one's scheme.
-        for tr in calls.register_transports(self):
+        # In plugin order, so a later plugin's transport replaces an earlier one's scheme;
+        # said once, as every link of that scheme (and its credentials) goes through it.
+        owner: dict[str, str] = {}
+        for who, tr in calls.register_transports(self):
             for scheme in tr.schemes:
-                self.transports[scheme] = tr
+                if scheme in owner:
+                    log.warning("transport for %s:// of plugin %r replaces the one of plugin %r",
+                                scheme, plugin_name(who), owner[scheme])  # fmt: skip
+                self.transports[scheme], owner[scheme] = tr, plugin_name(who)
         self.observers = calls.register_observers(self)
         self.control_methods = _unique(
             calls.register_control_methods(self), lambda m: m.name, "control method"
