@@ -59,6 +59,10 @@ PROBES = {
     "trws": H + "class T(Transport):\n    schemes = ('ws',)\n"
     "    async def dial(self, url, options):\n        raise OSError('evil transport')\n"
     "def wsnet_register_transports(node):\n    return [T()]\n",
+    # an observer that fails on every event, which a peer sets off with every channel
+    "obsboom": H + "class O(Observer):\n    def notify(self, event):\n"
+    "        raise RuntimeError('obs boom')\n"
+    "def wsnet_register_observers(node):\n    return [O()]\n",
 }
 
 
@@ -189,3 +193,17 @@ def test_a_plugin_replacing_the_ws_transport_is_logged_naming_both(
     wait_until(lambda: "evil transport" in b.log(), what="a dial through the plugin")
     line = "transport for ws:// of plugin 'trws' replaces the one of plugin 'ws_transport'"
     assert b.log().count(line) == 1
+
+
+def test_an_observer_failing_on_every_event_logs_one_traceback_naming_the_plugin(
+    probes: Path, wsnet_node_factory: NodeFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTHONPATH", site_env(probes)["PYTHONPATH"])
+    a = wsnet_node_factory("a", plugins=["obsboom"])
+    b = wsnet_node_factory("b", listen=False, dial=[a.url])
+    wait_until(lambda: "a" in b.peers(), what="link b->a")
+    for _ in range(5):  # each a channel: two events on a, each a traceback before
+        b.ctl("ping", node="a", count=1)
+    log = a.log()
+    assert log.count("Traceback") == 1, log
+    assert "plugin 'obsboom': observer O failed on node.started: RuntimeError: obs boom" in log

@@ -108,8 +108,8 @@ class HookCalls:
     def register_transports(self, node: Node) -> list[tuple[str, Transport]]:
         return self._items("wsnet_register_transports", node=node)
 
-    def register_observers(self, node: Node) -> list[Observer]:
-        return [item for _, item in self._items("wsnet_register_observers", node=node)]
+    def register_observers(self, node: Node) -> list[tuple[str, Observer]]:
+        return self._items("wsnet_register_observers", node=node)
 
     # ------------------------------------------------------------- decisions
     def authorize(self, node: Node, principal: Principal, action: str, target: str) -> str | None:

@@ -116,7 +116,7 @@ class Runtime:
         except WsnetError:
             raise
         except Exception as exc:
-            who = self.node.component_plugin.get(id(comp), "?")
+            who = self.node.plugin_of.get(id(comp), "?")
             raise PluginError(f"plugin {who!r} failed to start {type(comp).__name__}: "
                               f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
 
@@ -196,7 +196,7 @@ class Runtime:
             try:
                 await comp.aclose()
             except Exception:
-                who = self.node.component_plugin.get(id(comp), "?")
+                who = self.node.plugin_of.get(id(comp), "?")
                 log.exception("plugin %r: closing %s failed", who, type(comp).__name__)
         self._started.clear()
         for listener in self.listeners:
