@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from probe_plugins import site_env
-from wsnet.testing import NodeFactory, NodeProcess
+from wsnet.testing import NodeFactory, NodeProcess, wait_until
 
 CLI = '''import typer
 from wsnet import CtlClient, ctl_command
@@ -91,3 +91,17 @@ def test_https_to_a_plain_control_api_says_use_http(wsnet_node_factory: NodeFact
     assert res.returncode == 1
     assert res.stderr.strip().endswith(f"(it does not speak TLS: use {node.ctlurl})")
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_proxy_name_that_does_not_resolve_is_named_as_the_proxy(
+    wsnet_node_factory: NodeFactory,
+) -> None:
+    """Was "dial ws://127.0.0.1:1/wsnet: [Errno -2] Name or service not known": read as the
+    target's name, which is an address here."""
+    proxy = "http://u:S3cretPw@nohost.invalid:3128"
+    dial = {"url": "ws://127.0.0.1:1/wsnet", "proxy": proxy}
+    node = wsnet_node_factory("a", listen=False, config={"dial": [dial]})
+    line = "proxy nohost.invalid:3128: cannot resolve 'nohost.invalid'"
+    wait_until(lambda: line in node.ctl("dials")[0]["last_error"], what="the dial error")
+    assert line in node.log()
+    assert "S3cretPw" not in node.log()
