@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from probe_plugins import probe_site, site_env, wsnet_run
 from wsnet.ctl import CtlError
-from wsnet.testing import NodeFactory, wait_until
+from wsnet.testing import NodeFactory, free_port, wait_until
 from wsnet.testing_run import hup
 
 H = "from aiohttp import web\nfrom wsnet import *\n"
@@ -63,6 +64,7 @@ PROBES = {
     "obsboom": H + "class O(Observer):\n    def notify(self, event):\n"
     "        raise RuntimeError('obs boom')\n"
     "def wsnet_register_observers(node):\n    return [O()]\n",
+    "tlsboom": "def wsnet_tls_server_context(context):\n    raise RuntimeError('tls boom')\n",
 }
 
 
@@ -207,3 +209,14 @@ def test_an_observer_failing_on_every_event_logs_one_traceback_naming_the_plugin
     log = a.log()
     assert log.count("Traceback") == 1, log
     assert "plugin 'obsboom': observer O failed on node.started: RuntimeError: obs boom" in log
+
+
+def test_a_tls_context_hook_that_raises_is_one_line_naming_the_plugin(
+    probes: Path, pki: Any
+) -> None:
+    tls = ("--tls-cert", str(pki.server.cert), "--tls-key", str(pki.server.key))
+    res = wsnet_run(probes, "--plugins", "tlsboom", "--listen", f"127.0.0.1:{free_port()}", *tls)
+    assert res.returncode == 2, res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last == ("wsnet: error: plugin 'tlsboom' failed in wsnet_tls_server_context: "
+                    "RuntimeError: tls boom")  # fmt: skip

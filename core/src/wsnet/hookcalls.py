@@ -160,7 +160,9 @@ class HookCalls:
         return None
 
     def tls_server_context(self, node: Node, context: ssl.SSLContext, scope: str) -> None:
-        self._hook.wsnet_tls_server_context(node=node, context=context, scope=scope)
+        """Each implementation in load order (as docs/plugins.md says); a plugin's bug
+        stops start-up with one line naming it."""
+        self._each("wsnet_tls_server_context", node=node, context=context, scope=scope)
 
     def collect_metrics(self, node: Node) -> list[Metric]:
         """Every plugin's metrics, in load order; a plugin that raises is logged and left
