@@ -33,6 +33,10 @@ PROBES = {
     "rtstr": "def wsnet_register_http_routes(node):\n    return ['/x']\n",
     "rtrpc": ROUTE + "def wsnet_register_http_routes(node):\n"
     "    return [HttpRoute('x', '/rpc', h, 'POST')]\n",
+    "authnoname": H + "class A(Authenticator):\n    async def authenticate(self, r):\n"
+    "        return None\ndef wsnet_register_authenticators(node):\n    return [A()]\n",
+    "trstr": H + "class T(Transport):\n    schemes = 'ws'\n    async def dial(self, u, o):\n"
+    "        pass\ndef wsnet_register_transports(node):\n    return [T()]\n",
     "rtrel": ROUTE + "def wsnet_register_http_routes(node):\n    return [HttpRoute('x', 'x', h)]\n",
     # raising where the core calls a plugin at start-up, outside the register hooks
     "cfgboom": "def wsnet_configure(config):\n    raise RuntimeError('cfg boom')\n",
@@ -87,6 +91,10 @@ def probes(tmp_path: Path) -> Path:
         ("rtstr", "wsnet_register_http_routes: returned str '/x', not an HttpRoute"),
         ("rtrpc", "wsnet_register_http_routes: HTTP route 'x': the path '/rpc' is the core's "
                   "(/, /rpc, /healthz, /readyz)"),
+        ("authnoname", "wsnet_register_authenticators: A has no name (a non-empty string), "
+                       "got None"),
+        ("trstr", "wsnet_register_transports: transport T: schemes must be a tuple of URL "
+                  "schemes, got 'ws'"),
         ("cfgboom", "wsnet_configure: RuntimeError: cfg boom"),
         ("rtrel", "wsnet_register_http_routes: HTTP route 'x': the path 'x' does not start "
                   "with '/'"),

@@ -59,7 +59,25 @@ def items_of(hook: str, result: object) -> list[Any]:
     return items
 
 
+# The attribute that names an item (what a clash, a log line or an OPEN uses).
+_NAMED = (
+    (i.Service, "name"), (i.Authenticator, "name"), (i.Port, "kind"), (i.ControlMethod, "name"),
+)  # fmt: skip
+
+
 def _check(item: object) -> None:
+    for cls, attr in _NAMED:
+        holder = item if isinstance(item, type) else type(item)  # a Port is a class
+        value = getattr(item, attr, None)
+        if issubclass(holder, cls) and not (isinstance(value, str) and value):
+            raise WrongResult(f"{holder.__name__} has no {attr} (a non-empty string), "
+                              f"got {value!r}")  # fmt: skip
+    if isinstance(item, i.Transport):
+        schemes = getattr(item, "schemes", None)
+        if not (isinstance(schemes, tuple | list) and schemes
+                and all(isinstance(x, str) and x for x in schemes)):  # fmt: skip
+            raise WrongResult(f"transport {type(item).__name__}: schemes must be a tuple of "
+                              f"URL schemes, got {schemes!r}")  # fmt: skip
     if isinstance(item, i.ControlMethod) and not _is_async(item.handler):
         raise WrongResult(f"control method {item.name!r}: the handler is not an async function")
     if isinstance(item, i.HttpRoute):
