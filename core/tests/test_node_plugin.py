@@ -75,13 +75,17 @@ def test_a_plugin_without_an_object_adds_nothing() -> None:
     assert set(node.services) == {"echo", "sink"}
 
 
+async def _noop() -> None:
+    return None
+
+
 @pytest.mark.parametrize(
     ("hook", "item", "message"),
     [
         ("wsnet_register_services", Hello(), "two plugins provide the service 'hello': a and b"),
         (
             "wsnet_register_control_methods",
-            ControlMethod("ping", lambda: None, ""),
+            ControlMethod("ping", _noop, ""),
             "two plugins provide the control method 'ping': diag and b",
         ),
     ],

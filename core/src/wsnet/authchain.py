@@ -52,6 +52,10 @@ async def check(
     for auth in chain:
         try:
             principal = await auth.authenticate(request)
+            if principal is not None and not isinstance(principal, Principal):
+                # fail closed as for a raise: a string here reached `[authz]` and the
+                # methods as a "principal" and broke each request with a traceback
+                raise TypeError(f"returned {type(principal).__name__}, not a Principal or None")
         except AuthRefused as exc:
             log.warning("%s from %s (%s): %s", what, remote, auth.name, exc.reason)
             node.emit(AuthFailure(remote, auth.name, exc.reason))

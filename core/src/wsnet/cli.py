@@ -21,6 +21,7 @@ from .ctlcli import ctl_command
 from .errors import ConfigError, WsnetError
 from .plugin_commands import (
     LazyPluginGroup,
+    command_clashes,
     commands_by_distribution,
     plugin_versions,
 )
@@ -150,12 +151,14 @@ def top(
 
 @app.command("plugins")
 def plugins_cmd(
+    ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """List installed plugins with version, hooks and the commands they add."""
     from .plugins import describe_installed  # imports every plugin: only this command does
 
-    commands = commands_by_distribution()
+    core = set(ctx.parent.command.commands) if ctx.parent is not None else set()  # type: ignore[attr-defined]
+    commands, clashes = commands_by_distribution(core), command_clashes(core)
     rows = [
         {
             "name": p.name,
@@ -163,7 +166,7 @@ def plugins_cmd(
             "distribution": p.distribution,
             "hooks": ", ".join(h.removeprefix("wsnet_") for h in p.hooks),
             "commands": ", ".join(commands.get(p.distribution, [])),
-            "error": p.error,
+            "error": "; ".join([*filter(None, [p.error]), *clashes.get(p.distribution, [])]),
         }
         for p in describe_installed()
     ]

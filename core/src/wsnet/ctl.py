@@ -145,8 +145,10 @@ def call(
         hint = (
             " (give its CA with --ca-file)"
             if isinstance(reason, ssl.SSLCertVerificationError)
+            else f" (it does not speak TLS: use {redact_url('http:' + url[6:])})"
+            if isinstance(reason, ssl.SSLError) and reason.reason == "WRONG_VERSION_NUMBER"
             else ""
-        )
+        )  # fmt: skip
         raise CtlError(f"cannot reach the control API at {shown}: {reason}{hint}") from None
     except ValueError:
         raise CtlError(f"control API at {shown} sent a reply that is not JSON") from None

@@ -48,6 +48,7 @@ from .interfaces import (
 from .link import Link, LinkClosed
 from .plugins import Plugins
 from .protocol import ChannelError, ChannelKind, CloseCode, OpenRequest, ResetCode
+from .ratelog import Repeated
 from .relay import relay_channel
 from .routing import RoutingTable
 from .stash import Stash
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
 log = logging.getLogger("wsnet.node")
+_observer_failures = Repeated(log, 10.0)
 T = TypeVar("T")
 
 
@@ -80,6 +82,7 @@ class Node:
         self.observers: list[Observer] = []
         self.control_methods: dict[str, ControlMethod] = {}
         self.components: list[Component] = []
+        self.plugin_of: dict[int, str] = {}  # id(component or observer) -> plugin, for errors
         self.http_routes: dict[str, HttpRoute] = {}
         self.listen_url = ""
         self.control_url = ""
@@ -102,15 +105,23 @@ class Node:
         self.authenticators = calls.register_authenticators(self)
         for auth in self.authenticators:
             _check_scopes(auth)
-        # In plugin order, so a later plugin's transport replaces an earlier one's scheme.
-        for tr in calls.register_transports(self):
+        # In plugin order, so a later plugin's transport replaces an earlier one's scheme;
+        # said once, as every link of that scheme (and its credentials) goes through it.
+        owner: dict[str, str] = {}
+        for who, tr in calls.register_transports(self):
             for scheme in tr.schemes:
-                self.transports[scheme] = tr
-        self.observers = calls.register_observers(self)
+                if scheme in owner:
+                    log.warning("transport for %s:// of plugin %r replaces the one of plugin %r",
+                                scheme, plugin_name(who), owner[scheme])  # fmt: skip
+                self.transports[scheme], owner[scheme] = tr, plugin_name(who)
+        observers = calls.register_observers(self)
+        self.observers = [obs for _, obs in observers]
         self.control_methods = _unique(
             calls.register_control_methods(self), lambda m: m.name, "control method"
         )
-        self.components = calls.register_components(self)
+        named = calls.register_components(self)
+        self.components = [comp for _, comp in named]
+        self.plugin_of = {id(obj): plugin_name(who) for who, obj in [*observers, *named]}
         self.http_routes = _unique(
             calls.register_http_routes(self), lambda r: f"{r.method} {r.path}", "HTTP route"
         )
@@ -135,8 +146,11 @@ class Node:
         for obs in self.observers:
             try:
                 obs.notify(event)
-            except Exception:  # an observer must never break the node
-                log.exception("observer %r failed on %s", obs, event.kind)
+            except Exception as exc:  # an observer must never break the node, nor its log
+                who = self.plugin_of.get(id(obs), "?")
+                _observer_failures.failed(
+                    id(obs), f"plugin {who!r}: observer {type(obs).__name__} failed on "
+                    f"{event.kind}", exc)  # fmt: skip
 
     def spawn(self, coro: Any, name: str = "") -> asyncio.Task[Any]:
         """Run a background task owned by the node (cancelled by aclose)."""

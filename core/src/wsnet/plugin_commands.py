@@ -16,6 +16,7 @@ contexts and commands are therefore typed ``Any`` here.
 from __future__ import annotations
 
 import importlib.metadata as md
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -59,11 +60,31 @@ def plugin_commands() -> dict[str, PluginCommand]:
     return found
 
 
-def commands_by_distribution() -> dict[str, list[str]]:
-    """{distribution: [command names]}, for `wsnet plugins`."""
+def commands_by_distribution(core: Collection[str] = ()) -> dict[str, list[str]]:
+    """{distribution: [command names it adds]}, for `wsnet plugins`: without the names in
+    ``core`` (the core's commands, which stay the core's)."""
     out: dict[str, list[str]] = {}
     for cmd in plugin_commands().values():
-        out.setdefault(cmd.distribution, []).append(cmd.name)
+        if cmd.name not in core:
+            out.setdefault(cmd.distribution, []).append(cmd.name)
+    return out
+
+
+def command_clashes(core: Collection[str]) -> dict[str, list[str]]:
+    """{distribution: [why a command it declares is not added]}: a name of the core's, or
+    one that an earlier distribution (by name) declares too.  `wsnet plugins` shows them,
+    so that a plugin's author sees why `wsnet NAME` never runs their code."""
+    out: dict[str, list[str]] = {}
+    winners = plugin_commands()
+    for ep in md.entry_points(group=COMMANDS_GROUP):
+        dist = _dist_name(ep)
+        if ep.name in core:
+            why = f"command {ep.name!r} is the core's: not added"
+        elif winners[ep.name].distribution != dist:
+            why = f"command {ep.name!r} is {winners[ep.name].distribution}'s: not added"
+        else:
+            continue
+        out.setdefault(dist, []).append(why)
     return out
 
 
@@ -88,7 +109,14 @@ def load_command(cmd: PluginCommand) -> Any:
     # every plugin: a group, without the completion options of a stand-alone app.
     root = typer.Typer(add_completion=False)
     root.add_typer(target, name=cmd.name)
-    return typer.main.get_command(root).commands[cmd.name]  # type: ignore[attr-defined]
+    group = typer.main.get_command(root).commands[cmd.name]  # type: ignore[attr-defined]
+    if not target.registered_commands and not target.registered_groups:
+        # A single command (docs/plugins.md: a callback with invoke_without_command): its
+        # options may follow its arguments (`wsnet x NODE --opt v`), as for any command;
+        # as a group, click took `--opt` for a subcommand and said "Missing argument".
+        group.allow_interspersed_args = True
+        group.subcommand_metavar = ""
+    return group
 
 
 class LazyPluginGroup(TyperGroup):

@@ -43,3 +43,25 @@ class Throttled:
         self.log.warning(
             "%s: %d %sconnection%s %s%s: %s", self.name, count, more, plural, verb, window, reason
         )
+
+
+class Repeated:
+    """A failure that may come with every event (an observer's bug, which a peer can set
+    off with every channel it opens): its traceback the first time, then one line per
+    ``every`` seconds and key with the count since, so a log cannot be flooded through it."""
+
+    def __init__(self, logger: logging.Logger, every: float) -> None:
+        self.log, self.every = logger, every
+        self._state: dict[object, tuple[int, float]] = {}  # key -> (failures held, next line)
+
+    def failed(self, key: object, what: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        held, next_at = self._state.get(key, (0, 0.0))
+        if now < next_at:
+            self._state[key] = (held + 1, next_at)
+            return
+        first = next_at == 0.0
+        more = "" if first else f" ({held + 1} times in the last {self.every:g}s)"
+        self.log.error("%s%s: %s: %s", what, more, type(exc).__name__, exc,
+                       exc_info=exc if first else None)  # fmt: skip
+        self._state[key] = (0, now + self.every)

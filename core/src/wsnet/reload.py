@@ -59,12 +59,12 @@ async def reload_config(runtime: Runtime, reconfigure: Callable[[], Config]) -> 
         log.info("SIGHUP: [node] shutdown_grace %g -> %g", old.shutdown_grace, new.shutdown_grace)
         old.shutdown_grace = new.shutdown_grace
     reloaders = _reloading_plugins(runtime)
-    for result in node.plugins.calls.reload(node, new):
+    for who, result in node.plugins.calls.reload(node, new):
         if inspect.isawaitable(result):
             try:
                 await result
             except Exception:
-                log.exception("SIGHUP: a plugin failed to apply its changes")
+                log.exception("SIGHUP: plugin %r failed to apply its changes", who)
     for name in _changed_sections(old, new):
         if name in reloaders:
             continue

@@ -17,10 +17,10 @@ from .authchain import guard as chain_guard
 from .config import Config, DialConfig, check_dial_schemes
 from .control import Dispatcher, control_app
 from .dialer import Dialer
-from .errors import WsnetError
+from .errors import PluginError, WsnetError
 from .events import NodeStarted
 from .health import DialState, readiness
-from .interfaces import CONTROL, LINK
+from .interfaces import CONTROL, LINK, Component
 from .listener_guard import Admission, Listener
 from .node import Node
 from .plugins import Plugins
@@ -96,7 +96,7 @@ class Runtime:
             scheme = "https" if tls else "http"
             self.node.control_url = f"{scheme}://{_hostport(ctl.host, port)}/rpc"
         for comp in self.node.components:
-            await comp.start()
+            await self._start_component(comp)
             self._started.append(comp)
         for dial in cfg.dial:
             self.add_dialer(dial)
@@ -108,6 +108,17 @@ class Runtime:
             self.node.listen_url or "(not listening)",
             self.node.control_url or "(off)",
         )
+
+    async def _start_component(self, comp: Component) -> None:
+        """``comp.start()``; a plugin's bug stops the node with one line naming it."""
+        try:
+            await comp.start()
+        except WsnetError:
+            raise
+        except Exception as exc:
+            who = self.node.plugin_of.get(id(comp), "?")
+            raise PluginError(f"plugin {who!r} failed to start {type(comp).__name__}: "
+                              f"{type(exc).__name__}: {exc}") from exc  # fmt: skip
 
     async def _serve(
         self, app: web.Application, listener: Listener, host: str, port: int, **options: Any
@@ -185,7 +196,8 @@ class Runtime:
             try:
                 await comp.aclose()
             except Exception:
-                log.exception("closing %r failed", comp)
+                who = self.node.plugin_of.get(id(comp), "?")
+                log.exception("plugin %r: closing %s failed", who, type(comp).__name__)
         self._started.clear()
         for listener in self.listeners:
             listener.close()

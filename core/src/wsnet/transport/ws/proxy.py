@@ -140,9 +140,18 @@ async def open_tunnel(proxy: Proxy, host: str, port: int, timeout: float) -> soc
     """A connected, non-blocking socket whose bytes reach ``host:port`` through ``proxy``."""
     loop = asyncio.get_running_loop()
     target = f"{host}:{port}"
-    infos = await loop.getaddrinfo(proxy.host, proxy.port, type=socket.SOCK_STREAM)
+    try:  # the proxy's name, said as such: a bare "Name or service not known" read as
+        # the target's; and bounded like the rest (a resolver may not answer)
+        async with asyncio.timeout(timeout):
+            infos = await loop.getaddrinfo(proxy.host, proxy.port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise ProxyError(f"proxy {proxy.where}: cannot resolve {proxy.host!r}: {why}") from None
+    except TimeoutError:
+        raise ProxyError(f"proxy {proxy.where}: {proxy.host!r} not resolved within "
+                         f"{timeout:g}s") from None  # fmt: skip
     if not infos:
-        raise ProxyError(f"proxy {proxy.where}: cannot resolve")
+        raise ProxyError(f"proxy {proxy.where}: cannot resolve {proxy.host!r}")
     family, kind, proto, _, addr = infos[0]
     sock = socket.socket(family, kind, proto)
     sock.setblocking(False)
