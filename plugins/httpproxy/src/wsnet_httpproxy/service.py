@@ -112,7 +112,7 @@ class HttpService(StreamService):
             server_hostname=up.name or None,
         )
         task = asyncio.ensure_future(request)
-        watcher = asyncio.ensure_future(channel.wait_closed())
+        watcher = channel.when_closed()  # a future, not a task per request
         try:
             await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
             if not task.done():  # the entry side reset: its client went away

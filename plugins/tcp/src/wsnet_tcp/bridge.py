@@ -210,7 +210,7 @@ class Bridge(asyncio.BufferedProtocol):
         must end the connection even while the TCP side neither reads nor writes."""
         if event.is_set():
             return
-        waiters = {asyncio.ensure_future(event.wait()), asyncio.ensure_future(ch.wait_closed())}
+        waiters = {asyncio.ensure_future(event.wait()), ch.when_closed()}
         try:
             await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
