@@ -62,6 +62,7 @@ def normalize_ip(ip: IPAddress) -> IPAddress:
     return bare
 
 
+@lru_cache(maxsize=1024)  # per request (a client's address, an upstream): parsed once
 def parse_ip(text: str) -> IPAddress | None:
     """``text`` as a normalised IP address, or None when it is not an address literal."""
     try:

@@ -6,10 +6,12 @@ DatagramChannel (datagram.py) build on it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .errors import ChannelRefused
 from .protocol import OpenRequest, ResetCode, Session
+
+_PENDING = object()  # no ACCEPT yet
 
 
 class ChannelOwner(Protocol):
@@ -53,11 +55,12 @@ class _Base:
         self._error: tuple[int, str] | None = None
         self._done = False
         self._close_reason = ""
-        # Result: None once accepted, (code, reason) when refused.
-        self._accepted: asyncio.Future[tuple[int, str] | None] | None = (
-            asyncio.get_running_loop().create_future() if local else None
-        )
-        self._closed_fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        # The ACCEPT's outcome for a channel this node opened: _PENDING, then None once
+        # accepted or (code, reason) when refused.  Futures are made only for a caller
+        # that waits (most opens do not: an HTTP request sends at once), not per channel.
+        self._accept: object = _PENDING if local else None
+        self._accept_waiter: asyncio.Future[tuple[int, str] | None] | None = None
+        self._close_waiters: list[asyncio.Future[str]] | None = None
 
     @property
     def peer(self) -> str:
@@ -69,10 +72,19 @@ class _Base:
 
     async def wait_accepted(self) -> None:
         """For channels this node opened: wait for ACCEPT, or raise ChannelRefused."""
-        if self._accepted is not None:
-            refused = await asyncio.shield(self._accepted)
-            if refused is not None:
-                raise ChannelRefused(*refused)
+        refused = self._accept
+        if refused is _PENDING:
+            if self._accept_waiter is None:
+                self._accept_waiter = asyncio.get_running_loop().create_future()
+            refused = await asyncio.shield(self._accept_waiter)
+        if refused is not None:
+            raise ChannelRefused(*cast("tuple[int, str]", refused))
+
+    def _settle_accept(self, result: tuple[int, str] | None) -> None:
+        if self._accept is _PENDING:
+            self._accept = result
+            if self._accept_waiter is not None:
+                self._accept_waiter.set_result(result)
 
     def _raise_error(self) -> None:
         if self._error is not None:
@@ -80,7 +92,24 @@ class _Base:
 
     async def wait_closed(self) -> str:
         """Wait until the channel is finished; returns why ("" for an orderly end)."""
-        return await asyncio.shield(self._closed_fut)
+        if self._done:
+            return self._close_reason
+        return await self.when_closed()
+
+    def when_closed(self) -> asyncio.Future[str]:
+        """A future of wait_closed()'s answer, made without a task: for asyncio.wait()
+        beside other futures.  Cancelling it touches nothing else."""
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        if self._done:
+            fut.set_result(self._close_reason)
+            return fut
+        waiters = self._close_waiters
+        if waiters is None:
+            waiters = self._close_waiters = []
+        elif len(waiters) >= 8:  # a caller that cancels its waits does not pile them up
+            waiters[:] = [w for w in waiters if not w.done()]
+        waiters.append(fut)
+        return fut
 
     def abort(self, code: int = ResetCode.CLOSED, reason: str = "", *, flush: bool = False) -> None:
         """Reset this channel only; the link and other channels are untouched.
@@ -103,8 +132,7 @@ class _Base:
         """The peer granted credit, or the send buffer has room again."""
 
     def _on_accepted(self) -> None:
-        if self._accepted is not None and not self._accepted.done():
-            self._accepted.set_result(None)
+        self._settle_accept(None)
 
     def _on_reset(self, code: int, reason: str) -> None:
         self._finish(reason or f"reset (code {code})", (code, reason))
@@ -117,10 +145,12 @@ class _Base:
         if error is not None and self._error is None:
             self._error = error
             self._drop_unfinished()
-        if self._accepted is not None and not self._accepted.done():
-            self._accepted.set_result(error)
-        if not self._closed_fut.done():
-            self._closed_fut.set_result(reason)
+        self._settle_accept(error)
+        if self._close_waiters is not None:
+            for fut in self._close_waiters:
+                if not fut.done():
+                    fut.set_result(reason)
+            self._close_waiters = None
         self._owner.forget(self.id, reason)
         self._wake()  # callbacks too: a protocol-based reader hears of the end this way
         # The service's callbacks are dropped: they are cycles that would outlive it.

@@ -150,20 +150,30 @@ class StreamChannel(_Base):
             self._owner.wake_writer()
 
     # ----------------------------------------------------------------- write
-    async def write(self, data: bytes | bytearray | memoryview) -> None:
-        """Send all of ``data``, waiting for credit as needed.  Raises ChannelRefused."""
+    async def write(self, data: bytes | bytearray | memoryview, *, eof: bool = False) -> None:
+        """Send all of ``data``, waiting for credit as needed.  Raises ChannelRefused.
+
+        With ``eof`` the half-close (write_eof()) follows: when the last bytes go at once
+        they and the FIN leave in one message (a small response and its end: one frame
+        to read and forward on every hop, not two)."""
         view = memoryview(data)
         off, total = 0, len(view)
         while off < total:
-            n = self.send_nowait(view[off:])
+            n = self._queue(view[off:])
             if n:
                 off += n
+                if off < total or not eof:
+                    self._owner.wake_writer()
                 continue
+            if self._owner.session.has_waiting:
+                self._owner.wake_writer()  # see send_nowait
             self._write_waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._write_waiter
             finally:
                 self._write_waiter = None
+        if eof:
+            self.write_eof()
 
     def send_nowait(self, data: bytes | memoryview) -> int:
         """Queue as much of ``data`` as the peer's credit allows now; returns the count taken.
@@ -172,17 +182,20 @@ class StreamChannel(_Base):
         callback-style twin of write(), for transports that pause their reading
         instead of awaiting.  Raises ChannelRefused when the stream is closed.
         """
+        n = self._queue(data)
+        if n or self._owner.session.has_waiting:
+            # Waiting for a turn: the writer hands turns out, also when it has nothing
+            # else to send (else the turn would wait for the next keepalive tick).
+            self._owner.wake_writer()
+        return n
+
+    def _queue(self, data: bytes | memoryview) -> int:
+        """send_nowait() without waking the writer (the caller does, or queues more)."""
         self._raise_error()
         if self._done or self._eof_sent:
             raise ChannelRefused(ResetCode.CLOSED, "write on a closed stream")
         n = self._send(data)
-        if n:
-            self.bytes_out += n
-            self._owner.wake_writer()
-        elif self._owner.session.has_waiting:
-            # Waiting for a turn: the writer hands turns out, also when it has nothing
-            # else to send (else the turn would wait for the next keepalive tick).
-            self._owner.wake_writer()
+        self.bytes_out += n
         return n
 
     def _send(self, data: bytes | memoryview) -> int:
@@ -201,6 +214,7 @@ class StreamChannel(_Base):
         try:
             finished = self._owner.session.send_eof(self.id)
         except ChannelError:
+            self._owner.wake_writer()  # what write(eof=True) queued just before still goes
             return  # already ended by the peer (see _send); the RESET/FIN follows
         self._owner.wake_writer()
         if finished:

@@ -13,6 +13,8 @@ from typing import ClassVar
 
 from .redact import redact_text
 
+_FIELDS: dict[type, tuple[str, ...]] = {}  # each event class's field names
+
 
 @dataclass(frozen=True, slots=True)
 class NodeEvent:
@@ -21,11 +23,15 @@ class NodeEvent:
     def __post_init__(self) -> None:
         # Every observer (the log plugin, metrics, third-party ones) sees URLs with their
         # passwords masked, whichever code built the event: redacted here, once.
-        for f in dataclasses.fields(self):
+        cls = type(self)
+        names = _FIELDS.get(cls)
+        if names is None:  # dataclasses.fields() builds a tuple per call: once per class
+            names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+        for name in names:
             # The slot itself, past any __getattribute__ of a subclass (only strings matter).
-            value = object.__getattribute__(self, f.name)
+            value = object.__getattribute__(self, name)
             if isinstance(value, str) and "://" in value:
-                object.__setattr__(self, f.name, redact_text(value))
+                object.__setattr__(self, name, redact_text(value))
 
 
 @dataclass(frozen=True, slots=True)

@@ -320,7 +320,9 @@ class Link(LinkWriter, LinkClose):
             kind, service, dst=dst, src=src, args=args, ttl=ttl, source=source
         )
         req = OpenRequest(kind, service, src or self.node.name, dst, args or {}, ttl)
-        self.wake_writer()
+        # At the end of this turn: the opener's first data (an HTTP request head, its
+        # FIN) then shares the OPEN's message, and every hop reads one message, not two.
+        self.wake_writer_soon()
         ch = self.new_channel(cid, req, local=True)
         # Here, not in Node.open_channel: every local open (the switch's too) is paired
         # with the ChannelClosed that forget() emits, so a gauge built from them holds.

@@ -68,6 +68,15 @@ class LinkWriter:
             if self.session.has_urgent_output:
                 self._write_inline()
 
+    def wake_writer_soon(self) -> None:
+        """Something was queued that more will follow within this loop turn (an OPEN and
+        its 0-RTT data and FIN): send it all at the end of the turn, in one message and
+        one system call, not the first frame alone at once."""
+        if self._sink is None or self._sending or self._closing:
+            self._wake.set()
+        elif not self._burst:
+            self._start_burst()
+
     def _start_burst(self) -> None:
         # Set before writing: a write can wake a channel that queues more (on_credit),
         # which then waits for the end of the turn instead of writing recursively.

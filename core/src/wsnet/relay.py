@@ -69,7 +69,9 @@ def relay_channel(node: Node, in_link: Link, cid: int, req: OpenRequest, princip
     origin = req.src or in_link.peer
     node.on_channel_opened(in_link, cid, req.service, origin)  # each end closes on its own
     node.on_channel_opened(out_link, out_cid, req.service, origin)
-    out_link.wake_writer()
+    # The frames behind the OPEN in the message being dispatched (0-RTT data, FIN) are
+    # forwarded in the same turn: they leave with the OPEN, in one message.
+    out_link.wake_writer_soon()
 
 
 class RelayEnd:

@@ -21,7 +21,7 @@ from wsnet import ChannelContext, ChannelRefused, ResetCode, StreamChannel, Stre
 
 from .stats import HttpProxyError
 from .upstream import Refused, brief, check
-from .wire import VERSION, WireError, end_to_end, read_head, to_multidict, write_head
+from .wire import VERSION, WireError, encode_head, end_to_end, read_head, to_multidict, write_head
 from .wsbridge import exit_websocket
 
 if TYPE_CHECKING:
@@ -112,9 +112,10 @@ class HttpService(StreamService):
             server_hostname=up.name or None,
         )
         task = asyncio.ensure_future(request)
-        watcher = asyncio.ensure_future(channel.wait_closed())
+        watcher = channel.when_closed()  # a future, not a task per request
         try:
-            await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            both: set[asyncio.Future[Any]] = {task, watcher}
+            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
             if not task.done():  # the entry side reset: its client went away
                 task.cancel()
                 return
@@ -137,18 +138,24 @@ class HttpService(StreamService):
             headers.append(["Via", via])
             chunked = "chunked" in resp.headers.get("Transfer-Encoding", "").lower()
             length = None if chunked else resp.content_length
-            await write_head(
-                channel,
+            head = encode_head(
                 {
                     "status": resp.status,
                     "reason": resp.reason or "",
                     "headers": headers,
                     "length": length,
-                },
+                }
             )
-            while chunk := await resp.content.read(CHUNK):
-                await channel.write(chunk)
-            channel.write_eof()
+            # What of the body is here already leaves with the head, and a body that is
+            # all here with the end of stream too: one frame for every hop to carry, not
+            # three.  A body still to come is not waited for (an event stream's head).
+            first = resp.content.read_nowait(CHUNK)
+            whole = resp.content.at_eof()
+            await channel.write(head + first, eof=whole)
+            if not whole:
+                while chunk := await resp.content.read(CHUNK):
+                    await channel.write(chunk)
+                channel.write_eof()
             done = True
         except ChannelRefused:
             log.debug("upstream %s: entry side went away, request cancelled", shown)
