@@ -12,10 +12,21 @@ import pytest
 # (http_helpers, upstream_app) importable as top-level modules, as tests/ is.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from http_helpers import Upstream, run_upstream
+from http_helpers import Site, Upstream, run_upstream
 
 
 @pytest.fixture
 def upstream() -> Iterator[Upstream]:
     with run_upstream() as up:
         yield up
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """A `python -m http.server` with DIR/x/f.bin (west's cases use it as their server)."""
+    s = Site(tmp_path / "www")
+    try:
+        yield s
+    finally:
+        s.proc.kill()
+        s.proc.wait(timeout=10)

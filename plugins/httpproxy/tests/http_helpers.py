@@ -3,7 +3,9 @@ load the plugin, and curl as the client."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -100,3 +102,28 @@ def entry_exit(
     ell = factory("L", listen=False, dial=[g.url], plugins=plugins or ["httpproxy"], config=cfg)
     wait_until(lambda: "G" in ell.peers(), what="link L->G")
     return g, ell, f"http://127.0.0.1:{port}"
+
+
+class Site:
+    """`python -m http.server` serving DIR/x/f.bin (a random file) on its own port."""
+
+    def __init__(self, root: Path) -> None:
+        (root / "x").mkdir(parents=True)
+        self.data = os.urandom(700_001)
+        (root / "x" / "f.bin").write_bytes(self.data)
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "http.server", str(self.port), "--bind", "127.0.0.1"],
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(lambda: curl(f"http://127.0.0.1:{self.port}/x/").returncode == 0, what="site")
+        self.url = f"http://127.0.0.1:{self.port}/x"
+        self.sha = hashlib.sha256(self.data).hexdigest()
+
+
+def fetch_sha(url: str) -> str:
+    r = curl("-f", url)
+    assert r.returncode == 0, (url, r.returncode)
+    return hashlib.sha256(r.stdout).hexdigest()

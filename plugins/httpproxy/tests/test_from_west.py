@@ -8,12 +8,11 @@ import json
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_west import Site, fetch_sha
+from http_helpers import Site, fetch_sha
 
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 from wsnet_httpproxy.fromwest import MigrateError, from_west, node_name
@@ -60,16 +59,6 @@ def translate(tmp: Path, configs: dict[str, dict[str, Any]], *extra: str) -> dic
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     return {p.stem: p.read_text() for p in out.glob("*.toml")}
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    s = Site(tmp_path / "www")
-    try:
-        yield s
-    finally:
-        s.proc.kill()
-        s.proc.wait(timeout=10)
 
 
 def run(factory: NodeFactory, text: str) -> NodeProcess:

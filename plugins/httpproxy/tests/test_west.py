@@ -9,53 +9,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from http_helpers import curl
+from http_helpers import Site, curl, fetch_sha
 
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
-
-
-class Site:
-    """`python -m http.server` serving DIR/x/f.bin (a random file) on its own port."""
-
-    def __init__(self, root: Path) -> None:
-        (root / "x").mkdir(parents=True)
-        self.data = os.urandom(700_001)
-        (root / "x" / "f.bin").write_bytes(self.data)
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(self.port), "--bind", "127.0.0.1"],
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_until(lambda: curl(f"http://127.0.0.1:{self.port}/x/").returncode == 0, what="site")
-        self.url = f"http://127.0.0.1:{self.port}/x"
-        self.sha = hashlib.sha256(self.data).hexdigest()
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
-    s = Site(tmp_path / "www")
-    try:
-        yield s
-    finally:
-        s.proc.kill()
-        s.proc.wait(timeout=10)
-
-
-def fetch_sha(url: str) -> str:
-    r = curl("-f", url)
-    assert r.returncode == 0, (url, r.returncode)
-    return hashlib.sha256(r.stdout).hexdigest()
 
 
 def listener(port: int, path: str, node: str, upstream: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from wsnet.ctl import CtlError
-from wsnet.testing import Netns, NetnsFactory, NodeFactory, wait_until
+from wsnet.testing import Netns, NetnsFactory, NodeFactory, NodeProcess, wait_until
 from wsnet_switch.testing import (
     QUIET,
     SIZE,
@@ -33,6 +33,32 @@ pytestmark = pytest.mark.netns
 @pytest.fixture
 def payload(tmp_path: Path) -> tuple[Path, str]:
     return make_payload(tmp_path)
+
+
+def _third_behind_netdev(
+    left: Netns, right: Netns, netns_factory: NetnsFactory, factory: NodeFactory,
+    prefix: str, subnet: str, tap: str,
+) -> tuple[Netns, str, str, NodeProcess, NodeProcess]:  # fmt: skip
+    """ns3 --veth (OUTER in left, INNER in ns3, SUBNET.3)-- [netdev OUTER on a, in left]
+    ==link== [b, in right] -- TAP (SUBNET.2): (ns3, OUTER, INNER, a, b)."""
+    third = netns_factory()
+    for ns in (left, right, third):
+        ns.run(*QUIET)
+    outer, inner = f"{prefix}{os.getpid() % 10000}o", f"{prefix}{os.getpid() % 10000}i"
+    subprocess.run(
+        ["ip", "link", "add", outer, "netns", left.name, "type", "veth", "peer", "name", inner,
+         "netns", third.name],
+        check=True, timeout=10,
+    )  # fmt: skip
+    left.run("ip", "link", "set", outer, "up")
+    third.run("ip", "addr", "add", f"{subnet}.3/24", "dev", inner)
+    third.run("ip", "link", "set", inner, "up")
+    a = factory("a", netns=left, plugins=["netdev"])
+    b = factory("b", netns=right, listen=False, dial=[a.url], plugins=["tap"])
+    wait_until(lambda: "a" in b.peers(), what="link")
+    a.ctl("addport", "netdev", outer)
+    b.ctl("addport", kind="tap", name=tap, address=f"{subnet}.2/24")
+    return third, outer, inner, a, b
 
 
 def test_delport_removes_device_and_bad_ports(
@@ -65,23 +91,9 @@ def test_netdev_port_joins_a_third_namespace(
 ) -> None:
     """ns3 --veth-- [netdev on a] ==link== [b] -- TAP: ns3 pings b's TAP."""
     left, right = netns_pair
-    third = netns_factory()
-    for ns in (left, right, third):
-        ns.run(*QUIET)
-    outer, inner = f"wsn{os.getpid() % 10000}o", f"wsn{os.getpid() % 10000}i"
-    subprocess.run(
-        ["ip", "link", "add", outer, "netns", left.name, "type", "veth", "peer", "name", inner,
-         "netns", third.name],
-        check=True, timeout=10,
-    )  # fmt: skip
-    left.run("ip", "link", "set", outer, "up")
-    third.run("ip", "addr", "add", "10.79.0.3/24", "dev", inner)
-    third.run("ip", "link", "set", inner, "up")
-    a = wsnet_node_factory("a", netns=left, plugins=["netdev"])
-    b = wsnet_node_factory("b", netns=right, listen=False, dial=[a.url], plugins=["tap"])
-    wait_until(lambda: "a" in b.peers(), what="link")
-    a.ctl("addport", "netdev", outer)
-    b.ctl("addport", kind="tap", name="wst2", address="10.79.0.2/24")
+    third, outer, inner, a, _ = _third_behind_netdev(
+        left, right, netns_factory, wsnet_node_factory, "wsn", "10.79.0", "wst2"
+    )
     res = ping(third, "10.79.0.2", 3)
     assert res.returncode == 0, res.stdout + res.stderr
     assert fdb(a)[mac_of(third, inner)] == outer
@@ -152,23 +164,9 @@ def test_netdev_tcp_through_offloads(
 ) -> None:  # fmt: skip
     """TCP from a third namespace through a netdev port (veth GSO frames) to a remote TAP."""
     left, right = netns_pair
-    third = netns_factory()
-    for ns in (left, right, third):
-        ns.run(*QUIET)
-    outer, inner = f"wso{os.getpid() % 10000}o", f"wso{os.getpid() % 10000}i"
-    subprocess.run(
-        ["ip", "link", "add", outer, "netns", left.name, "type", "veth", "peer", "name", inner,
-         "netns", third.name],
-        check=True, timeout=10,
-    )  # fmt: skip
-    left.run("ip", "link", "set", outer, "up")
-    third.run("ip", "addr", "add", "10.86.0.3/24", "dev", inner)
-    third.run("ip", "link", "set", inner, "up")
-    a = wsnet_node_factory("a", netns=left, plugins=["netdev"])
-    b = wsnet_node_factory("b", netns=right, listen=False, dial=[a.url], plugins=["tap"])
-    wait_until(lambda: "a" in b.peers(), what="link")
-    a.ctl("addport", "netdev", outer)
-    b.ctl("addport", kind="tap", name="wso3", address="10.86.0.2/24")
+    third, outer, _, a, _ = _third_behind_netdev(
+        left, right, netns_factory, wsnet_node_factory, "wso", "10.86.0", "wso3"
+    )
     path, digest = payload
     assert transfer(third, right, "10.86.0.2", path, tmp_path) == (SIZE, digest)
     assert transfer(right, third, "10.86.0.3", path, tmp_path) == (SIZE, digest)
