@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .addresses import Allowlist, IPAddress, Resolved, normalize_ip, parse_ip, resolve
     from .api import LinkAPI, NodeAPI
     from .channel import DatagramChannel, StreamChannel
-    from .config import Config, Section
+    from .config import Config, Section, is_loopback
     from .ctl import CtlClient, CtlError
     from .ctl import render as render_result
     from .ctlcli import ctl_command
@@ -136,6 +136,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "load_ca": (".tls", "load_ca"),
     "normalize_ip": (".addresses", "normalize_ip"),
     "parse_ip": (".addresses", "parse_ip"),
+    "is_loopback": (".config", "is_loopback"),
     "pem_certificates": (".tls", "pem_certificates"),
     "redact_text": (".redact", "redact_text"),
     "redact_url": (".redact", "redact_url"),
@@ -211,6 +212,7 @@ __all__ = [
     "ctl_command",
     "fingerprint",
     "hookimpl",
+    "is_loopback",
     "load_ca",
     "normalize_ip",
     "parse_ip",

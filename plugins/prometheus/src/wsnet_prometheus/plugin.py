@@ -4,7 +4,6 @@ served on the control listener (its TLS, authenticators and ``[authz] call`` gra
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -22,6 +21,7 @@ from wsnet import (
     Section,
     StashKey,
     WsnetError,
+    is_loopback,
 )
 
 from .exposition import Settings, make_registry, render
@@ -136,7 +136,7 @@ class OwnListener(Component):
         except OSError as exc:
             raise WsnetError(f"[prometheus] listen: cannot bind {host}:{port}: "
                              f"{exc.strerror}") from None  # fmt: skip
-        if not _loopback(host):
+        if not is_loopback(host):
             log.warning("prometheus: /metrics on %s:%d has no TLS and no authentication "
                         "(serve it on the control API to have both)", host, port)  # fmt: skip
         log.info("prometheus: metrics at http://%s:%d%s", host, port, self.settings.path)
@@ -145,12 +145,3 @@ class OwnListener(Component):
         self.listener.close()
         if self.runner is not None:
             await self.runner.cleanup()
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
