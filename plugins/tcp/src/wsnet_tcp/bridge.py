@@ -110,17 +110,20 @@ class Bridge(asyncio.BufferedProtocol):
     def _push(self, resume: bool) -> None:
         held, ch = self._held, self.channel
         assert held is not None and ch is not None
+        # Taken while it is offered: send_nowait can write at once and hand turns out,
+        # to this channel too, whose _flush must then not send the same bytes again.
+        self._held = None
         try:
-            n = ch.send_nowait(held)
+            while held and (n := ch.send_nowait(held)):
+                held = held[n:]  # if it was handed a turn meanwhile, the rest goes now
         except ChannelRefused:
             self._abort_socket()
             return
-        if n < len(held):
-            self._held = held[n:]
+        if held:
+            self._held = held
             if not resume and self.transport is not None:
                 self.transport.pause_reading()  # no credit: stop reading until on_credit
             return
-        self._held = None
         if self._eof_in:
             self._send_eof()
         elif resume and self.transport is not None and not self.lost:
