@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from wsnet.protocol import ChannelKind, ChannelRequested, CreditAvailable, DataReceived, Session
+from wsnet.protocol.output import MAX_TURN
 from wsnet.protocol.session import Limits
 
 MIN_READ = 16 * 1024  # as the TCP bridge
@@ -38,9 +39,12 @@ class Clock:
         return self.now
 
 
-def link_pair(n: int, clock: Clock) -> tuple[Session, Session, list[Stream]]:
+def link_pair(
+    n: int, clock: Clock, window: int = Limits().window
+) -> tuple[Session, Session, list[Stream]]:
     a = Session(node="a", initiator=True, limits=Limits(), clock=clock)
-    b = Session(node="b", initiator=False, limits=Limits(), clock=clock)
+    wide = Limits(window=window, max_window=max(window, Limits().max_window))
+    b = Session(node="b", initiator=False, limits=wide, clock=clock)
     for m in a.data_to_send():
         b.receive_message(m)
     for m in b.data_to_send():
@@ -112,3 +116,16 @@ def test_greedy_streams_get_equal_bytes(n: int, turns: int) -> None:
     # Turns are whole quanta (64 KiB): with a thousand streams and ~1 MiB messages each
     # stream gets only a few turns in the window, so allow a turn of slack.
     assert fairness >= 0.6, (n, fairness, sorted(per_stream)[:: max(1, n // 10)])
+
+
+def test_a_writer_that_waits_alone_gets_no_more_than_a_turn() -> None:
+    """A share computed while one writer waits is most of the send buffer; granted as a
+    turn, that stream ran twice the median once a thousand others joined."""
+    a, _, streams = link_pair(2, Clock(), window=16 << 20)  # credit is not the limit
+    first = streams[0]
+    sent = a.send_data(first.cid, bytes(8 << 20))
+    assert 0 < sent < 8 << 20 and a.has_waiting  # it waits for room, alone
+    while a.next_message() is not None:
+        pass
+    assert a.writable() == [first.cid]
+    assert a.send_capacity(first.cid) <= MAX_TURN

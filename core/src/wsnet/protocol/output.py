@@ -22,6 +22,13 @@ QUANTUM = 64 * 1024
 _WINDOW_FRAME = HEADER_SIZE + 4
 # Seconds a turn handed to a waiting writer counts as taken before the writer used it.
 GRANT_TTL = 0.05
+# The largest turn: a share computed while one or two writers waited (2 MiB) made that
+# stream run twice the median once a thousand others joined.
+MAX_TURN = 256 * 1024
+# The smallest: each turn costs the writer a wake, a paused and a resumed socket and a
+# few reads.  Turns of 128 or 256 KiB cost a quarter less CPU per byte with a thousand
+# streams, but each stream gets only a few turns in a 5 s window (min/max 0.3-0.6).
+MIN_TURN = QUANTUM
 
 
 class Output:
@@ -136,7 +143,7 @@ class Output:
         The waiting writers count: dividing by the ring alone (a few channels between
         two turns) granted the writers woken then turns of a megabyte and more, and
         with a thousand streams some ran five times the median (docs/performance.md)."""
-        return max(QUANTUM, send_buffer // (1 + self.active))
+        return max(MIN_TURN, send_buffer // (1 + self.active))
 
     @property
     def has_waiting(self) -> bool:
@@ -152,6 +159,7 @@ class Output:
         # about to be, with room to spare): they no longer hold the room.
         self._expire(now if self.data_bytes else float("inf"))
         room -= self.reserved
+        share = min(share, MAX_TURN)
         woken: list[int] = []
         waiting = self._waiting
         while waiting and room > 0:
