@@ -86,6 +86,8 @@ class LinkWriter:
     def _end_burst(self) -> None:
         self._burst = False
         if not self.session.has_output:
+            if self.session.has_waiting:
+                self._wake_writable()  # turns are handed out also when nothing is sent
             return
         if self._sink is None or self._sending or self._closing:
             self._wake.set()

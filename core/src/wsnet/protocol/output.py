@@ -20,6 +20,15 @@ from .frames import HEADER_SIZE, Flag, FrameType, encode_header
 # fewer frames (each frame costs the receiver an event); smaller ones interleave finer.
 QUANTUM = 64 * 1024
 _WINDOW_FRAME = HEADER_SIZE + 4
+# Seconds a turn handed to a waiting writer counts as taken before the writer used it.
+GRANT_TTL = 0.05
+# The largest turn: a share computed while one or two writers waited (2 MiB) made that
+# stream run twice the median once a thousand others joined.
+MAX_TURN = 256 * 1024
+# The smallest: each turn costs the writer a wake, a paused and a resumed socket and a
+# few reads.  Turns of 128 or 256 KiB cost a quarter less CPU per byte with a thousand
+# streams, but each stream gets only a few turns in a 5 s window (min/max 0.3-0.6).
+MIN_TURN = QUANTUM
 
 
 class Output:
@@ -35,6 +44,10 @@ class Output:
         self._ring: deque[ChannelState] = deque()  # channels with data or a FIN queued
         self.data_bytes = 0  # payload bytes queued in the channels of the ring
         self._waiting: deque[ChannelState] = deque()  # writers waiting for send_buffer room
+        # Writers woken in the last GRANT_TTL seconds, by id, with when: their turns are
+        # reserved until they read their sockets (the next loop turns) ...
+        self._granted: dict[int, tuple[float, ChannelState]] = {}
+        self.reserved = 0  # ... this many bytes of send_buffer in all
         self.bytes_out = 0
 
     # ----------------------------------------------------------------- queueing
@@ -80,6 +93,7 @@ class Output:
     def discard(self, ch: ChannelState) -> None:
         """The channel was reset: its queued output and credit return are dropped."""
         ch.dead = True
+        self._release(ch)
         self.data_bytes -= ch.queued
         ch.out = None
         ch.queued = 0
@@ -88,10 +102,16 @@ class Output:
         if self._windows.get(ch.id) is ch:
             del self._windows[ch.id]
 
-    def wait_for_room(self, ch: ChannelState) -> None:
+    def wait_for_room(self, ch: ChannelState, front: bool = False) -> None:
+        """``ch`` waits for a turn; ``front``: it was woken for one and found no room,
+        so it keeps its place and what is left of its turn."""
         if not ch.waiting:
+            self._release(ch)
             ch.waiting = True
-            self._waiting.append(ch)
+            if front:
+                self._waiting.appendleft(ch)
+            else:
+                self._waiting.append(ch)
 
     # ---------------------------------------------------------------- inspection
     @property
@@ -113,27 +133,79 @@ class Output:
 
     @property
     def active(self) -> int:
-        """Channels with output queued: what a fair share of the send buffer divides by."""
-        return len(self._ring)
+        """Channels that want the send buffer: those with output queued and the writers
+        waiting for room (a writer can be both; counted twice, its share is smaller)."""
+        return len(self._ring) + len(self._waiting)
+
+    def share(self, send_buffer: int) -> int:
+        """What one channel may queue: a fair part of the send buffer, at least a turn.
+
+        The waiting writers count: dividing by the ring alone (a few channels between
+        two turns) granted the writers woken then turns of a megabyte and more, and
+        with a thousand streams some ran five times the median (docs/performance.md)."""
+        return max(MIN_TURN, send_buffer // (1 + self.active))
 
     @property
     def has_waiting(self) -> bool:
         return bool(self._waiting)
 
-    def take_waiting(self, room: int, share: int) -> list[int]:
+    def take_waiting(self, room: int, share: int, now: float) -> list[int]:
         """Writers to wake now that ``room`` bytes are free: about room / share of them,
         oldest first, so a thousand waiting writers are not all woken for one message.
-        Each is granted a turn of ``share`` bytes: while others wait, only a writer with
-        a turn left takes room, and no more than that (fair by bytes, not by calls)."""
+        Each is granted a turn of ``share`` bytes, reserved for it: while others wait,
+        only a writer with a turn left takes room, and no more than that (fair by
+        bytes, not by calls)."""
+        # With nothing queued the turns handed out earlier are not being used (or are
+        # about to be, with room to spare): they no longer hold the room.
+        self._expire(now if self.data_bytes else float("inf"))
+        room -= self.reserved
+        share = min(share, MAX_TURN)
         woken: list[int] = []
-        while self._waiting and room > 0:
-            ch = self._waiting.popleft()
+        waiting = self._waiting
+        while waiting and room > 0:
+            ch = waiting[0]
+            # One that was put back at the front keeps what is left of its turn.
+            turn = ch.allowance or share
+            if turn > room and (woken or self.data_bytes) and not ch.dead:
+                break  # only whole turns, else the last one woken finds no room
+            waiting.popleft()
             ch.waiting = False
             if not ch.dead:
-                ch.allowance = share
+                ch.allowance = turn
+                room -= turn
+                self.reserved += turn
+                self._granted[ch.id] = (now, ch)
                 woken.append(ch.id)
-                room -= share
         return woken
+
+    def use_turn(self, ch: ChannelState, n: int) -> None:
+        """``ch`` queued ``n`` bytes: they come out of its turn, if it has one."""
+        used = min(n, ch.allowance)
+        ch.allowance -= used
+        if ch.id in self._granted:
+            self.reserved -= used
+            if not ch.allowance:
+                del self._granted[ch.id]
+
+    def _release(self, ch: ChannelState) -> None:
+        if self._granted.pop(ch.id, None) is not None:
+            self.reserved -= ch.allowance
+
+    def _expire(self, now: float) -> None:
+        """Turns are reserved for GRANT_TTL: counting the turns handed out and not yet
+        used keeps a burst of wakes (one per message written) from handing out more
+        turns than there is room, and keeps writers without a turn from taking the
+        room of those woken (readers served first by the event loop took it, and the
+        last writers woken found the buffer full, again and again: the same few
+        streams at half the median).  After that the room is no longer held: a writer
+        that never uses its turn cannot keep it from the others."""
+        granted = self._granted
+        while granted:
+            cid, (when, ch) = next(iter(granted.items()))
+            if now - when < GRANT_TTL:
+                break
+            del granted[cid]
+            self.reserved -= ch.allowance
 
     # ------------------------------------------------------------------ building
     def next_message(self, limit: int, max_frame: int) -> bytes | None:

@@ -27,7 +27,7 @@ from .frames import HEADER_SIZE, MAX_CHANNEL_ID, FrameType
 from .inbound import Inbound
 from .limits import MAX_CREDIT, Keepalive, Limits
 from .messages import ChannelKind, Hello, OpenRequest
-from .output import QUANTUM, Output, detached
+from .output import Output, detached
 
 __all__ = ["FAST_ROUND", "MAX_CREDIT", "Keepalive", "Limits", "Session"]
 
@@ -126,12 +126,8 @@ class Session(Inbound):
 
     def writable(self) -> list[int]:
         """Channels whose writers waited for send-buffer room and should try again now."""
-        room = self.limits.send_buffer - self._out.data_bytes
-        return self._out.take_waiting(room, self._share()) if room > 0 else []
-
-    def _share(self) -> int:
-        """What one channel may queue: a fair part of the send buffer (at least a turn)."""
-        return max(QUANTUM, self.limits.send_buffer // (1 + self._out.active))
+        out, room = self._out, self.limits.send_buffer - self._out.data_bytes
+        return out.take_waiting(room, out.share(room + out.data_bytes), self._clock())
 
     # ------------------------------------------------------------------- timer
     def tick(self) -> list[Event]:
@@ -296,12 +292,12 @@ class Session(Inbound):
         room = self._room(ch)
         size = len(data)
         n = size if size <= room and size <= ch.send_credit else min(size, ch.send_credit, room)
-        if n < size and n == room and not self._frozen:
-            self._out.wait_for_room(ch)
+        if ch.allowance and n > 0:
+            self._out.use_turn(ch, n)
+        if n < size and n == room and not self._frozen:  # woken, but no room: keeps its place
+            self._out.wait_for_room(ch, front=ch.allowance > 0)
         if n <= 0:
             return 0
-        if ch.allowance:
-            ch.allowance = max(0, ch.allowance - n)
         self._out.data(ch, data if n == size else memoryview(data)[:n])
         ch.send_credit -= n
         if not ch.send_credit:  # the window used up: once per stall, never per byte
@@ -315,15 +311,18 @@ class Session(Inbound):
         self._frozen = True
 
     def _room(self, ch: ChannelState) -> int:
-        """Send-buffer room for ``ch``: its share, and none while others wait for their
-        turn (a writer that was not woken would otherwise cut in line)."""
+        """Send-buffer room for ``ch``: what is left of its turn, if it was woken for one
+        (the ring sends it in turns anyway); else its share, but none while turns are
+        waited for or reserved (a writer that was not woken would cut in line)."""
         out = self._out
-        if self._frozen or (out._waiting and not ch.allowance):
+        if self._frozen:
             return 0
-        send_buffer = self.limits.send_buffer
-        share = max(QUANTUM, send_buffer // (1 + len(out._ring)))
-        room = min(send_buffer - out.data_bytes, share - ch.queued)
-        return min(room, ch.allowance) if out._waiting else room
+        free = self.limits.send_buffer - out.data_bytes
+        if ch.allowance:
+            return min(free, ch.allowance)
+        if out._waiting or out.reserved:
+            return 0
+        return min(free, out.share(self.limits.send_buffer) - ch.queued)
 
     def send_eof(self, cid: int) -> bool:
         """Half-close: no more bytes from this side.  True if the channel is now finished."""

@@ -26,7 +26,8 @@ import asyncio
 import contextlib
 import socket
 import struct
-from typing import Any, cast
+from collections.abc import Callable
+from typing import cast
 
 from wsnet import ChannelRefused, ResetCode, StreamChannel
 
@@ -42,6 +43,13 @@ _READ_BUFFER = memoryview(bytearray(MAX_READ))
 
 
 class Bridge(asyncio.BufferedProtocol):
+    # An idle connection holds one of these on each node: slots, and plain flags with
+    # one future made only while run() or wait_made() waits (four asyncio.Events were
+    # 3 KiB per connection and node, their deques 760 bytes each).
+    __slots__ = ("_down_done", "_down_error", "_eof_in", "_held", "_made", "_paused",
+                 "_up_done", "_waiter", "channel", "error", "lost", "peername",
+                 "transport")  # fmt: skip
+
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.channel: StreamChannel | None = None
@@ -49,13 +57,27 @@ class Bridge(asyncio.BufferedProtocol):
         self.error = ""  # why it ended, "" for an orderly end
         self._held: memoryview | None = None  # socket bytes the channel had no credit for
         self._eof_in = False  # the TCP side sent FIN
-        self._up_done = asyncio.Event()  # TCP → channel finished (FIN sent or socket gone)
-        self._down_done = asyncio.Event()  # channel → TCP finished (EOF written, or failed)
+        self._up_done = False  # TCP → channel finished (FIN sent or socket gone)
+        self._down_done = False  # channel → TCP finished (EOF written, or failed)
         self._down_error = ""  # why channel → TCP failed
-        self._writable = asyncio.Event()
-        self._writable.set()
-        self._made = asyncio.Event()
+        self._paused = False  # the socket's write buffer is above its high-water mark
+        self._made = False  # connection_made has run
+        self._waiter: asyncio.Future[None] | None = None  # what run() or wait_made() awaits
         self.lost = False
+
+    def _poke(self) -> None:
+        """Something run() or wait_made() may wait for changed: let it look again."""
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _wait(self, ready: Callable[[], bool]) -> None:
+        while not ready():
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     # ------------------------------------------------------------- protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -65,11 +87,12 @@ class Bridge(asyncio.BufferedProtocol):
         self.peername = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "")
         if self.channel is None:
             self.transport.pause_reading()  # until attach(): nowhere to put the bytes yet
-        self._made.set()
+        self._made = True
+        self._poke()
 
     async def wait_made(self) -> None:
         """For bridges made by a listener's factory: connection_made has run."""
-        await asyncio.wait_for(self._made.wait(), 10)
+        await asyncio.wait_for(self._wait(lambda: self._made), 10)
 
     def attach(self, channel: StreamChannel) -> None:
         self.channel = channel
@@ -110,17 +133,20 @@ class Bridge(asyncio.BufferedProtocol):
     def _push(self, resume: bool) -> None:
         held, ch = self._held, self.channel
         assert held is not None and ch is not None
+        # Taken while it is offered: send_nowait can write at once and hand turns out,
+        # to this channel too, whose _flush must then not send the same bytes again.
+        self._held = None
         try:
-            n = ch.send_nowait(held)
+            while held and (n := ch.send_nowait(held)):
+                held = held[n:]  # if it was handed a turn meanwhile, the rest goes now
         except ChannelRefused:
             self._abort_socket()
             return
-        if n < len(held):
-            self._held = held[n:]
+        if held:
+            self._held = held
             if not resume and self.transport is not None:
                 self.transport.pause_reading()  # no credit: stop reading until on_credit
             return
-        self._held = None
         if self._eof_in:
             self._send_eof()
         elif resume and self.transport is not None and not self.lost:
@@ -135,29 +161,33 @@ class Bridge(asyncio.BufferedProtocol):
     def _send_eof(self) -> None:
         if self.channel is not None:
             self.channel.write_eof()
-        self._up_done.set()
+        self._up_done = True
+        self._poke()
 
     def pause_writing(self) -> None:
-        self._writable.clear()
+        self._paused = True
 
     def resume_writing(self) -> None:
-        self._writable.set()
+        self._paused = False
+        self._poke()
         self._deliver()
 
     def _deliver(self) -> None:
         """``on_readable`` (and the socket drained): hand what arrived to the socket in
-        this call, one writev for all of it, while its buffer is under high water."""
+        this call, one writev for all of it, while its buffer is under high water.
+        Called also when the channel ends, so run() hears of it here."""
+        self._poke()
         ch, tr = self.channel, self.transport
-        if ch is None or tr is None or self._down_done.is_set():
+        if ch is None or tr is None or self._down_done:
             return  # not connected yet (run() starts with this), or already finished
         try:
             if self.lost:
                 if ch.read_nowait():  # bytes for a socket that is gone: the far end must know
                     self._down_error = "the TCP connection was closed"
                 if self._down_error or ch.at_eof:
-                    self._down_done.set()
+                    self._down_done = True
                 return
-            while self._writable.is_set():
+            while not self._paused:
                 chunks = ch.read_nowait(MAX_WRITE - tr.get_write_buffer_size())
                 if not chunks:
                     break
@@ -166,17 +196,18 @@ class Bridge(asyncio.BufferedProtocol):
                 ch.read_nowait()  # raises after a reset, also while the socket is full
         except ChannelRefused as exc:  # the channel was reset: run() aborts the socket
             self._down_error = exc.reason or f"reset (code {exc.code})"
-            self._down_done.set()
+            self._down_done = True
             return
         if ch.at_eof:
             if tr.can_write_eof():
                 tr.write_eof()
-            self._down_done.set()
+            self._down_done = True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        self._writable.set()
-        self._up_done.set()
+        self._paused = False
+        self._up_done = True
+        self._poke()
         ch = self.channel
         if ch is not None and not ch.closed:
             why = f"TCP connection {self.peername} " + (f"failed: {exc}" if exc else "closed")
@@ -192,11 +223,11 @@ class Bridge(asyncio.BufferedProtocol):
             self._deliver()  # what arrived before the socket was connected
             # One future per idle connection: _deliver ends this wait on EOF and on a
             # reset alike (the channel calls on_readable when it ends).
-            await self._down_done.wait()
+            await self._wait(lambda: self._down_done)
             if self._down_error:
                 raise ChannelRefused(ResetCode.CLOSED, self._down_error)
-            await self._until(self._up_done, ch)
-            await self._drained(tr)
+            await self._until_up(ch)
+            await self._drained()
         except ChannelRefused as exc:
             self.error = exc.reason or f"reset (code {exc.code})"
             self._abort_socket()
@@ -205,28 +236,23 @@ class Bridge(asyncio.BufferedProtocol):
                 tr.close()
         return self.error
 
-    async def _until(self, event: asyncio.Event, ch: StreamChannel) -> None:
-        """Wait for ``event``, unless the channel is reset first (then raise): a reset
-        must end the connection even while the TCP side neither reads nor writes."""
-        if event.is_set():
-            return
-        waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(event.wait()), ch.when_closed()}
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
-        if not event.is_set():  # the channel ended first
+    async def _until_up(self, ch: StreamChannel) -> None:
+        """Wait for TCP → channel to finish, unless the channel is reset first (then
+        raise): a reset must end the connection even while the TCP side neither reads
+        nor writes.  The channel's end reaches _deliver, which pokes this wait."""
+        await self._wait(lambda: self._up_done or ch.closed)
+        if not self._up_done:  # the channel ended first
             reason = await ch.wait_closed()
             if reason:  # a reset: end the connection now
                 raise ChannelRefused(ResetCode.CLOSED, reason)
-            await event.wait()  # an orderly end: the TCP side still has to take the rest
+            await self._wait(lambda: self._up_done)  # an orderly end: the TCP side still
+            # has to take the rest
 
-    async def _drained(self, tr: asyncio.Transport) -> None:
+    async def _drained(self) -> None:
         # close() flushes the buffer itself; this only waits out a paused writer so the
         # task's end means the bytes were handed to the kernel.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._writable.wait(), 30)
+            await asyncio.wait_for(self._wait(lambda: not self._paused), 30)
 
     def abort(self, reason: str) -> None:
         """End the connection with a TCP reset; ``reason`` is kept as the error."""
