@@ -68,7 +68,9 @@ def hello(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def path_of(hello: Path) -> str:
-    return os.pathsep.join([str(hello / "site"), str(hello / "src"), os.environ["PYTHONPATH"]])
+    """The plugin's directories before whatever PYTHONPATH the test run has (none in CI)."""
+    inherited = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join([str(hello / "site"), str(hello / "src"), *filter(None, [inherited])])
 
 
 def run(hello: Path, *cmd: str, **env: str) -> subprocess.CompletedProcess[str]:
