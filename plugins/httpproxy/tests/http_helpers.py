@@ -54,10 +54,13 @@ def run_upstream() -> Iterator[Upstream]:
         proc.wait(timeout=10)
 
 
-def curl(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
-    """curl with a deadline; -s, never a proxy from the environment."""
+def curl(
+    *args: str, timeout: float = 60, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """curl with a deadline; -s, never a proxy from the environment; ``stdin`` for ``@-``."""
     return subprocess.run(
         ["curl", "-s", "--noproxy", "*", "--max-time", str(timeout), *args],
+        input=stdin,
         capture_output=True,
         timeout=timeout + 10,
         check=False,
