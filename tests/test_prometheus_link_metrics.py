@@ -92,6 +92,11 @@ def test_credit_stalls_and_datagram_drops(wsnet_node_factory: NodeFactory) -> No
             RawPeer.link(hub.url, "big") as big,
             RawPeer.link(hub.url, "small", limits={"max_frame": 1024}) as small,
         ):
+            # The hub sends its HELLO before it has read small's: wait until small is
+            # linked there, or the OPEN may find no route to small yet.
+            async with asyncio.timeout(10):
+                while "small" not in await asyncio.to_thread(hub.peers):  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
             cid = big.next_id()
             await big.send(open_(cid, "any", dst="small", kind=ChannelKind.DATAGRAM))
             relayed = await asyncio.wait_for(small.opens.get(), 10)

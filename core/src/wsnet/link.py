@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from . import wsreader
 from .channel import Channel, DatagramChannel, Endpoint, StreamChannel
 from .errors import ChannelRefused
 from .interfaces import Principal, WebSocketLike
@@ -98,6 +99,8 @@ class Link(LinkWriter, LinkClose):
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
+        self._violation: tuple[int, str] | None = None  # found by _on_message (see there)
+        self._tap: bool | None = None  # messages by callback: None not yet tried, False never
         self._init_writer()
 
     # ------------------------------------------------------------- life cycle
@@ -130,6 +133,8 @@ class Link(LinkWriter, LinkClose):
             self._dispatch(self._early)
             self._early = []
             while True:
+                if self._tap is None:
+                    self._tap = wsreader.attach(self.ws, self._on_message)
                 self._dispatch(await self._receive_once())
         except LinkClosed as exc:
             self.close_code, self.close_reason = exc.code, exc.reason
@@ -157,6 +162,8 @@ class Link(LinkWriter, LinkClose):
             raise LinkClosed(1006, f"connection error: {exc or type(exc).__name__}") from None
         finally:
             self._receiving = False
+        if self._violation is not None:  # woken by _on_message: see there
+            await self.abort(*self._violation)
         if msg.type == aiohttp.WSMsgType.BINARY:
             try:
                 return self.session.receive_message(msg.data)
@@ -180,6 +187,28 @@ class Link(LinkWriter, LinkClose):
                 code = msg.data.code
         raise LinkClosed(code, reason)
 
+    def _on_message(self, data: bytes) -> None:
+        """A binary message, handed over by aiohttp's parser while the link is tapped
+        (wsreader.py): the work of ``_receive_once`` and ``_dispatch`` without a task hop.
+        It must not raise (aiohttp would end the WebSocket with 1006): a protocol violation
+        stops the tap and wakes the reader task, which closes the link with its code."""
+        try:
+            events = self.session.receive_message(data)
+        except ProtocolError as exc:
+            self._stop_tap((exc.code, exc.reason))
+            return
+        except Exception as exc:  # a bug of ours: this link only, said once
+            log.error("link %s: message handling failed", self.id, exc_info=exc)
+            self._stop_tap((CloseCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
+            return
+        self._dispatch(events)
+
+    def _stop_tap(self, violation: tuple[int, str]) -> None:
+        self._violation = violation
+        self._tap = False
+        wsreader.detach(self.ws)
+        wsreader.wake(self.ws)
+
     async def abort(self, code: int, reason: str) -> None:
         """Close the WebSocket with a code and a reason the peer can read; raises LinkClosed."""
         await self.close(code, reason)
@@ -198,6 +227,10 @@ class Link(LinkWriter, LinkClose):
             # Closes the link, or waits for a close under way in another task (shutdown).
             await self.close(self.close_code or CloseCode.GOING_AWAY, self.close_reason)
         finally:
+            # The parser's callback refers to this link: no cycle outlives it (a link ended
+            # by a failed send has not been through close()).
+            self._tap = False
+            wsreader.detach(self.ws)
             lost = f"link to {self.peer or self.remote} lost: {self.close_reason}"
             for ch in list(self.channels.values()):
                 ch._on_reset(ResetCode.LINK_LOST, lost)

@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 
+from . import wsreader
 from .interfaces import WebSocketLike
 from .protocol import CloseCode, Session
 from .tasks import cancel_and_wait
@@ -36,6 +37,7 @@ class LinkClose:
     _close_done: asyncio.Event | None = None
     _handshake = False  # set by close(): the reader stops, ws.close() reads the rest
     _receiving = False  # the reader waits in ws.receive()
+    _tap: bool | None  # binary messages come by callback (wsreader.py); False: never again
 
     async def close(
         self, code: int = CloseCode.NORMAL, reason: str = "", *, timeout: float = 2.0
@@ -70,6 +72,9 @@ class LinkClose:
             await self._stop_writer(deadline)
             self.session.data_to_send()  # queued after the writer stopped: not sent
             self._handshake = True
+            # From here aiohttp's close() reads what is left: no message reaches the session.
+            self._tap = False
+            wsreader.detach(self.ws)
             if loop.time() < deadline:
                 await self._stop_reader(deadline)
             await self._close_handshake(code, reason, max(deadline, loop.time() + 0.2))

@@ -50,6 +50,8 @@ class LinkWriter:
     _idle: asyncio.Event
 
     _sink: FrameSink | None = None
+    # Kept once known: get_running_loop() costs a getpid() system call per call (3.11).
+    _loop: asyncio.AbstractEventLoop | None = None
     _sending = False  # the writer task is in _flush (a send, or waiting in drain)
     _burst = False  # an inline write happened this loop turn; _end_burst is scheduled
 
@@ -81,7 +83,10 @@ class LinkWriter:
         # Set before writing: a write can wake a channel that queues more (on_credit),
         # which then waits for the end of the turn instead of writing recursively.
         self._burst = True
-        asyncio.get_running_loop().call_soon(self._end_burst)
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        loop.call_soon(self._end_burst)
 
     def _end_burst(self) -> None:
         self._burst = False

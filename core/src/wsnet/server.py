@@ -10,6 +10,7 @@ from aiohttp import web
 from .authchain import authenticate, remote_of
 from .interfaces import LINK
 from .node import Node
+from .wsreader import tapping
 
 log = logging.getLogger("wsnet.server")
 SUBPROTOCOL = "wsnet"
@@ -33,7 +34,8 @@ def link_app(
             return web.Response(
                 status=426, text="wsnet link endpoint: WebSocket upgrade required\n"
             )
-        await ws.prepare(request)
+        with tapping():  # its messages can reach the link by callback (wsreader.py)
+            await ws.prepare(request)
         if trusted is not None:
             trusted(request.protocol)
         await node.serve_link(ws, initiator=False, remote=remote_of(request), principal=principal)

@@ -9,6 +9,8 @@ duplicated in a 1 GiB transfer beside a burst of RST clients).
 
 from __future__ import annotations
 
+import asyncio
+
 from wsnet.channel import StreamChannel
 from wsnet.protocol import ChannelKind, DataReceived, Limits, OpenRequest, Session
 from wsnet_tcp.bridge import Bridge
@@ -74,3 +76,65 @@ async def test_bytes_offered_while_the_channel_gets_a_turn_are_sent_once() -> No
             break
     assert len(link.received) == len(data)
     assert link.received == data
+
+
+class CountingBridge(Bridge):
+    """A bridge that counts the times its task (run()) is woken."""
+
+    __slots__ = ("wakes",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wakes = 0
+
+    def _poke(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self.wakes += 1
+        super()._poke()
+
+
+async def test_data_reaches_the_socket_without_waking_the_bridge_task() -> None:
+    """Each arriving message is written to the socket in the channel's callback; the
+    bridge's task is woken for the end only (it was woken per message: a task step per
+    message on every node, a fifth of the per-message cost)."""
+    got = bytearray()
+    done = asyncio.Event()
+
+    async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        got.extend(await reader.read())
+        done.set()
+        writer.close()
+
+    server = await asyncio.start_server(sink, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    link = InlineLink()
+    cid = link.session.open_channel(ChannelKind.STREAM, "tcp")
+    req = OpenRequest(ChannelKind.STREAM, "tcp", "a", "", {}, 8)
+    ch = link.channels[cid] = StreamChannel(link, cid, req, local=True)
+    link.end_turn()  # the OPEN reaches the far session
+    assert link.far.accept(cid)
+    for message in link.far.data_to_send():
+        link.session.receive_message(message)
+    bridge = CountingBridge()
+    loop = asyncio.get_running_loop()
+    await loop.create_connection(lambda: bridge, "127.0.0.1", port)
+    bridge.attach(ch)
+    task = asyncio.create_task(bridge.run())
+    await asyncio.sleep(0.05)  # run() waits for the end
+    for i in range(100):
+        link.far.send_data(cid, b"message %03d;" % i)
+        for ev in link.session.receive_message(link.far.next_message() or b""):
+            assert isinstance(ev, DataReceived)
+            ch._feed(ev.data, ev.fin)
+        await asyncio.sleep(0)
+    assert bridge.wakes == 0
+    link.far.send_eof(cid)
+    for ev in link.session.receive_message(link.far.next_message() or b""):
+        ch._feed(ev.data, ev.fin)
+    bridge.eof_received()  # the TCP side's end too: run() may finish
+    async with asyncio.timeout(10):
+        await done.wait()
+        assert await task == ""
+    assert bytes(got) == b"".join(b"message %03d;" % i for i in range(100))
+    assert 1 <= bridge.wakes <= 3
+    server.close()

@@ -11,6 +11,7 @@ class CloseCode(IntEnum):
     NORMAL = 1000
     GOING_AWAY = 1001
     MESSAGE_TOO_BIG = 1009
+    INTERNAL_ERROR = 1011  # a fault of this node (RFC 6455 7.4.1), logged with its traceback
     VERSION_MISMATCH = 4001
     PROTOCOL_ERROR = 4002
     HELLO_TIMEOUT = 4003

@@ -175,8 +175,15 @@ class Bridge(asyncio.BufferedProtocol):
     def _deliver(self) -> None:
         """``on_readable`` (and the socket drained): hand what arrived to the socket in
         this call, one writev for all of it, while its buffer is under high water.
-        Called also when the channel ends, so run() hears of it here."""
-        self._poke()
+        Called also when the channel ends, so run() hears of it here; only then (or when
+        this direction is done) is run() woken: a wake per message would be a task step
+        per message."""
+        self._carry_down()
+        ch = self.channel
+        if self._down_done or (ch is not None and ch.closed):
+            self._poke()
+
+    def _carry_down(self) -> None:
         ch, tr = self.channel, self.transport
         if ch is None or tr is None or self._down_done:
             return  # not connected yet (run() starts with this), or already finished

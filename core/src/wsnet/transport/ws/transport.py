@@ -18,6 +18,7 @@ import aiohttp
 from ...interfaces import DialedSocket, Transport
 from ...node import Node
 from ...server import SUBPROTOCOL
+from ...wsreader import tapping
 from .connector import ProxyConnector
 from .credentials import basic_authorization, password_of, split_userinfo
 from .dial_errors import BODY_LIMIT, explain, refused_upgrade
@@ -121,16 +122,17 @@ class WsTransport(Transport):
     ) -> aiohttp.ClientWebSocketResponse:
         """ws_connect, with its failures turned into one line a person can act on."""
         try:
-            return await session.ws_connect(
-                url,
-                protocols=(SUBPROTOCOL,),
-                max_msg_size=self.node.config.limits.max_message + 1,  # aiohttp: limit exclusive
-                compress=0,
-                autoping=True,
-                timeout=timeout,
-                ssl=tls,
-                headers=headers,
-            )
+            with tapping():  # its messages can reach the link by callback (wsreader.py)
+                return await session.ws_connect(
+                    url,
+                    protocols=(SUBPROTOCOL,),
+                    max_msg_size=self.node.config.limits.max_message + 1,  # limit exclusive
+                    compress=0,
+                    autoping=True,
+                    timeout=timeout,
+                    ssl=tls,
+                    headers=headers,
+                )
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 401:
                 user = headers.get("Authorization") and (options.user or "the URL's user")
