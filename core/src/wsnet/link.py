@@ -193,15 +193,12 @@ class Link(LinkWriter, LinkClose):
         It must not raise (aiohttp would end the WebSocket with 1006): a protocol violation
         stops the tap and wakes the reader task, which closes the link with its code."""
         try:
-            events = self.session.receive_message(data)
+            self._dispatch(self.session.receive_message(data))
         except ProtocolError as exc:
             self._stop_tap((exc.code, exc.reason))
-            return
-        except Exception as exc:  # a bug of ours: this link only, said once
+        except Exception as exc:  # a bug of ours (a channel's own faults stay in it)
             log.error("link %s: message handling failed", self.id, exc_info=exc)
             self._stop_tap((CloseCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
-            return
-        self._dispatch(events)
 
     def _stop_tap(self, violation: tuple[int, str]) -> None:
         self._violation = violation
