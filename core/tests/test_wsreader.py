@@ -77,8 +77,10 @@ async def test_binary_messages_go_to_the_callback_in_order_and_the_rest_to_recei
                 aiohttp.WSMsgType.CLOSED,
             ):
                 kinds.append(msg.type)
-        assert got == [b"one", b"two", b"3"]
-        assert kinds == [aiohttp.WSMsgType.PING, aiohttp.WSMsgType.TEXT]
+        # Behind the text message (which ends a link) the binary one waits its turn in
+        # receive(): never handed over ahead of it.
+        assert got == [b"one", b"two"]
+        assert kinds == [aiohttp.WSMsgType.PING, aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY]
         assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 4321
 
 

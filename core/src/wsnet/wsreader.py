@@ -8,7 +8,9 @@ about a fifth of a node's Python time per request/response round trip (issue 18)
 ``TapQueue`` is that queue with one difference: while a callback is attached, a binary
 message goes to the callback in the parser's own call (inside the socket's
 ``data_received``), and only the rest (close, ping, pong, text, errors, end of stream)
-is queued for ``receive()``, which the link keeps waiting in for them.
+is queued for ``receive()``, which the link keeps waiting in for them.  A text or close
+message detaches the callback: it ends the link, so what follows it in the stream is
+queued behind it, never acted on ahead of it (pings and pongs do not reorder anything).
 
 The queue is aiohttp's class, made where aiohttp makes it: ``tapping()`` replaces the
 constructor aiohttp's server and client modules call (a private name, 3.11+) for the
@@ -56,9 +58,16 @@ if _TAPPABLE:
             # aiohttp's parser calls this (a cpdef method: the override is honoured) once per
             # message, in the order of the stream.
             on_message = self.on_message
-            if on_message is not None and data[0] is WSMsgType.BINARY:
-                on_message(data[1])
-                return
+            if on_message is not None:
+                kind = data[0]
+                if kind is WSMsgType.BINARY:
+                    on_message(data[1])
+                    return
+                if kind is not WSMsgType.PING and kind is not WSMsgType.PONG:
+                    # A text or close message ends the link once receive() returns it:
+                    # what follows in the stream waits behind it in the queue, as without
+                    # the tap, and is never handed over ahead of it.
+                    self.on_message = None
             _Queue.feed_data(self, data, size)
 
         def wake(self) -> None:
