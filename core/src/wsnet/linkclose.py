@@ -118,7 +118,7 @@ class LinkClose:
     async def _close_handshake(self, code: int, reason: str, deadline: float) -> None:
         try:
             async with asyncio.timeout_at(deadline):
-                await self.ws.close(code=code, message=reason.encode()[:120])
+                await self.ws.close(code=code, message=_close_reason(reason))
             return
         except asyncio.CancelledError:
             # A drain future cancelled with the writer fails like this: the socket is
@@ -144,3 +144,11 @@ class LinkClose:
             socket.socket(fileno=os.dup(sock.fileno())) as dup,
         ):
             dup.shutdown(socket.SHUT_RDWR)
+
+
+def _close_reason(reason: str) -> bytes:
+    """``reason`` as a close frame carries it: at most 120 bytes, cut at a character
+    boundary.  A reason may quote the peer (a bad ROUTES entry); cut inside a UTF-8
+    character it is not text, and the peer's WebSocket fails the close frame (1007)
+    instead of reading our code and reason."""
+    return reason.encode()[:120].decode(errors="ignore").encode()
