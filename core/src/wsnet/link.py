@@ -207,9 +207,11 @@ class Link(LinkWriter, LinkClose):
         wsreader.wake(self.ws)
 
     async def abort(self, code: int, reason: str) -> None:
-        """Close the WebSocket with a code and a reason the peer can read; raises LinkClosed."""
+        """Close the WebSocket with a code and a reason the peer can read; raises LinkClosed
+        with what the close frame carried (a close already under way, e.g. the node's
+        shutdown, keeps its own code and reason)."""
         await self.close(code, reason)
-        raise LinkClosed(code, reason)
+        raise LinkClosed(self.close_code or code, self.close_reason or reason)
 
     async def _teardown(self) -> None:
         try:
