@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from test_ctl_security import PASSWORD, make_htpasswd
+from wsnet import CtlClient
 from wsnet.ctl import CtlError, CtlOptions
 from wsnet.testing import NodeFactory, NodeProcess, free_port, wait_until
 
@@ -173,3 +174,16 @@ def test_declared_control_methods_match_the_registered(wsnet_node_factory: NodeF
     for name in plugins:
         declared |= set(importlib.import_module(f"wsnet_{name}.plugin").CONTROL_METHODS)
     assert added == declared
+
+
+def test_call_set_leaves_out_only_unset_params(wsnet_node: NodeProcess) -> None:
+    """CtlClient.call_set, what plugin commands send their options with: None and "" (an
+    option not given) are left out, so the method's defaults apply; 0 is a value."""
+    ctl = CtlClient(wsnet_node.ctlurl)
+    unset = {"node": "nowhere", "count": None, "size": ""}
+    with pytest.raises(CtlError, match=r"^ping: no route to node 'nowhere'"):
+        ctl.call_set("ping", unset)
+    with pytest.raises(CtlError, match=r"^ping: parameter 'count'"):
+        ctl.call("ping", unset)  # sent as they are
+    with pytest.raises(CtlError, match=r"^ping: count must be 1\.\.1000"):
+        ctl.call_set("ping", {"node": "nowhere", "count": 0})

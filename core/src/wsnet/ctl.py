@@ -11,6 +11,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,11 @@ class CtlClient:
     def call(self, method: str, params: Any = None) -> Any:
         """The result of ``method`` (params: a JSON array, object or None)."""
         return call(self.url, method, params, self.timeout, self.options)
+
+    def call_set(self, method: str, params: Mapping[str, Any]) -> Any:
+        """``method`` with only the ``params`` that are set: a value None or "" (a command's
+        option left unset) is left out, so the method's own default applies."""
+        return self.call(method, {k: v for k, v in params.items() if v not in (None, "")})
 
     def call_words(self, method: str, words: list[str]) -> Any:
         """``method`` with command-line words, VALUE or NAME=VALUE (see build_params)."""

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 import pluggy
 from stevedore import NamedExtensionManager
 
-from . import hookspecs
+from . import hookshim, hookspecs
 from .errors import PluginError
 from .hookcalls import HookCalls
 
@@ -43,7 +43,28 @@ log = logging.getLogger("wsnet.plugins")
 
 
 class _Manager(pluggy.PluginManager):
-    """Accepts unmarked module functions named wsnet_*, as pytest does for pytest_*."""
+    """Accepts unmarked module functions named wsnet_*, as pytest does for pytest_*, and
+    a class as a hook (``wsnet_node_plugin = MyPlugin``) on every pluggy (wsnet.hookshim)."""
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        claimed = [n for n in dir(plugin) if self.parse_hookimpl_opts(plugin, n) is not None]
+        classes = [n for n in claimed if inspect.isclass(getattr(plugin, n))]
+        if not classes:
+            return super().register(plugin, name)
+        # pluggy 1.7 refuses a class: register a Shim under the plugin's own name.  The one
+        # made before for the same plugin, if any, so pluggy still refuses a second register.
+        shim = next((p for p in self.get_plugins() if hookshim.real(p) is plugin), None)
+        if shim is None:
+            hooks = {n: getattr(plugin, n) for n in claimed}
+            for n in classes:
+                hooks[n] = hookshim.hook_function(n, hooks[n], self.project_name)
+            shim = hookshim.Shim(plugin, hooks)
+        return super().register(shim, name or self.get_canonical_name(plugin))
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        if plugin is not None and not self.is_registered(plugin):  # registered as a Shim
+            plugin = next((p for p in self.get_plugins() if hookshim.real(p) is plugin), plugin)
+        return super().unregister(plugin, name)
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> Any:
         opts = super().parse_hookimpl_opts(plugin, name)
@@ -89,7 +110,7 @@ class Plugins:
             log.info("plugin %r requires %r: loaded it too", by, name)
 
     def modules(self) -> list[tuple[str, object]]:
-        return [(n or "?", p) for n, p in self.pm.list_name_plugin()]
+        return [(n or "?", hookshim.real(p)) for n, p in self.pm.list_name_plugin()]
 
     def with_objects(self, objects: Sequence[tuple[str, object]]) -> Plugins:
         """These plugins and one node's per-node objects (``wsnet_node_plugin``, registered

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from wsnet import CtlClient, ctl_command, render_result
@@ -13,19 +11,15 @@ ha_app = typer.Typer(help="Active/standby HA groups of a running node (plugin ws
 COLUMNS = ("group", "member", "priority", "state", "changes", "last_cause", "last_reason")
 
 
-def _call(ctl: CtlClient, method: str, params: dict[str, Any]) -> Any:
-    return ctl.call(method, params)
-
-
 @ha_app.command("status")
 @ctl_command
 def status(ctl: CtlClient) -> None:
     """Members of each group with their state and the last change."""
-    typer.echo(render_result(_call(ctl, "ha", {}), COLUMNS))
+    typer.echo(render_result(ctl.call("ha", {}), COLUMNS))
 
 
 @ha_app.command("promote")
 @ctl_command
 def promote(group: str, member: str, ctl: CtlClient) -> None:
     """Switch GROUP over to MEMBER now (a planned switchover)."""
-    typer.echo(render_result(_call(ctl, "hapromote", {"group": group, "member": member})))
+    typer.echo(render_result(ctl.call("hapromote", {"group": group, "member": member})))

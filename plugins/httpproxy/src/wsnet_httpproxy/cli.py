@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -34,10 +34,6 @@ COLUMNS = (
     "p50_ms",
     "p99_ms",
 )
-
-
-def _call(ctl: CtlClient, method: str, params: dict[str, Any]) -> Any:
-    return ctl.call(method, {k: v for k, v in params.items() if v not in (None, "")})
 
 
 @http_app.command("expose")
@@ -91,7 +87,7 @@ def expose(
             "deny": deny,
             "auth": auth,
         }
-        got = _call(ctl, "addhttproute", params)
+        got = ctl.call_set("addhttproute", params)
         typer.echo(f"http://{listen}{path} → {upstream} via {node} (route {got['name']})")
 
 
@@ -102,7 +98,7 @@ def list_(
     json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Routes with requests, status classes, bytes, errors and latency (`httproutes`)."""
-    result = _call(ctl, "httproutes", {})
+    result = ctl.call_set("httproutes", {})
     typer.echo(json.dumps(result, indent=2) if json_ else render_result(result, COLUMNS))
 
 
@@ -110,14 +106,14 @@ def list_(
 @ctl_command
 def remove(name: str, ctl: CtlClient) -> None:
     """Remove route NAME (a listener left without routes closes)."""
-    typer.echo(render_result(_call(ctl, "delhttproute", {"name": name})))
+    typer.echo(render_result(ctl.call_set("delhttproute", {"name": name})))
 
 
 @http_app.command("proxies")
 @ctl_command
 def proxies(ctl: CtlClient) -> None:
     """Listeners, routes and exit-side counts as JSON (west's state dump)."""
-    typer.echo(json.dumps(_call(ctl, "proxies", {}), indent=2))
+    typer.echo(json.dumps(ctl.call_set("proxies", {}), indent=2))
 
 
 @http_app.command("from-west")

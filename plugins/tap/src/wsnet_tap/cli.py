@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from wsnet import CtlClient, ctl_command, render_result
 
 tap_app = typer.Typer(help="TAP ports of a running node (plugin wsnet-tap).", no_args_is_help=True)
-
-
-def _call(ctl: CtlClient, method: str, params: dict[str, Any]) -> None:
-    result = ctl.call(method, {k: v for k, v in params.items() if v not in (None, "")})
-    typer.echo(render_result(result))
 
 
 @tap_app.command("add")
@@ -26,15 +21,15 @@ def add(
     address: Annotated[str, typer.Option(help="IP address with prefix, e.g. 10.0.0.1/24")] = "",
 ) -> None:
     """Create TAP NAME and make it a switch port."""
-    _call(ctl, "addport", {"kind": "tap", "name": name, "mtu": mtu, "mac": mac,
-                              "address": address})  # fmt: skip
+    params = {"kind": "tap", "name": name, "mtu": mtu, "mac": mac, "address": address}
+    typer.echo(render_result(ctl.call_set("addport", params)))
 
 
 @tap_app.command("del")
 @ctl_command
 def delete(name: str, ctl: CtlClient) -> None:
     """Remove the port and delete the TAP device."""
-    _call(ctl, "delport", {"name": name})
+    typer.echo(render_result(ctl.call_set("delport", {"name": name})))
 
 
 @tap_app.command("setif")
@@ -46,11 +41,12 @@ def setif(
     mtu: Annotated[int | None, typer.Option(help="MTU")] = None,
 ) -> None:
     """Set the address and/or MTU of TAP NAME."""
-    _call(ctl, "setif", {"name": name, "address": address, "mtu": mtu})
+    params = {"name": name, "address": address, "mtu": mtu}
+    typer.echo(render_result(ctl.call_set("setif", params)))
 
 
 @tap_app.command("list")
 @ctl_command
 def list_(ctl: CtlClient) -> None:
     """TAP interfaces of the node (listif)."""
-    _call(ctl, "listif", {})
+    typer.echo(render_result(ctl.call_set("listif", {})))

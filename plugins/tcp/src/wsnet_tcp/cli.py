@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -18,10 +18,6 @@ tcp_app = typer.Typer(help="TCP tunnels of a running node (plugin wsnet-tcp).",
                       no_args_is_help=True)  # fmt: skip
 COLUMNS = ("name", "role", "address", "peer", "target", "state", "active", "total", "errors",
            "bytes_in", "bytes_out")  # fmt: skip
-
-
-def _call(ctl: CtlClient, method: str, params: dict[str, Any]) -> Any:
-    return ctl.call(method, {k: v for k, v in params.items() if v not in (None, "")})
 
 
 @tcp_app.command("forward")
@@ -49,7 +45,7 @@ def forward(
     for spec in parsed:
         params = {"name": spec.name, "listen": str(spec.address), "peer": spec.peer,
                   "target": str(spec.target) if spec.target else ""}  # fmt: skip
-        _call(ctl, "addtunnel", params)
+        ctl.call_set("addtunnel", params)
         via = f" → {spec.target} on {spec.peer}" if spec.target else f" on {spec.peer}"
         typer.echo(f"{spec.address} → tunnel {spec.name}{via}")
 
@@ -61,7 +57,7 @@ def list_(
     json_: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Tunnels with state, connection counts and bytes (the `tunnels` method)."""
-    result = _call(ctl, "tunnels", {})
+    result = ctl.call_set("tunnels", {})
     if json_:
         typer.echo(json.dumps(result, indent=2))
     else:
@@ -77,7 +73,8 @@ def delete(
     reset: Annotated[bool, typer.Option(help="also reset the tunnel's open connections")] = False,
 ) -> None:
     """Remove tunnel NAME; open connections carry on unless --reset."""
-    typer.echo(render_result(_call(ctl, "deltunnel", {"name": name, "role": role, "reset": reset})))
+    params = {"name": name, "role": role, "reset": reset}
+    typer.echo(render_result(ctl.call_set("deltunnel", params)))
 
 
 @tcp_app.command("from-tow")
