@@ -195,20 +195,6 @@ class StreamChannel(_Base):
             self._owner.wake_writer()
         return n
 
-    def notify_on_capacity(self) -> bool:
-        """True if send_nowait() would take bytes now.  Else False, and ``on_credit`` is
-        called once it would (the peer's credit, or this channel's next turn on the link).
-        For a protocol-based writer that pauses its source when its turn is used up, rather
-        than reading once more only to hold what is refused."""
-        if self._done or self._eof_sent:
-            return True  # the next send raises ChannelRefused
-        owner = self._owner
-        if owner.session.wait_for_capacity(self.id):
-            return True
-        if owner.session.has_waiting:
-            owner.wake_writer()  # turns are handed out also when nothing else is sent
-        return False
-
     def _queue(self, data: bytes | memoryview) -> int:
         """send_nowait() without waking the writer (the caller does, or queues more)."""
         self._raise_error()

@@ -279,23 +279,6 @@ class Session(Inbound):
             return 0
         return max(0, min(ch.send_credit, self._room(ch)))
 
-    def wait_for_capacity(self, cid: int) -> bool:
-        """True if ``cid`` can send now.  Else False, and the channel is told when it can:
-        CreditAvailable when credit is what it lacks, writable() when it is send-buffer room
-        (it joins the line for a turn, as when send_data() takes less than offered).  For a
-        writer that stops reading its source once its turn is used up, instead of reading
-        more only to have it refused.  A channel that is not open: True (its next send
-        raises)."""
-        ch = self._channels.get(cid)
-        if ch is None or not ch.stream or ch.local_fin:
-            return True
-        room = self._room(ch)
-        if room > 0 and ch.send_credit > 0:
-            return True
-        if room <= 0 and ch.send_credit > 0 and not self._frozen:
-            self._out.wait_for_room(ch, front=ch.allowance > 0)
-        return False
-
     def send_data(self, cid: int, data: bytes | memoryview) -> int:
         """Queue as much of ``data`` as credit and the send buffer allow; returns the count.
 

@@ -47,7 +47,7 @@ class Bridge(asyncio.BufferedProtocol):
     # one future made only while run() or wait_made() waits (four asyncio.Events were
     # 3 KiB per connection and node, their deques 760 bytes each).
     __slots__ = ("_down_done", "_down_error", "_eof_in", "_held", "_made", "_paused",
-                 "_starved", "_up_done", "_waiter", "channel", "error", "lost", "peername",
+                 "_up_done", "_waiter", "channel", "error", "lost", "peername",
                  "transport")  # fmt: skip
 
     def __init__(self) -> None:
@@ -61,7 +61,6 @@ class Bridge(asyncio.BufferedProtocol):
         self._down_done = False  # channel → TCP finished (EOF written, or failed)
         self._down_error = ""  # why channel → TCP failed
         self._paused = False  # the socket's write buffer is above its high-water mark
-        self._starved = False  # reading paused until on_credit: no capacity was left
         self._made = False  # connection_made has run
         self._waiter: asyncio.Future[None] | None = None  # what run() or wait_made() awaits
         self.lost = False
@@ -130,15 +129,10 @@ class Bridge(asyncio.BufferedProtocol):
         """``on_credit``: send what was held back, and read again once it is all out."""
         if self._held is not None and self.channel is not None:
             self._push(resume=True)
-        elif self._starved:
-            self._starved = False
-            if self.transport is not None and not self.lost and not self._eof_in:
-                self.transport.resume_reading()
 
     def _push(self, resume: bool) -> None:
         held, ch = self._held, self.channel
         assert held is not None and ch is not None
-        offered = len(held)
         # Taken while it is offered: send_nowait can write at once and hand turns out,
         # to this channel too, whose _flush must then not send the same bytes again.
         self._held = None
@@ -155,24 +149,8 @@ class Bridge(asyncio.BufferedProtocol):
             return
         if self._eof_in:
             self._send_eof()
-        elif offered >= MIN_READ and self._out_of_capacity(ch):
-            # Its turn or credit used up: stop reading now (on_credit resumes), rather than
-            # read once more and hold what is refused (a quarter of all reads with 1,000
-            # busy streams on one link, each one a system call and a copy).  Asked after
-            # big reads only: a small one rarely ends a turn, and the old way still holds.
-            if not resume and self.transport is not None:
-                self.transport.pause_reading()
         elif resume and self.transport is not None and not self.lost:
             self.transport.resume_reading()
-
-    def _out_of_capacity(self, ch: StreamChannel) -> bool:
-        """The channel can take nothing now, and will call on_credit when it can."""
-        # Set first: asking can hand this channel its next turn at once, calling on_credit
-        # (_flush) inside the call, which must then find it starved and read again.
-        self._starved = True
-        if ch.notify_on_capacity():
-            self._starved = False
-        return self._starved
 
     def eof_received(self) -> bool:
         self._eof_in = True
