@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import pytest
@@ -49,6 +49,18 @@ async def _pair(
         await ws.close(code=4321, message=b"done")
         return ws
 
+    async with _serving(handler) as port, aiohttp.ClientSession() as session:
+        with wsreader.tapping():
+            ws = await session.ws_connect(f"http://127.0.0.1:{port}/", autoping=False)
+        yield ws
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def _serving(handler: Handler) -> AsyncIterator[int]:
+    """An aiohttp server answering GET / with ``handler``; yields its port."""
     app = web.Application()
     app.router.add_get("/", handler)
     runner = web.AppRunner(app)
@@ -56,10 +68,7 @@ async def _pair(
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        async with aiohttp.ClientSession() as session:
-            with wsreader.tapping():
-                ws = await session.ws_connect(f"http://127.0.0.1:{port}/", autoping=False)
-            yield ws
+        yield port
     finally:
         await runner.cleanup()
 
@@ -113,19 +122,10 @@ async def test_websockets_set_up_outside_tapping_are_not_tapped() -> None:
         await ws.close()
         return ws
 
-    app = web.Application()
-    app.router.add_get("/", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            ws = await session.ws_connect(f"http://127.0.0.1:{port}/")
-            assert wsreader.attach(ws, lambda data: None) is False
-            await ws.close()
-    finally:
-        await runner.cleanup()
+    async with _serving(handler) as port, aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"http://127.0.0.1:{port}/")
+        assert wsreader.attach(ws, lambda data: None) is False
+        await ws.close()
 
 
 # ------------------------------------------------------------------ on a real link
