@@ -15,7 +15,9 @@ queued behind it, never acted on ahead of it (pings and pongs do not reorder any
 The queue is aiohttp's class, made where aiohttp makes it: ``tapping()`` replaces the
 constructor aiohttp's server and client modules call (a private name, 3.11+) for the
 WebSocket set up inside it only (a context variable, so other tasks and other
-WebSockets in the process are not touched).  Anything unexpected (another aiohttp, the
+WebSockets in the process are not touched; tasks started from a dialled link's socket
+callbacks inherit the variable, so a WebSocket one of them sets up gets a TapQueue that
+nobody attaches to, which behaves as aiohttp's own queue).  Anything unexpected (another aiohttp, the
 name moved): ``attach()`` returns False and the link reads through ``receive()`` as
 before.
 """
