@@ -17,9 +17,9 @@ constructor aiohttp's server and client modules call (a private name, 3.11+) for
 WebSocket set up inside it only (a context variable, so other tasks and other
 WebSockets in the process are not touched; tasks started from a dialled link's socket
 callbacks inherit the variable, so a WebSocket one of them sets up gets a TapQueue that
-nobody attaches to, which behaves as aiohttp's own queue).  Anything unexpected (another aiohttp, the
-name moved): ``attach()`` returns False and the link reads through ``receive()`` as
-before.
+nobody attaches to, which behaves as aiohttp's own queue).  Anything unexpected (another
+aiohttp, the name moved): ``attach()`` returns False and the link reads through
+``receive()`` as before.
 """
 
 from __future__ import annotations
