@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .channel import Channel, DatagramChannel, Endpoint, StreamChannel
 from .errors import ChannelRefused
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .plugins import Plugins
 
 log = logging.getLogger("wsnet.node")
+C = TypeVar("C", bound=Channel)
 
 
 class NodeChannels:
@@ -85,10 +86,8 @@ class NodeChannels:
         source: str = "",
     ) -> StreamChannel:
         """A stream channel to ``service`` on ``node``: open_channel, typed."""
-        ch = await self.open_channel(node, service, args=args, wait=wait, source=source)
-        if not isinstance(ch, StreamChannel):  # open_channel makes the kind it was asked for
-            raise TypeError(f"expected a stream channel, got {type(ch).__name__}")
-        return ch
+        return await self._open_as(StreamChannel, ChannelKind.STREAM, node, service,
+                                   args=args, wait=wait, source=source)  # fmt: skip
 
     async def open_datagram(
         self,
@@ -100,11 +99,23 @@ class NodeChannels:
         source: str = "",
     ) -> DatagramChannel:
         """A datagram channel to ``service`` on ``node``: open_channel, typed."""
-        ch = await self.open_channel(
-            node, service, kind=ChannelKind.DATAGRAM, args=args, wait=wait, source=source
-        )
-        if not isinstance(ch, DatagramChannel):
-            raise TypeError(f"expected a datagram channel, got {type(ch).__name__}")
+        return await self._open_as(DatagramChannel, ChannelKind.DATAGRAM, node, service,
+                                   args=args, wait=wait, source=source)  # fmt: skip
+
+    async def _open_as(
+        self,
+        cls: type[C],
+        kind: ChannelKind,
+        node: str,
+        service: str,
+        *,
+        args: dict[str, Any] | None,
+        wait: bool,
+        source: str,
+    ) -> C:
+        ch = await self.open_channel(node, service, kind=kind, args=args, wait=wait, source=source)
+        if not isinstance(ch, cls):  # open_channel makes the kind it was asked for
+            raise TypeError(f"expected a {kind.name.lower()} channel, got {type(ch).__name__}")
         return ch
 
     def on_channel_request(self, link: Link, cid: int, req: OpenRequest) -> None:
