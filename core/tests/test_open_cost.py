@@ -7,40 +7,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from wsnet import StreamChannel
-from wsnet.config import Config, ControlConfig, DialConfig, ListenConfig
 from wsnet.plugins import load
 from wsnet.runtime import Runtime
+from wsnet.testing_run import runtime_config, until
 
 ATTEMPTS = 3  # a keepalive PING or a routes advert may share the window: take the least
-
-
-def _config(name: str, dial: str = "") -> Config:
-    return Config(
-        name=name,
-        listen=ListenConfig(port=0),
-        dial=[DialConfig(url=dial)] if dial else [],
-        control=ControlConfig(enabled=False),
-    )
-
-
-async def _until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():  # noqa: ASYNC110 - polled, bounded above
-            await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager
 async def _chain() -> AsyncIterator[tuple[Runtime, Runtime, Runtime]]:
     """``opener`` -> ``relay`` -> ``far`` (echo is the core's diag service)."""
     async with (
-        Runtime(_config("far"), load([])) as far,
-        Runtime(_config("relay", far.node.listen_url), load([])) as relay,
-        Runtime(_config("opener", relay.node.listen_url), load([])) as opener,
+        Runtime(runtime_config("far"), load([])) as far,
+        Runtime(runtime_config("relay", far.node.listen_url), load([])) as relay,
+        Runtime(runtime_config("opener", relay.node.listen_url), load([])) as opener,
     ):
-        await _until(lambda: opener.node.reachable("far"))
+        await until(lambda: opener.node.reachable("far"))
         yield opener, relay, far
 
 

@@ -15,16 +15,10 @@ import pytest
 from aiohttp import web
 
 from wsnet import wsreader
-from wsnet.config import Config, ControlConfig, DialConfig, ListenConfig
 from wsnet.plugins import load
 from wsnet.runtime import Runtime
 from wsnet.testing import free_port
-
-
-async def _until(cond: Callable[[], bool], timeout: float = 20.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():  # noqa: ASYNC110 - polled, bounded above
-            await asyncio.sleep(0.01)
+from wsnet.testing_run import runtime_config, until
 
 
 @contextlib.asynccontextmanager
@@ -96,7 +90,7 @@ async def test_binary_messages_go_to_the_callback_in_order_and_the_rest_to_recei
 async def test_attach_waits_while_messages_are_queued_so_order_is_kept() -> None:
     async with _pair([("bin", b"%d" % i) for i in range(5)]) as ws:
         await ws.send_str("go")
-        await _until(lambda: len(ws._reader._buffer) >= 2)  # type: ignore[union-attr]
+        await until(lambda: len(ws._reader._buffer) >= 2)  # type: ignore[union-attr]
         got: list[bytes] = []
         assert wsreader.attach(ws, got.append) is None  # queued: read them first
         while wsreader.attach(ws, got.append) is None:
@@ -129,22 +123,15 @@ async def test_websockets_set_up_outside_tapping_are_not_tapped() -> None:
 
 
 # ------------------------------------------------------------------ on a real link
-def _config(name: str, dial: str = "") -> Config:
-    return Config(
-        name=name,
-        listen=ListenConfig(port=0),
-        dial=[DialConfig(url=dial)] if dial else [],
-        control=ControlConfig(enabled=False),
-    )
 
 
 @contextlib.asynccontextmanager
 async def _linked() -> AsyncIterator[tuple[Runtime, Runtime]]:
     async with (
-        Runtime(_config("far"), load([])) as far,
-        Runtime(_config("near", far.node.listen_url), load([])) as near,
+        Runtime(runtime_config("far"), load([])) as far,
+        Runtime(runtime_config("near", far.node.listen_url), load([])) as near,
     ):
-        await _until(lambda: near.node.link_by_peer("far") is not None)
+        await until(lambda: near.node.link_by_peer("far") is not None)
         yield near, far
 
 
@@ -211,7 +198,7 @@ async def test_a_fault_in_the_callback_closes_that_link_with_its_code_and_it_com
             assert "RuntimeError: injected" in link.close_reason
             assert any("message handling failed" in r.message for r in caplog.records)
         # The dialler links again; the new link is tapped as well.
-        await _until(lambda: (new := far.node.link_by_peer("near")) is not None and new is not link)
+        await until(lambda: (new := far.node.link_by_peer("near")) is not None and new is not link)
         new = far.node.link_by_peer("near")
         assert new is not None and new._tap
         ch = await near.node.open_stream("far", "echo")
