@@ -118,5 +118,12 @@ def test_out_of_descriptors_a_tunnel_refuses_with_rst_counts_and_logs(
         assert "RLIMIT_NOFILE" in row["last_error"], row
         log = a.log()
         assert "out of file descriptors" in log and "soft limit 256" in log, log[-3000:]
-        assert log.count("out of file descriptors") <= 3, "the log line is rate-limited"
+        # Rate-limited per listener: the tunnel's 160-odd refusals are a line or two; a ctl
+        # call of this test that lands while the node is out of descriptors is refused by the
+        # control API's listener, which has lines of its own (seen in CI: 2 + 2).
+        lines = [line for line in log.splitlines() if "out of file descriptors" in line]
+        for listener in ("tcp tunnel web:", "control API:"):
+            mine = [line for line in lines if listener in line]
+            assert len(mine) <= 3, f"the log line is rate-limited: {mine}"
+        assert len(lines) <= 6, lines
         assert b.ctl("status")["links"] == 1
