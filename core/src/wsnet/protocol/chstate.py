@@ -36,6 +36,7 @@ class ChannelState:
         "dead",
         "drops",
         "fin_queued",
+        "holds",
         "id",
         "in_ring",
         "kind",
@@ -98,6 +99,7 @@ class ChannelState:
         self.waiting = False  # in the queue of writers waiting for send-buffer room
         # Woken from that queue: bytes it may queue while others still wait (its turn).
         self.allowance = 0
+        self.holds = 0  # bytes of the send buffer reserved for it until its turn's first send
         self.win_pending = 0  # WINDOW increment to send with the next message
         self.dead = False  # reset or forgotten: discard its output
 

@@ -20,14 +20,19 @@ from .frames import HEADER_SIZE, Flag, FrameType, encode_header
 # fewer frames (each frame costs the receiver an event); smaller ones interleave finer.
 QUANTUM = 64 * 1024
 _WINDOW_FRAME = HEADER_SIZE + 4
-# Seconds a turn handed to a waiting writer counts as taken before the writer used it.
+# Seconds a turn handed to a waiting writer holds its room before the writer's first
+# send (then the turn's room is released, and the turn itself ends): a writer that
+# never uses its turn cannot keep the room from the others for longer.
 GRANT_TTL = 0.05
 # The largest turn: a share computed while one or two writers waited (2 MiB) made that
 # stream run twice the median once a thousand others joined.
 MAX_TURN = 256 * 1024
 # The smallest: each turn costs the writer a wake, a paused and a resumed socket and a
-# few reads.  Turns of 128 or 256 KiB cost a quarter less CPU per byte with a thousand
-# streams, but each stream gets only a few turns in a 5 s window (min/max 0.3-0.6).
+# read.  Turns of 128 KiB cost a fifth less CPU per byte with a thousand streams, but
+# the kernel's receive auto-tuning then grows each source socket's buffer to about
+# 1 MiB (0.9 GiB of kernel memory for 1,000 streams against 0.3 at 64 KiB), and near
+# the host's TCP memory pressure mark the link's own socket drops segments and stalls
+# on retransmission timeouts (one 5 s run in five at 30-100 MB/s).
 MIN_TURN = QUANTUM
 
 
@@ -44,10 +49,11 @@ class Output:
         self._ring: deque[ChannelState] = deque()  # channels with data or a FIN queued
         self.data_bytes = 0  # payload bytes queued in the channels of the ring
         self._waiting: deque[ChannelState] = deque()  # writers waiting for send_buffer room
-        # Writers woken in the last GRANT_TTL seconds, by id, with when: their turns are
-        # reserved until they read their sockets (the next loop turns) ...
+        # Writers woken for a turn in the last GRANT_TTL seconds whose turn is not used
+        # up, by id, with when; the room of those that have not sent yet is reserved
+        # for them (they read their sockets in the next loop turns) ...
         self._granted: dict[int, tuple[float, ChannelState]] = {}
-        self.reserved = 0  # ... this many bytes of send_buffer in all
+        self.reserved = 0  # ... this many bytes of send_buffer in all (their holds)
         self.bytes_out = 0
 
     # ----------------------------------------------------------------- queueing
@@ -152,12 +158,10 @@ class Output:
     def take_waiting(self, room: int, share: int, now: float) -> list[int]:
         """Writers to wake now that ``room`` bytes are free: about room / share of them,
         oldest first, so a thousand waiting writers are not all woken for one message.
-        Each is granted a turn of ``share`` bytes, reserved for it: while others wait,
-        only a writer with a turn left takes room, and no more than that (fair by
-        bytes, not by calls)."""
-        # With nothing queued the turns handed out earlier are not being used (or are
-        # about to be, with room to spare): they no longer hold the room.
-        self._expire(now if self.data_bytes else float("inf"))
+        Each is granted a turn of ``share`` bytes, its room reserved until it first
+        sends: while turns are waited for or under way, only a writer with a turn left
+        takes room, and no more than that (fair by bytes, not by calls)."""
+        self._expire(now)
         room -= self.reserved
         share = min(share, MAX_TURN)
         woken: list[int] = []
@@ -171,41 +175,58 @@ class Output:
             waiting.popleft()
             ch.waiting = False
             if not ch.dead:
-                ch.allowance = turn
+                ch.allowance = ch.holds = turn
                 room -= turn
                 self.reserved += turn
                 self._granted[ch.id] = (now, ch)
                 woken.append(ch.id)
         return woken
 
+    @property
+    def contended(self) -> bool:
+        """Writers wait for turns, or turns are under way: no writer without a turn may
+        take room (it would cut in line)."""
+        return bool(self._waiting or self._granted)
+
     def use_turn(self, ch: ChannelState, n: int) -> None:
-        """``ch`` queued ``n`` bytes: they come out of its turn, if it has one."""
-        used = min(n, ch.allowance)
-        ch.allowance -= used
-        if ch.id in self._granted:
-            self.reserved -= used
-            if not ch.allowance:
-                del self._granted[ch.id]
+        """``ch`` queued ``n`` bytes: they come out of its turn, if it has one.
+
+        Its first send ends the reservation: the room it did not take goes to the next
+        writers woken.  Held until the turn was used up, a turn whose source had less to
+        send than the turn (a socket with 20 KiB waiting, a trickle) kept the room from
+        everyone for GRANT_TTL; and woken writers' reads arrive a loop turn later, so the
+        room cannot simply be freed whenever the queue runs empty either (that handed
+        out each turn twice, and half the writers woken found the buffer full)."""
+        ch.allowance -= min(n, ch.allowance)
+        if ch.holds:
+            self.reserved -= ch.holds
+            ch.holds = 0
+        if not ch.allowance:
+            self._granted.pop(ch.id, None)
 
     def _release(self, ch: ChannelState) -> None:
         if self._granted.pop(ch.id, None) is not None:
-            self.reserved -= ch.allowance
+            self.reserved -= ch.holds
+            ch.holds = 0
 
     def _expire(self, now: float) -> None:
-        """Turns are reserved for GRANT_TTL: counting the turns handed out and not yet
-        used keeps a burst of wakes (one per message written) from handing out more
-        turns than there is room, and keeps writers without a turn from taking the
+        """A turn's room is held GRANT_TTL at most: counting the turns handed out and
+        not yet used keeps a burst of wakes (one per message written) from handing out
+        more turns than there is room, and keeps writers without a turn from taking the
         room of those woken (readers served first by the event loop took it, and the
         last writers woken found the buffer full, again and again: the same few
         streams at half the median).  After that the room is no longer held: a writer
-        that never uses its turn cannot keep it from the others."""
+        that never uses its turn cannot keep it from the others.  Expired by time
+        only: freeing every turn whenever the queue ran empty (the link had sent all
+        before the woken writers read) handed each turn out twice."""
         granted = self._granted
         while granted:
             cid, (when, ch) = next(iter(granted.items()))
             if now - when < GRANT_TTL:
                 break
             del granted[cid]
-            self.reserved -= ch.allowance
+            self.reserved -= ch.holds
+            ch.holds = 0
 
     # ------------------------------------------------------------------ building
     def next_message(self, limit: int, max_frame: int) -> bytes | None:

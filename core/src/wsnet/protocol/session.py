@@ -279,6 +279,22 @@ class Session(Inbound):
             return 0
         return max(0, min(ch.send_credit, self._room(ch)))
 
+    def capacity_or_notify(self, cid: int) -> int:
+        """send_capacity(), for a writer that stops when it is 0 (bytes).
+
+        When send-buffer room is what is missing (its turn is used up while others
+        wait, or the buffer is full), ``cid`` is queued for a turn as a refused
+        send_data() would queue it, and writable() names it when the turn comes; when
+        credit is missing, CreditAvailable comes with the peer's WINDOW.  So a writer
+        need not offer bytes only to be refused (docs/protocol.md section 10.1)."""
+        ch = self._channels.get(cid)
+        if ch is None or not ch.stream or ch.local_fin:
+            return 0
+        room = self._room(ch)
+        if room <= 0 < ch.send_credit and not self._frozen:
+            self._out.wait_for_room(ch, front=ch.allowance > 0)
+        return max(0, min(ch.send_credit, room))
+
     def send_data(self, cid: int, data: bytes | memoryview) -> int:
         """Queue as much of ``data`` as credit and the send buffer allow; returns the count.
 
@@ -313,14 +329,14 @@ class Session(Inbound):
     def _room(self, ch: ChannelState) -> int:
         """Send-buffer room for ``ch``: what is left of its turn, if it was woken for one
         (the ring sends it in turns anyway); else its share, but none while turns are
-        waited for or reserved (a writer that was not woken would cut in line)."""
+        waited for or under way (a writer that was not woken would cut in line)."""
         out = self._out
         if self._frozen:
             return 0
         free = self.limits.send_buffer - out.data_bytes
         if ch.allowance:
             return min(free, ch.allowance)
-        if out._waiting or out.reserved:
+        if out.contended:
             return 0
         return min(free, out.share(self.limits.send_buffer) - ch.queued)
 
