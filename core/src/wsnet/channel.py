@@ -61,6 +61,16 @@ class StreamChannel(_Base):
             return 0
         return self._owner.session.send_capacity(self.id)
 
+    def capacity_or_notify(self) -> int:
+        """send_capacity (bytes), and when it is 0, ``on_credit`` is called once more can
+        be sent: the channel is queued for a turn of the link's send buffer, or waits for
+        the peer's credit.  For sources that stop reading as soon as their turn is used
+        up, instead of reading once more to be refused (docs/protocol.md section 10.1);
+        0 also when the stream is closed (no ``on_credit`` then)."""
+        if self._done or self._eof_sent:
+            return 0
+        return self._owner.session.capacity_or_notify(self.id)
+
     # ------------------------------------------------------------------ read
     async def _readable(self) -> bool:
         """Wait for buffered data (True) or end of stream (False).  Raises ChannelRefused."""

@@ -230,6 +230,7 @@ class Link(LinkWriter, LinkClose):
             # by a failed send has not been through close()).
             self._tap = False
             wsreader.detach(self.ws)
+            self._stop_turn_timer()
             lost = f"link to {self.peer or self.remote} lost: {self.close_reason}"
             for ch in list(self.channels.values()):
                 ch._on_reset(ResetCode.LINK_LOST, lost)

@@ -28,6 +28,7 @@ import aiohttp
 
 from .interfaces import WebSocketLike
 from .protocol import CloseCode, Session
+from .protocol.output import GRANT_TTL
 from .wsframes import FrameSink
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class LinkWriter:
     _loop: asyncio.AbstractEventLoop | None = None
     _sending = False  # the writer task is in _flush (a send, or waiting in drain)
     _burst = False  # an inline write happened this loop turn; _end_burst is scheduled
+    _turn_timer: asyncio.TimerHandle | None = None  # see _wake_writable
 
     def _init_writer(self) -> None:
         self._sink = FrameSink.attach(self.ws)
@@ -138,6 +140,27 @@ class LinkWriter:
         for cid in self.session.writable():
             if (ch := channels.get(cid)) is not None:
                 self._guarded(ch._on_credit, cid)
+        if self.session.has_waiting and self._turn_timer is None and not self._closing:
+            # A writer woken for a turn that it never uses (its source went quiet) holds
+            # the room for GRANT_TTL; when nothing is written meanwhile, nothing else
+            # would hand that room to the writers still waiting.
+            loop = self._loop
+            if loop is None:
+                try:
+                    loop = self._loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    return  # driven without an event loop (a sans-I/O test harness)
+            self._turn_timer = loop.call_later(GRANT_TTL, self._turns_expired)
+
+    def _turns_expired(self) -> None:
+        self._turn_timer = None
+        if self.session.has_waiting and not self._closing:
+            self._wake_writable()
+
+    def _stop_turn_timer(self) -> None:
+        if self._turn_timer is not None:
+            self._turn_timer.cancel()  # it refers to this link: nothing outlives it
+            self._turn_timer = None
 
     async def _writer(self) -> None:
         # While one send is awaited, new frames pile up in the session and go out
