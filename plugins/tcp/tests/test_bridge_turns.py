@@ -138,3 +138,69 @@ async def test_data_reaches_the_socket_without_waking_the_bridge_task() -> None:
     assert bytes(got) == b"".join(b"message %03d;" % i for i in range(100))
     assert 1 <= bridge.wakes <= 3
     server.close()
+
+
+class QueueingLink(InlineLink):
+    """A link whose socket is busy: what is queued waits until the test writes it."""
+
+    def wake_writer(self) -> None:
+        pass
+
+
+class RecordingTransport:
+    """Records what the bridge asks of its socket's reading side."""
+
+    def __init__(self) -> None:
+        self.reading = True
+        self.resumes = 0
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+        self.resumes += 1
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+
+def test_a_used_up_turn_pauses_reading_without_a_refused_read() -> None:
+    """When the channel can take no more (its turn is used up while others wait), the
+    bridge stops reading at once and holds nothing: reading once more, being refused and
+    holding the bytes cost a read and a send per turn (a quarter of all reads with a
+    thousand streams).  Credit alone does not resume it while it waits for its turn;
+    the turn does."""
+    link = QueueingLink()
+    req = OpenRequest(ChannelKind.STREAM, "tcp", "a", "", {}, 8)
+    cids = [link.session.open_channel(ChannelKind.STREAM, "tcp") for _ in range(2)]
+    ours, other = (StreamChannel(link, cid, req, local=True) for cid in cids)
+    link.channels = {ours.id: ours, other.id: other}
+    link.write_all()  # the OPENs
+    big = memoryview(bytes(4 * MIB))
+    assert 0 < other.send_nowait(big) < len(big)  # it waits for room: the link is contended
+    assert ours.send_nowait(b"x") == 0  # so ours waits in the queue too
+    bridge = Bridge()
+    transport = RecordingTransport()
+    bridge.connection_made(transport)  # type: ignore[arg-type]
+    bridge.attach(ours)
+    while ours.send_capacity == 0:  # the link sends; ours is woken with a turn
+        assert link.session.next_message() is not None
+        for cid in link.session.writable():
+            link.channels[cid]._on_credit()
+    turn = ours.send_capacity
+    transport.resumes = 0
+    bridge.data_received(bytes(turn))  # the read was sized to the turn (get_buffer)
+    assert not transport.reading and bridge._held is None
+    ours._on_credit()  # a WINDOW from the peer: credit, but still no turn
+    assert not transport.reading and transport.resumes == 0
+    for _ in range(100):  # the link sends on; the next turn comes round
+        assert link.session.next_message() is not None
+        for cid in link.session.writable():
+            link.channels[cid]._on_credit()
+        if transport.reading:
+            break
+    assert transport.reading and transport.resumes == 1

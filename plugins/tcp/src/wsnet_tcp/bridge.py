@@ -2,7 +2,9 @@
 
 TCP → channel runs in the protocol callbacks: each socket read goes straight into
 the channel (``send_nowait``); what the peer's credit or the link's send buffer does
-not cover is held and the socket's reading paused until ``on_credit``.  Reads are
+not cover is held and the socket's reading paused until ``on_credit``.  When a read
+uses up what the channel can take (its turn of a busy link), reading pauses at once
+(``capacity_or_notify``) rather than read once more only to hold what is refused.  Reads are
 sized to what the channel can take now (``send_capacity``), into one buffer shared by
 all connections: a thousand connections waiting for their turn on a busy link hold
 almost nothing each, instead of one 256 KiB read each.
@@ -46,7 +48,7 @@ class Bridge(asyncio.BufferedProtocol):
     # An idle connection holds one of these on each node: slots, and plain flags with
     # one future made only while run() or wait_made() waits (four asyncio.Events were
     # 3 KiB per connection and node, their deques 760 bytes each).
-    __slots__ = ("_down_done", "_down_error", "_eof_in", "_held", "_made", "_paused",
+    __slots__ = ("_down_done", "_down_error", "_eof_in", "_held", "_made", "_paused", "_starved",
                  "_up_done", "_waiter", "channel", "error", "lost", "peername",
                  "transport")  # fmt: skip
 
@@ -61,6 +63,7 @@ class Bridge(asyncio.BufferedProtocol):
         self._down_done = False  # channel → TCP finished (EOF written, or failed)
         self._down_error = ""  # why channel → TCP failed
         self._paused = False  # the socket's write buffer is above its high-water mark
+        self._starved = False  # reading paused until on_credit: the turn was used up
         self._made = False  # connection_made has run
         self._waiter: asyncio.Future[None] | None = None  # what run() or wait_made() awaits
         self.lost = False
@@ -129,6 +132,12 @@ class Bridge(asyncio.BufferedProtocol):
         """``on_credit``: send what was held back, and read again once it is all out."""
         if self._held is not None and self.channel is not None:
             self._push(resume=True)
+        elif self._starved and self.channel is not None and self.channel.capacity_or_notify():
+            # Credit (a WINDOW) wakes it too, also while it still waits for its turn:
+            # read again only when the read can be sent.
+            self._starved = False
+            if self.transport is not None and not self.lost:
+                self.transport.resume_reading()
 
     def _push(self, resume: bool) -> None:
         held, ch = self._held, self.channel
@@ -149,6 +158,11 @@ class Bridge(asyncio.BufferedProtocol):
             return
         if self._eof_in:
             self._send_eof()
+        elif not ch.capacity_or_notify():
+            # The turn is used up: stop now rather than read once more and hold it.
+            if not resume and self.transport is not None:
+                self.transport.pause_reading()
+            self._starved = True
         elif resume and self.transport is not None and not self.lost:
             self.transport.resume_reading()
 
