@@ -193,7 +193,11 @@ def test_a_used_up_turn_pauses_reading_without_a_refused_read() -> None:
             link.channels[cid]._on_credit()
     turn = ours.send_capacity
     transport.resumes = 0
-    bridge.data_received(bytes(turn))  # the read was sized to the turn (get_buffer)
+    assert len(bridge.get_buffer(-1)) == turn  # reads are sized to what the channel takes
+    bridge.data_received(bytes(turn // 2))  # the socket had half of it: read on
+    assert transport.reading and bridge._held is None
+    assert len(bridge.get_buffer(-1)) == turn - turn // 2
+    bridge.data_received(bytes(turn - turn // 2))  # the rest of the turn
     assert not transport.reading and bridge._held is None
     ours._on_credit()  # a WINDOW from the peer: credit, but still no turn
     assert not transport.reading and transport.resumes == 0

@@ -48,8 +48,8 @@ class Bridge(asyncio.BufferedProtocol):
     # An idle connection holds one of these on each node: slots, and plain flags with
     # one future made only while run() or wait_made() waits (four asyncio.Events were
     # 3 KiB per connection and node, their deques 760 bytes each).
-    __slots__ = ("_down_done", "_down_error", "_eof_in", "_held", "_made", "_paused", "_starved",
-                 "_up_done", "_waiter", "channel", "error", "lost", "peername",
+    __slots__ = ("_cap", "_down_done", "_down_error", "_eof_in", "_held", "_made", "_paused",
+                 "_starved", "_up_done", "_waiter", "channel", "error", "lost", "peername",
                  "transport")  # fmt: skip
 
     def __init__(self) -> None:
@@ -64,6 +64,7 @@ class Bridge(asyncio.BufferedProtocol):
         self._down_error = ""  # why channel → TCP failed
         self._paused = False  # the socket's write buffer is above its high-water mark
         self._starved = False  # reading paused until on_credit: the turn was used up
+        self._cap = 0  # what the channel could take when the last read was sized (bytes)
         self._made = False  # connection_made has run
         self._waiter: asyncio.Future[None] | None = None  # what run() or wait_made() awaits
         self.lost = False
@@ -110,7 +111,7 @@ class Bridge(asyncio.BufferedProtocol):
 
     def get_buffer(self, sizehint: int) -> memoryview:
         ch = self.channel
-        want = ch.send_capacity if ch is not None and self._held is None else MIN_READ
+        want = self._cap = ch.send_capacity if ch is not None and self._held is None else 0
         return _READ_BUFFER[: min(MAX_READ, max(MIN_READ, want))]
 
     def buffer_updated(self, nbytes: int) -> None:
@@ -145,6 +146,7 @@ class Bridge(asyncio.BufferedProtocol):
         # Taken while it is offered: send_nowait can write at once and hand turns out,
         # to this channel too, whose _flush must then not send the same bytes again.
         self._held = None
+        size = len(held)
         try:
             while held and (n := ch.send_nowait(held)):
                 held = held[n:]  # if it was handed a turn meanwhile, the rest goes now
@@ -158,8 +160,10 @@ class Bridge(asyncio.BufferedProtocol):
             return
         if self._eof_in:
             self._send_eof()
-        elif not ch.capacity_or_notify():
-            # The turn is used up: stop now rather than read once more and hold it.
+        elif (resume or size >= self._cap) and not ch.capacity_or_notify():
+            # The turn is used up: stop now rather than read once more and hold it.  (A
+            # read smaller than what the channel could take left room: no need to ask,
+            # which spares a request/response exchange a call per message.)
             if not resume and self.transport is not None:
                 self.transport.pause_reading()
             self._starved = True
