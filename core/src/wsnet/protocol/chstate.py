@@ -52,6 +52,7 @@ class ChannelState:
         "send_credit",
         "service",
         "source",
+        "stream",
         "unacked",
         "waiting",
         "win_pending",
@@ -70,6 +71,9 @@ class ChannelState:
     ) -> None:
         self.id = cid
         self.kind = kind
+        # A plain attribute: read per frame and per send (an enum comparison in a
+        # property cost 1.5 % of a node's samples with a thousand streams).
+        self.stream = kind == ChannelKind.STREAM
         self.service = service
         self.source = source  # who holds it, for the per-source channel limit
         self.local = local  # opened by this side
@@ -102,10 +106,6 @@ class ChannelState:
         self.holds = 0  # bytes of the send buffer reserved for it until its turn's first send
         self.win_pending = 0  # WINDOW increment to send with the next message
         self.dead = False  # reset or forgotten: discard its output
-
-    @property
-    def stream(self) -> bool:
-        return self.kind == ChannelKind.STREAM
 
 
 class SessionStats:
