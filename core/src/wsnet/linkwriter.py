@@ -140,10 +140,11 @@ class LinkWriter:
         for cid in self.session.writable():
             if (ch := channels.get(cid)) is not None:
                 self._guarded(ch._on_credit, cid)
-        if self.session.has_waiting and self._turn_timer is None and not self._closing:
+        if self._turn_timer is None and not self._closing and self.session.turns_reserved:
             # A writer woken for a turn that it never uses (its source went quiet) holds
             # the room for GRANT_TTL; when nothing is written meanwhile, nothing else
-            # would hand that room to the writers still waiting.
+            # would hand that room to the writers still waiting.  (Without reserved
+            # turns, only a write frees room, and each write hands turns out itself.)
             loop = self._loop
             if loop is None:
                 try:

@@ -124,6 +124,12 @@ class Session(Inbound):
         """Writers wait for send-buffer room (the link should call writable() soon)."""
         return self._out.has_waiting
 
+    @property
+    def turns_reserved(self) -> bool:
+        """Writers woken for a turn have not sent yet: their room is held until they do,
+        or until GRANT_TTL passes and writable() hands it on."""
+        return self._out.reserved > 0
+
     def writable(self) -> list[int]:
         """Channels whose writers waited for send-buffer room and should try again now."""
         out, room = self._out, self.limits.send_buffer - self._out.data_bytes
