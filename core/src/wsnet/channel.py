@@ -69,7 +69,14 @@ class StreamChannel(_Base):
         0 also when the stream is closed (no ``on_credit`` then)."""
         if self._done or self._eof_sent:
             return 0
-        return self._owner.session.capacity_or_notify(self.id)
+        n = self._owner.session.capacity_or_notify(self.id)
+        if not n and self._owner.session.has_waiting:
+            # Turns are handed out by the link's writer: asked outside a send (from a
+            # WINDOW's on_credit) with nothing else being written, the turn would wait
+            # for the next keepalive tick.  At the end of this loop turn, not inline:
+            # on_credit would run inside this call, before its caller noted that it waits.
+            self._owner.wake_writer_soon()
+        return n
 
     # ------------------------------------------------------------------ read
     async def _readable(self) -> bool:

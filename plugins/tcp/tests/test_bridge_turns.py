@@ -39,6 +39,9 @@ class InlineLink:
         self.burst = True
         self.write_all()
 
+    def wake_writer_soon(self) -> None:
+        self.burst = True  # written at the end of the turn
+
     def write_all(self) -> None:
         while (message := self.session.next_message()) is not None:
             for ev in self.far.receive_message(message):
